@@ -1,0 +1,58 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "swift-pogreb",
+    platforms: [.macOS(.v15)],  // Synchronization.Mutex/Atomic; no minimum on Linux
+    products: [
+        .library(name: "Pogreb", targets: ["Pogreb"]),
+        .executable(name: "pogreb", targets: ["PogrebTool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Hardware CRC32C (SSE4.2 / ARMv8 CRC) with runtime dispatch. Nothing else goes here.
+        .target(name: "CPogrebCRC32C"),
+
+        // The engine. The only public module.
+        .target(
+            name: "Pogreb",
+            dependencies: ["CPogrebCRC32C"],
+            swiftSettings: [
+                .strictMemorySafety(),
+                .define("POGREB_INTERNAL_CHECKS", .when(configuration: .debug)),
+            ]
+        ),
+
+        // The command-line tool; the product and binary are named `pogreb`.
+        .executableTarget(
+            name: "PogrebTool",
+            dependencies: [
+                "Pogreb",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Helpers shared by every test target: file systems that fail or crash on demand,
+        // temporary directories, seeded generators, the reference model.
+        .target(name: "PogrebTestSupport", dependencies: ["Pogreb"], path: "Tests/PogrebTestSupport"),
+
+        .testTarget(name: "PogrebTests", dependencies: ["Pogreb", "PogrebTestSupport"]),
+        .testTarget(
+            name: "PogrebToolTests",
+            dependencies: [
+                "PogrebTool", "PogrebTestSupport", "Pogreb",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

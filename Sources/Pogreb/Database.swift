@@ -1,0 +1,187 @@
+import Synchronization
+
+/// An embedded key-value store for read-heavy workloads: an append-only log of segment files
+/// plus an on-disk linear-hashing index.
+///
+/// A `Database` is a directory. Open it once per process for writing; any number of threads may
+/// then use the value at once. Readers run in parallel and never wait for a write's I/O; writers
+/// are serialized. Other processes may open the same directory read-only at the same time.
+///
+/// ```swift
+/// let db = try Database.open(at: "/tmp/example.pogreb")
+/// try db.put(Array("hello".utf8), Array("world".utf8))
+/// let value = try db.get(Array("hello".utf8))   // [UInt8]("world".utf8)
+/// try db.close()
+/// ```
+public final class Database: Sendable {
+    /// The largest key, in bytes (65 535).
+    public static let maxKeySize = Limits.maxKeySize
+    /// The largest value, in bytes (512 MiB).
+    public static let maxValueSize = Limits.maxValueSize
+
+    let fileSystem: any FileSystem
+    let options: Options
+    let databaseID: [UInt8]
+    let layout: LogLayout
+    let hashSeed: UInt64
+    let segmentSize: Int64
+    let isReadOnly: Bool
+    let shared: ReadWriteLock<SharedState>  // protects the index, the segment table and the write buffer
+    let writer: Mutex<WriterState>  // serializes writers; protects the writer's files and counters
+    let syncGate: Mutex<SyncState>  // held while one fsync runs; protects the durable mark
+    let maintenance: Mutex<Bool>  // held while compaction runs; the value is unused
+    let directoryLock: any DirectoryLock
+    let counters = Counters()
+    let background: BackgroundWork
+
+    init(
+        fileSystem: any FileSystem, options: Options, databaseID: [UInt8], layout: LogLayout, hashSeed: UInt64,
+        shared: SharedState, writer: WriterState, lock: any DirectoryLock
+    ) {
+        self.fileSystem = fileSystem
+        self.options = options
+        self.databaseID = databaseID
+        self.layout = layout
+        self.hashSeed = hashSeed
+        self.segmentSize = min(Int64(options.segmentSize), layout.maxSegmentSize)
+        self.isReadOnly = options.readOnly
+        self.shared = ReadWriteLock(shared)
+        self.writer = Mutex(writer)
+        self.syncGate = Mutex(SyncState())
+        self.maintenance = Mutex(false)
+        self.directoryLock = lock
+        self.background = BackgroundWork()
+    }
+
+    deinit {
+        background.stop(wait: false)
+    }
+
+    // MARK: Reading
+
+    /// The value stored for `key`, as a new array, or `nil` when the key is absent.
+    ///
+    /// Takes the shared lock for the lookup only: one probe of the index (usually one cache line)
+    /// and one read of the record (a mapping in ``Options/FileAccess/mmap`` mode, one `pread`
+    /// otherwise). Checks the record's CRC32C unless ``Options/verifyChecksums`` is off.
+    /// - Throws: `corrupted` when the record fails its checks, `closed` after ``close()``.
+    public func get(_ key: [UInt8]) throws(PogrebError) -> [UInt8]? {
+        try unsafe key.withBytes { (key) throws(PogrebError) -> [UInt8]? in
+            try unsafe withValue(rawKey: key) { value in unsafe value.map { unsafe RawBytes.copy($0) } }
+        }
+    }
+
+    /// Whether `key` is present. Reads the record's key but not its checksum.
+    public func contains(_ key: [UInt8]) throws(PogrebError) -> Bool {
+        try unsafe key.withBytes { (key) throws(PogrebError) -> Bool in
+            let hash = unsafe XXH3.hash64(key, seed: hashSeed)
+            return try shared.withReadLock { (state) throws(PogrebError) -> Bool in
+                guard !state.isClosed else { throw Database.closedError() }
+                return try unsafe state.lookup(key: key, hash: hash) != nil
+            }
+        }
+    }
+
+    /// Lends the stored bytes of `key`'s value to `body`, without copying, or `nil` when absent.
+    ///
+    /// The buffer is valid only during `body` and must not escape it. The bytes cannot change
+    /// while `body` runs: records are never written in place, and the shared lock held during
+    /// `body` keeps the segment (and its mapping) from being removed by compaction. Do not call
+    /// write methods of this database from `body`: they wait for the lock and would deadlock.
+    public func withValue<R>(
+        forKey key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R {
+        try unsafe key.withUnsafeBytes { key in
+            try unsafe withValueRethrowing(rawKey: key, body)
+        }
+    }
+
+    func withValueRethrowing<R>(rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        var result: Result<R, any Error>?
+        try unsafe withValue(rawKey: key) { (value) throws(PogrebError) in
+            result = Result { try unsafe body(value) }
+        }
+        guard let result else { throw PogrebError(.invalidArgument, "internal: no result") }
+        return try result.get()
+    }
+
+    func withValue<R>(
+        rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws(PogrebError) -> R
+    ) throws(PogrebError) -> R {
+        let hash = unsafe XXH3.hash64(key, seed: hashSeed)
+        let verify = options.verifyChecksums
+        return try shared.withReadLock { (state) throws(PogrebError) -> R in
+            guard !state.isClosed else { throw Database.closedError() }
+            guard let address = try unsafe state.lookup(key: key, hash: hash) else { return try unsafe body(nil) }
+            return try unsafe state.withRecord(at: address, verify: verify) { (header, record) throws(PogrebError) -> R in
+                guard header.kind == .put else {
+                    throw PogrebError(.corrupted, "the index points to a \(header.kind) record for a key; reopen to rebuild the index")
+                }
+                let start = Record.headerSize + header.keyLength
+                return try unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
+            }
+        }
+    }
+
+    /// The number of keys.
+    public var count: Int {
+        get throws(PogrebError) {
+            try shared.withReadLock { (state) throws(PogrebError) -> Int in
+                guard !state.isClosed else { throw Database.closedError() }
+                return Int(state.index.keyCount)
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Stores `value` for `key`, replacing any earlier value.
+    ///
+    /// Appends one record to the write buffer and updates the in-memory index; the buffer is
+    /// written (`pwrite`) when full. Durable after the next ``sync()``, or before returning under
+    /// ``Options/SyncPolicy/everyWrite``.
+    /// - Throws: `keyTooLarge`/`valueTooLarge` before anything is written; `readOnly`, `closed`,
+    ///   `io`, `previousIOFailure`.
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws(PogrebError) {
+        try unsafe key.withBytes { (k) throws(PogrebError) in
+            try unsafe value.withBytes { (v) throws(PogrebError) in
+                _ = try unsafe apply([.put(key: k, value: v)], atomic: false)
+            }
+        }
+    }
+
+    /// Removes `key`.
+    /// - Returns: whether the key was present. Nothing is written when it was not.
+    @discardableResult
+    public func delete(_ key: [UInt8]) throws(PogrebError) -> Bool {
+        try unsafe key.withBytes { (k) throws(PogrebError) -> Bool in
+            try unsafe apply([.delete(key: k)], atomic: false).first ?? false
+        }
+    }
+
+    /// Applies every put and delete of `batch` or none of them, even across a crash, and makes
+    /// them visible to readers at one instant.
+    ///
+    /// The records are written with a batch flag and closed by a commit record; recovery drops a
+    /// batch whose commit record is missing. Under ``Options/SyncPolicy/everyWrite`` the whole
+    /// batch costs one `fsync`.
+    /// - Returns: for each operation in order, whether the key was present before it.
+    @discardableResult
+    public func apply(_ batch: WriteBatch) throws(PogrebError) -> [Bool] {
+        try batch.withRawOperations { (operations) throws(PogrebError) -> [Bool] in
+            try unsafe apply(operations, atomic: true)
+        }
+    }
+
+    /// Builds a batch in `body` and applies it atomically (see ``apply(_:)``).
+    @discardableResult
+    public func write(_ body: (inout WriteBatch) throws -> Void) throws -> [Bool] {
+        var batch = WriteBatch()
+        try body(&batch)
+        return try apply(batch)
+    }
+
+    static func closedError() -> PogrebError {
+        PogrebError(.closed, "the database was closed; open it again to use it")
+    }
+}

@@ -1,0 +1,103 @@
+import Dispatch
+import Synchronization
+
+/// Timers for the interval sync policy and background compaction, on a private serial queue.
+final class BackgroundWork: Sendable {
+    private let queue: DispatchQueue
+    static let key = DispatchSpecificKey<Bool>()
+
+    init() {
+        queue = DispatchQueue(label: "pogreb.background")
+        queue.setSpecific(key: BackgroundWork.key, value: true)
+    }
+    private let timers = Mutex<[TimerBox]>([])  // protects the list of running timers
+
+    /// @unchecked Sendable: a dispatch source is thread-safe to cancel; it is only resumed once,
+    /// by `schedule`, before it is shared.
+    final class TimerBox: @unchecked Sendable {
+        let timer: any DispatchSourceTimer
+        init(_ timer: any DispatchSourceTimer) { self.timer = timer }
+    }
+
+    func schedule(everyMilliseconds interval: Int, _ work: @escaping @Sendable () -> Void) {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval))
+        timer.setEventHandler(handler: work)
+        let box = TimerBox(timer)
+        timers.withLock { $0.append(box) }
+        timer.resume()
+    }
+
+    /// Cancels every timer and, when `wait` is set, waits for a running task to finish.
+    /// Never waits when called from the background queue itself.
+    func stop(wait: Bool = true) {
+        let running = timers.withLock { timers in
+            defer { timers.removeAll() }
+            return timers
+        }
+        for box in running { box.timer.cancel() }
+        if wait && !running.isEmpty && DispatchQueue.getSpecific(key: BackgroundWork.key) == nil { queue.sync {} }
+    }
+}
+
+extension Database {
+    func startBackgroundWork() {
+        guard !isReadOnly else { return }
+        if case .interval(let milliseconds) = options.syncPolicy {
+            background.schedule(everyMilliseconds: max(1, milliseconds)) { [weak self] in
+                try? self?.sync()
+            }
+        }
+        if let milliseconds = options.compactionIntervalMilliseconds {
+            background.schedule(everyMilliseconds: max(1, milliseconds)) { [weak self] in
+                _ = try? self?.compact()
+            }
+        }
+    }
+
+    /// Writes what is buffered, checkpoints the index, syncs, and releases the files and the
+    /// directory lock. Later calls on this value throw `closed`; closing twice is harmless.
+    ///
+    /// A clean close leaves nothing to replay: the next open costs a few milliseconds.
+    public func close() throws(PogrebError) {
+        background.stop()
+        var firstError: PogrebError?
+        if !isReadOnly {
+            maintenance.withLock { _ in
+                writer.withLock { w in
+                    let alreadyClosed = shared.withReadLock { $0.isClosed }
+                    guard !alreadyClosed, w.failure == nil else { return }
+                    do throws(PogrebError) {
+                        let needed = shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0 || !w.retired.isEmpty
+                        if needed { try checkpoint(writer: &w) }
+                        if w.directoryNeedsSync {
+                            try fileSystem.syncDirectory()
+                            w.directoryNeedsSync = false
+                        }
+                    } catch {
+                        w.failure = error
+                        firstError = error
+                    }
+                }
+            }
+        }
+        let files: [any StorageFile] = shared.withWriteLock { state in
+            if state.isClosed { return [] }
+            state.isClosed = true
+            let files = state.segments.values.map(\.file)
+            for segment in state.segments.values { segment.region = nil }
+            state.index.mainRegion = nil
+            state.index.overflowRegion = nil
+            state.index.dirty = [:]
+            state.buffer = []
+            return files
+        }
+        writer.withLock { w in
+            w.indexFile?.close()
+            w.overflowFile?.close()
+        }
+        for file in files { file.close() }
+        directoryLock.unlock()
+        if let firstError { throw firstError }
+    }
+}

@@ -1,0 +1,143 @@
+import Synchronization
+
+extension Database {
+    /// Writes a checkpoint now: the index as of this moment becomes durable, and a crash after
+    /// this call replays only what is written later.
+    ///
+    /// Steps, each finished before the next: flush the log and `fdatasync` it (and the directory
+    /// when files were created); write the journal — the changed buckets and the database state —
+    /// to `checkpoint-<seq % 2>.pgc` and `fdatasync` it; write the buckets into `index.pgi` and
+    /// `overflow.pgo` and `fdatasync` both; write the index header naming this checkpoint and
+    /// `fdatasync` again; map the index files anew; delete segments that compaction emptied.
+    /// A crash before the journal is durable leaves the previous checkpoint in force; after it,
+    /// opening redoes the bucket writes from the journal.
+    public func checkpoint() throws(PogrebError) {
+        guard !isReadOnly else { return }
+        try writer.withLock { (w) throws(PogrebError) in
+            if let failure = w.failure {
+                throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
+            }
+            do throws(PogrebError) { try checkpoint(writer: &w) } catch {
+                w.failure = error
+                throw error
+            }
+        }
+    }
+
+    func checkpoint(writer w: inout WriterState) throws(PogrebError) {
+        try flush(writer: &w)
+        let active = shared.withReadLock { $0.active }
+        try active?.file.sync()
+        if w.directoryNeedsSync {
+            try fileSystem.syncDirectory()
+            w.directoryNeedsSync = false
+        }
+        let sequence = w.checkpointSequence + 1
+        let checkpoint = shared.withReadLock { state in
+            makeCheckpoint(state: state, sequence: sequence, nextSequence: w.nextSequence)
+        }
+        try writeJournal(checkpoint)
+        guard let indexFile = w.indexFile, let overflowFile = w.overflowFile else { return }
+        try Database.applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: databaseID, layout: layout)
+        let (mainRegion, overflowRegion) = try Database.mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount)
+        shared.withWriteLock { state in
+            state.index.mainRegion = mainRegion
+            state.index.overflowRegion = overflowRegion
+            state.index.mappedMainCount = checkpoint.bucketCount
+            state.index.mappedOverflowCount = checkpoint.overflowCount
+            state.index.dirty.removeAll()
+        }
+        w.checkpointSequence = sequence
+        w.logBytesSinceCheckpoint = 0
+        counters.checkpoints.add(1, ordering: .relaxed)
+        // Segments emptied by compaction: no durable index refers to them any more.
+        if !w.retired.isEmpty {
+            for segment in w.retired {
+                // The descriptor closes when the last iterator holding the segment lets it go.
+                try fileSystem.remove(Segment.fileName(sequence: segment.sequence))
+            }
+            w.retired.removeAll()
+            try fileSystem.syncDirectory()
+        }
+    }
+
+    func makeCheckpoint(state: borrowing SharedState, sequence: UInt64, nextSequence: UInt64) -> Checkpoint {
+        let changed = state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) }
+        let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
+            Checkpoint.SegmentEntry(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
+        }
+        return Checkpoint(
+            sequence: sequence, bucketCount: state.index.bucketCount, overflowCount: state.index.overflowCount,
+            freeHead: state.index.freeHead, keyCount: state.index.keyCount,
+            positionSegment: state.active?.sequence ?? 0, positionOffset: state.active?.size ?? 0,
+            nextSegmentSequence: nextSequence, hashSeed: hashSeed, offsetBits: layout.offsetBits,
+            segments: segments, changedBuckets: changed)
+    }
+
+    /// Writes the journal to its slot (`pwrite`, `ftruncate`, `fdatasync`).
+    func writeJournal(_ checkpoint: Checkpoint) throws(PogrebError) {
+        let name = Checkpoint.fileName(sequence: checkpoint.sequence)
+        let bytes = checkpoint.encoded(databaseID: databaseID)
+        let file: any StorageFile
+        do throws(PogrebError) {
+            file = try fileSystem.open(name, .readWrite)
+        } catch {
+            file = try fileSystem.open(name, .createNew)
+            try fileSystem.syncDirectory()
+        }
+        defer { file.close() }
+        try file.write(bytes, at: 0)
+        try file.truncate(to: Int64(bytes.count))
+        try file.sync()
+    }
+
+    /// Writes a journal's buckets into the index files, then the index header that names it.
+    /// Idempotent: opening redoes it when a crash interrupted it.
+    static func applyJournal(
+        _ checkpoint: Checkpoint, indexFile: any StorageFile, overflowFile: any StorageFile, databaseID: [UInt8], layout: LogLayout
+    ) throws(PogrebError) {
+        let mainSize = HashIndex.fileOffset(ofBucket: checkpoint.bucketCount)
+        if try indexFile.size() < mainSize { try indexFile.truncate(to: mainSize) }
+        let overflowSize = HashIndex.fileOffset(ofBucket: checkpoint.overflowCount)
+        if try overflowFile.size() < overflowSize { try overflowFile.truncate(to: overflowSize) }
+        // Coalesce runs of consecutive buckets into one pwrite each.
+        var runStart: UInt64 = 0
+        var runBytes: [UInt8] = []
+        var runIsOverflow = false
+        var lastID: UInt64 = 0
+        func flushRun() throws(PogrebError) {
+            guard !runBytes.isEmpty else { return }
+            let file = runIsOverflow ? overflowFile : indexFile
+            try file.write(runBytes, at: HashIndex.fileOffset(ofBucket: runStart))
+            runBytes.removeAll(keepingCapacity: true)
+        }
+        for (id, bucket) in checkpoint.changedBuckets {
+            let isOverflow = id & Checkpoint.overflowFlag != 0
+            let number = id & ~Checkpoint.overflowFlag
+            if runBytes.isEmpty || isOverflow != runIsOverflow || id != lastID + 1 || runBytes.count >= 1 << 20 {
+                try flushRun()
+                runStart = number
+                runIsOverflow = isOverflow
+            }
+            var writer = ByteWriter(capacity: 64)
+            bucket.append(to: &writer)
+            runBytes.append(contentsOf: writer.bytes)
+            lastID = id
+        }
+        try flushRun()
+        try indexFile.sync()
+        try overflowFile.sync()
+        let header = FileHeader(kind: .index, databaseID: databaseID, a: checkpoint.hashSeed, b: UInt64(layout.offsetBits), c: checkpoint.sequence)
+        try indexFile.write(header.encoded(), at: 0)
+        try indexFile.sync()
+    }
+
+    /// Maps the buckets of both index files (`mmap`, `MADV_RANDOM`).
+    static func mapIndex(
+        indexFile: any StorageFile, overflowFile: any StorageFile, bucketCount: UInt64, overflowCount: UInt64
+    ) throws(PogrebError) -> (MappedRegion, MappedRegion) {
+        let main = try indexFile.map(length: Int(HashIndex.fileOffset(ofBucket: bucketCount)), randomAccess: true)
+        let overflow = try overflowFile.map(length: Int(HashIndex.fileOffset(ofBucket: overflowCount)), randomAccess: true)
+        return (main, overflow)
+    }
+}

@@ -1,0 +1,165 @@
+import Synchronization
+
+/// A key and its value, as returned by iteration.
+public struct Item: Sendable, Equatable {
+    public var key: [UInt8]
+    public var value: [UInt8]
+}
+
+extension Database {
+    /// Calls `body` with every key and value, in log order (roughly the order of writes).
+    ///
+    /// The walk covers the log as it was when the call began (after flushing the write buffer),
+    /// reading segments with large `pread`s and checking each record against the index, so only
+    /// current values are returned. Writes may run during the walk: a key that no write touches
+    /// during the walk is returned exactly once, even while compaction moves it; a key written or
+    /// deleted during the walk may be returned with its old value, its new value, or not at all.
+    /// Never holds a lock while `body` runs.
+    /// - Throws: what `body` throws, or `corrupted`/`io` from reading the log.
+    public func forEachItem(_ body: (Item) throws -> Void) throws {
+        var walk = try LogWalk(database: self, includeValues: true)
+        while let item = try walk.next() { try body(item) }
+    }
+
+    /// Calls `body` with every key (see ``forEachItem(_:)`` for the rules during writes).
+    public func forEachKey(_ body: ([UInt8]) throws -> Void) throws {
+        var walk = try LogWalk(database: self, includeValues: false)
+        while let item = try walk.next() { try body(item.key) }
+    }
+
+    /// Every key and value, as a sequence (see ``forEachItem(_:)`` for the rules during writes).
+    ///
+    /// A `Sequence` cannot throw: when reading the log fails, iteration ends early and the
+    /// iterator's ``ItemSequence/Iterator/failure`` holds the error. Use ``forEachItem(_:)`` to
+    /// have errors thrown.
+    public func items() -> ItemSequence { ItemSequence(database: self, includeValues: true) }
+
+    /// Every key, as a sequence of items whose values are empty.
+    public func keys() -> ItemSequence { ItemSequence(database: self, includeValues: false) }
+}
+
+/// The items of a database, walked in log order. See ``Database/items()``.
+public struct ItemSequence: Sequence, Sendable {
+    let database: Database
+    let includeValues: Bool
+
+    public func makeIterator() -> Iterator { Iterator(database: database, includeValues: includeValues) }
+
+    public struct Iterator: IteratorProtocol {
+        var walk: LogWalk?
+        let database: Database
+        let includeValues: Bool
+        /// The error that ended the walk early, if any.
+        public private(set) var failure: (any Error)?
+
+        init(database: Database, includeValues: Bool) {
+            self.database = database
+            self.includeValues = includeValues
+        }
+
+        public mutating func next() -> Item? {
+            guard failure == nil else { return nil }
+            do throws(PogrebError) {
+                if walk == nil { walk = try LogWalk(database: database, includeValues: includeValues) }
+                return try walk?.next()
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+    }
+}
+
+/// The state of one walk over the log.
+struct LogWalk {
+    let database: Database
+    let includeValues: Bool
+    var segments: [Segment]
+    var endSequence: UInt64
+    var endOffset: Int64
+    var scanner: SegmentScanner?
+    var current: Segment?
+    var ready: [Item] = []
+
+    init(database: Database, includeValues: Bool) throws(PogrebError) {
+        self.database = database
+        self.includeValues = includeValues
+        if !database.isReadOnly {
+            try database.writer.withLock { (w) throws(PogrebError) in try database.flush(writer: &w) }
+        }
+        (segments, endSequence, endOffset) = try database.shared.withReadLock { (state) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+            guard !state.isClosed else { throw Database.closedError() }
+            let ordered = state.segments.values.sorted { $0.sequence < $1.sequence }
+            let last = ordered.last
+            return (ordered, last?.sequence ?? 0, last?.size ?? 0)
+        }
+        segments.reverse()  // pop from the end
+    }
+
+    mutating func next() throws(PogrebError) -> Item? {
+        while ready.isEmpty {
+            if scanner == nil {
+                guard let segment = segments.popLast() else { return nil }
+                let end = segment.sequence == endSequence ? endOffset : segment.size
+                scanner = SegmentScanner(file: segment.file, from: Int64(FileHeader.size), to: end)
+                current = segment
+            }
+            guard var active = scanner, let segment = current else { return nil }
+            var batch: [(Int64, [UInt8], Int)] = []
+            var bytes = 0
+            let stop = try unsafe active.scan(verify: true) { (offset, header, record) throws(PogrebError) -> Bool in
+                if header.kind == .put {
+                    unsafe batch.append((offset, RawBytes.copy(record), header.keyLength))
+                    bytes += header.totalSize
+                }
+                return batch.count < 256 && bytes < 1 << 20
+            }
+            if case .bad(let offset, let reason) = stop {
+                throw PogrebError.corrupted(file: segment.name, offset: offset, reason)
+            }
+            if batch.isEmpty {
+                scanner = nil
+                current = nil
+                continue
+            }
+            scanner = active
+            ready = try live(batch, in: segment).reversed()
+        }
+        return ready.popLast()
+    }
+
+    /// The records of `batch` that are still the current version of their key.
+    private func live(_ batch: [(Int64, [UInt8], Int)], in segment: Segment) throws(PogrebError) -> [Item] {
+        let database = self.database
+        let endSequence = self.endSequence
+        let endOffset = self.endOffset
+        let includeValues = self.includeValues
+        return try database.shared.withReadLock { (state) throws(PogrebError) -> [Item] in
+            guard !state.isClosed else { throw Database.closedError() }
+            var items: [Item] = []
+            for (offset, record, keyLength) in batch {
+                let address = state.layout.address(fileNumber: segment.fileNumber, offset: offset)
+                let isLive = try unsafe record.withBytes { (raw) throws(PogrebError) -> Bool in
+                    let key = unsafe UnsafeRawBufferPointer(rebasing: raw[Record.headerSize..<(Record.headerSize + keyLength)])
+                    let hash = unsafe XXH3.hash64(key, seed: state.hashSeed)
+                    guard let current = try unsafe state.lookup(key: key, hash: hash) else { return false }
+                    if current == address { return true }
+                    // Moved by compaction after the walk began: the copy lies past the walk's
+                    // end, so this record stands for it if the copy holds the same value.
+                    guard let moved = state.segments[state.layout.fileNumber(of: current)] else { return false }
+                    let pastEnd = moved.sequence > endSequence || (moved.sequence == endSequence && state.layout.offset(of: current) >= endOffset)
+                    guard pastEnd else { return false }
+                    return try unsafe state.withRecord(at: current, verify: false) { (header, copy) throws(PogrebError) -> Bool in
+                        unsafe header.flags.contains(.compactionCopy) && RawBytes.equal(UnsafeRawBufferPointer(rebasing: copy[Record.headerSize...]), UnsafeRawBufferPointer(rebasing: raw[Record.headerSize...]))
+                    }
+                }
+                if isLive {
+                    let key = Array(record[Record.headerSize..<(Record.headerSize + keyLength)])
+                    let value = includeValues ? Array(record[(Record.headerSize + keyLength)...]) : []
+                    items.append(Item(key: key, value: value))
+                }
+            }
+            return items
+        }
+    }
+}

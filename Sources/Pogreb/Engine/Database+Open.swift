@@ -1,0 +1,285 @@
+import Synchronization
+
+extension Database {
+    static let lockFileName = "pogreb.lock"
+    static let indexFileName = "index.pgi"
+    static let overflowFileName = "overflow.pgo"
+    static let creatingName = "checkpoint.tmp"
+
+    /// Opens the database in the directory at `path`, creating it when it does not exist and
+    /// ``Options/createIfMissing`` is set.
+    ///
+    /// Takes the directory lock (`flock`, exclusive for a writer, shared for a read-only open),
+    /// reads the newest valid checkpoint, redoes its index writes if a crash interrupted them,
+    /// and replays only the log written after it. A torn record at the very end of the log is
+    /// cut off (not in read-only mode, where it is only skipped).
+    /// - Throws: `locked` when another writer holds the directory; `notADatabase` when a file in
+    ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
+    ///   `unsupportedVersion`; `readOnly`; `io`.
+    public static func open(at path: String, options: Options = Options()) throws(PogrebError) -> Database {
+        try open(fileSystem: PosixFileSystem(directory: path), options: options)
+    }
+
+    package static func open(fileSystem: any FileSystem, options: Options = Options()) throws(PogrebError) -> Database {
+        guard options.segmentSize >= 1 << 20, options.segmentSize <= 1 << 40 else {
+            throw PogrebError(.invalidArgument, "segmentSize \(options.segmentSize) is outside 1 MiB ... 1 TiB")
+        }
+        try fileSystem.prepareDirectory(create: !options.readOnly && options.createIfMissing)
+        var names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
+        for name in names where !isOurs(name) {
+            throw PogrebError(.notADatabase, "\(fileSystem.displayPath)/\(name) is not a file of a Pogreb database; refusing to open the directory. Nothing was changed.")
+        }
+        let lock = try fileSystem.lock(lockFileName, exclusive: !options.readOnly, create: !options.readOnly)
+        names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
+        let hasCheckpoint = names.contains { $0.hasPrefix("checkpoint-") }
+        if !hasCheckpoint {
+            let leftovers = names.filter { $0 != lockFileName }
+            if !leftovers.isEmpty {
+                // Either a creation that was interrupted, or a database whose checkpoints are
+                // gone. Only the first may be cleared, and only if no segment holds a record.
+                for name in leftovers where Segment.sequence(fromFileName: name) != nil {
+                    let file = try fileSystem.open(name, .readOnly)
+                    defer { file.close() }
+                    if try file.size() > Int64(FileHeader.size) {
+                        throw PogrebError(.corrupted, "\(fileSystem.displayPath) holds segments but no checkpoint file; run `pogreb repair` to rebuild the index from the log")
+                    }
+                }
+                guard !options.readOnly else {
+                    throw PogrebError(.notADatabase, "\(fileSystem.displayPath) holds an unfinished database (its creation was interrupted); open it for writing once to finish it")
+                }
+                for name in leftovers { try fileSystem.remove(name) }
+                names = []
+            } else if options.readOnly || !options.createIfMissing {
+                throw PogrebError(.notADatabase, "\(fileSystem.displayPath) holds no database")
+            }
+            try create(fileSystem: fileSystem, options: options)
+            return try load(fileSystem: fileSystem, options: options, lock: lock)
+        }
+        return try load(fileSystem: fileSystem, options: options, lock: lock)
+    }
+
+    static func isOurs(_ name: String) -> Bool {
+        name == lockFileName || name == indexFileName || name == overflowFileName || name == creatingName
+            || name == "checkpoint-0.pgc" || name == "checkpoint-1.pgc" || name == "checkpoint.new"
+            || Segment.sequence(fromFileName: name) != nil
+    }
+
+    /// Creates the files of an empty database. The checkpoint file is written last, through a
+    /// temporary name and a rename, so a directory without it is an unfinished creation.
+    static func create(fileSystem: any FileSystem, options: Options) throws(PogrebError) {
+        let id = RawBytes.random(count: 16)
+        var generator = SystemRandomNumberGenerator()
+        let seed = generator.next()
+        let layout = LogLayout(segmentSize: Int64(options.segmentSize))
+        let bucketCount = HashIndex.initialBucketCount
+
+        let index = try fileSystem.open(indexFileName, .createNew)
+        defer { index.close() }
+        try index.write(FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
+        try index.truncate(to: HashIndex.fileOffset(ofBucket: bucketCount))
+        try index.sync()
+
+        let overflow = try fileSystem.open(overflowFileName, .createNew)
+        defer { overflow.close() }
+        try overflow.write(FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
+        try overflow.truncate(to: HashIndex.fileOffset(ofBucket: 1))
+        try overflow.sync()
+
+        let segmentFile = try fileSystem.open(Segment.fileName(sequence: 1), .createNew)
+        defer { segmentFile.close() }
+        try segmentFile.write(FileHeader(kind: .segment, databaseID: id, a: 1, b: 0, c: 0).encoded(), at: 0)
+        try segmentFile.sync()
+
+        let checkpoint = Checkpoint(
+            sequence: 1, bucketCount: bucketCount, overflowCount: 1, freeHead: 0, keyCount: 0,
+            positionSegment: 1, positionOffset: Int64(FileHeader.size), nextSegmentSequence: 2, hashSeed: seed,
+            offsetBits: layout.offsetBits,
+            segments: [.init(sequence: 1, fileNumber: 0, size: Int64(FileHeader.size), deadBytes: 0)], changedBuckets: [])
+        let temporary = try fileSystem.open(creatingName, .createNew)
+        try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
+        try temporary.sync()
+        temporary.close()
+        try fileSystem.rename(creatingName, to: Checkpoint.fileName(sequence: 1))
+        try fileSystem.syncDirectory()
+    }
+
+    /// Reads the newest valid checkpoint of the two slots.
+    static func newestCheckpoint(fileSystem: any FileSystem) throws(PogrebError) -> (Checkpoint, [UInt8]) {
+        var best: (Checkpoint, [UInt8])?
+        var firstError: PogrebError?
+        for slot in 0..<2 {
+            let name = "checkpoint-\(slot).pgc"
+            let file: any StorageFile
+            do throws(PogrebError) { file = try fileSystem.open(name, .readOnly) } catch { continue }
+            defer { file.close() }
+            do throws(PogrebError) {
+                let size = try file.size()
+                let bytes = try file.readExactly(count: Int(min(size, 1 << 34)), at: 0)
+                let (header, checkpoint) = try Checkpoint.decode(bytes, file: fileSystem.displayPath + "/" + name)
+                guard checkpoint.sequence & 1 == UInt64(slot) else {
+                    throw PogrebError.corrupted(file: fileSystem.displayPath + "/" + name, offset: 32, "checkpoint \(checkpoint.sequence) in the wrong slot")
+                }
+                if best == nil || checkpoint.sequence > best?.0.sequence ?? 0 { best = (checkpoint, header.databaseID) }
+            } catch {
+                if error.code == .notADatabase || error.code == .unsupportedVersion { throw error }
+                firstError = firstError ?? error
+            }
+        }
+        guard let best else {
+            throw firstError ?? PogrebError(.corrupted, "\(fileSystem.displayPath) has no readable checkpoint file")
+        }
+        return best
+    }
+
+    /// Opens an existing database: checkpoint, index redo, segments, tail replay.
+    static func load(fileSystem: any FileSystem, options: Options, lock: any DirectoryLock) throws(PogrebError) -> Database {
+        let readOnly = options.readOnly
+        let (checkpoint, id) = try newestCheckpoint(fileSystem: fileSystem)
+        let layout = LogLayout(offsetBits: checkpoint.offsetBits)
+        let path = fileSystem.displayPath
+
+        // Index files: check headers, redo the journal when it was not fully applied.
+        let indexFile = try fileSystem.open(indexFileName, readOnly ? .readOnly : .readWrite)
+        let overflowFile = try fileSystem.open(overflowFileName, readOnly ? .readOnly : .readWrite)
+        let indexHeader = try FileHeader.decode(try indexFile.readExactly(count: min(FileHeader.size, Int(try indexFile.size())), at: 0), expected: .index, file: path + "/" + indexFileName)
+        let overflowHeader = try FileHeader.decode(try overflowFile.readExactly(count: min(FileHeader.size, Int(try overflowFile.size())), at: 0), expected: .overflow, file: path + "/" + overflowFileName)
+        for header in [indexHeader, overflowHeader] where header.databaseID != id {
+            throw PogrebError(.notADatabase, "\(path): the index files belong to another database than the checkpoint. Nothing was changed.")
+        }
+        guard indexHeader.a == checkpoint.hashSeed, indexHeader.b == UInt64(checkpoint.offsetBits) else {
+            throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: 32, "hash seed or layout differ from the checkpoint's")
+        }
+        var pendingImages: [(id: UInt64, bucket: Bucket)] = []
+        if indexHeader.c != checkpoint.sequence {
+            guard indexHeader.c < checkpoint.sequence else {
+                throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: 48, "the index names checkpoint \(indexHeader.c), newer than the newest journal (\(checkpoint.sequence))")
+            }
+            if readOnly {
+                pendingImages = checkpoint.changedBuckets
+            } else {
+                try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
+            }
+        }
+        let mainNeeded = HashIndex.fileOffset(ofBucket: checkpoint.bucketCount)
+        let overflowNeeded = HashIndex.fileOffset(ofBucket: checkpoint.overflowCount)
+        var mappedMain = checkpoint.bucketCount
+        var mappedOverflow = checkpoint.overflowCount
+        if try indexFile.size() < mainNeeded {
+            guard readOnly else { throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: try indexFile.size(), "the index is shorter than its \(checkpoint.bucketCount) buckets") }
+            mappedMain = UInt64(max(0, (try indexFile.size() - HashIndex.headerPageSize) / 64))
+        }
+        if try overflowFile.size() < overflowNeeded {
+            guard readOnly else { throw PogrebError.corrupted(file: path + "/" + overflowFileName, offset: try overflowFile.size(), "the overflow file is shorter than its \(checkpoint.overflowCount) buckets") }
+            mappedOverflow = UInt64(max(0, (try overflowFile.size() - HashIndex.headerPageSize) / 64))
+        }
+        let (mainRegion, overflowRegion) = try mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: mappedMain, overflowCount: mappedOverflow)
+        var index = HashIndex(bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount, freeHead: checkpoint.freeHead, keyCount: checkpoint.keyCount)
+        index.mainRegion = mainRegion
+        index.overflowRegion = overflowRegion
+        index.mappedMainCount = mappedMain
+        index.mappedOverflowCount = mappedOverflow
+        for (bucketID, bucket) in pendingImages { index.dirty[bucketID] = bucket }
+
+        // Segments: the checkpoint's, plus newer ones (the tail); older unknown ones are leftovers
+        // of a compaction whose deletion a crash interrupted.
+        let manifest = Dictionary(checkpoint.segments.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        var found: [UInt64: String] = [:]
+        for name in try fileSystem.listFiles() {
+            if let sequence = Segment.sequence(fromFileName: name) { found[sequence] = name }
+        }
+        var segments: [UInt32: Segment] = [:]
+        var ordered: [Segment] = []
+        for entry in checkpoint.segments {
+            guard found[entry.sequence] != nil else {
+                throw PogrebError(.corrupted, "\(path)/\(Segment.fileName(sequence: entry.sequence)) is missing; the checkpoint lists it. Restore it from a backup, or run `pogreb repair` to keep what the other segments hold.")
+            }
+        }
+        var leftovers: [String] = []
+        for sequence in found.keys.sorted() {
+            guard let name = found[sequence] else { continue }
+            let entry = manifest[sequence]
+            if entry == nil && sequence <= checkpoint.positionSegment {
+                leftovers.append(name)
+                continue
+            }
+            let file = try fileSystem.open(name, readOnly ? .readOnly : .readWrite)
+            let size = try file.size()
+            let headerBytes = try file.readExactly(count: Int(min(size, Int64(FileHeader.size))), at: 0)
+            let header: FileHeader
+            do throws(PogrebError) {
+                header = try FileHeader.decode(headerBytes, expected: .segment, file: path + "/" + name)
+            } catch {
+                // A newest segment whose header never made it to disk: an interrupted rotation.
+                if entry == nil, sequence == found.keys.max(), error.code == .corrupted, size <= Int64(FileHeader.size) {
+                    file.close()
+                    if !readOnly { try fileSystem.remove(name) }
+                    continue
+                }
+                throw error
+            }
+            guard header.databaseID == id else {
+                throw PogrebError(.notADatabase, "\(path)/\(name) belongs to another database. Nothing was changed.")
+            }
+            guard header.a == sequence, header.b <= UInt64(layout.maxFileNumber) else {
+                throw PogrebError.corrupted(file: path + "/" + name, offset: 32, "the header names sequence \(header.a), file number \(header.b)")
+            }
+            let segment = Segment(sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size)
+            if let entry {
+                guard entry.fileNumber == segment.fileNumber, size >= entry.size else {
+                    throw PogrebError.corrupted(file: path + "/" + name, offset: size, "the segment is shorter (\(size) bytes) than the checkpoint recorded (\(entry.size))")
+                }
+                segment.deadBytes = entry.deadBytes
+                // Bytes past the checkpoint's record of this segment are replayed below;
+                // only the checkpoint's position segment may have any.
+                if sequence != checkpoint.positionSegment { segment.size = entry.size }
+            }
+            guard segments[segment.fileNumber] == nil else {
+                throw PogrebError.corrupted(file: path + "/" + name, offset: 40, "file number \(segment.fileNumber) is used by two segments")
+            }
+            segments[segment.fileNumber] = segment
+            ordered.append(segment)
+        }
+        guard !ordered.isEmpty else {
+            throw PogrebError(.corrupted, "\(path) has no segment file")
+        }
+
+        var state = SharedState(index: index, segments: segments, active: nil, layout: layout, hashSeed: checkpoint.hashSeed)
+        var writerState = WriterState(indexFile: readOnly ? nil : indexFile, overflowFile: readOnly ? nil : overflowFile, nextSequence: max(checkpoint.nextSegmentSequence, (ordered.last?.sequence ?? 0) + 1), checkpointSequence: checkpoint.sequence)
+        if readOnly {
+            indexFile.close()
+            overflowFile.close()
+        }
+
+        // Replay the tail: from the checkpoint position to the end of the newest segment.
+        let replay = try Recovery.replay(
+            state: &state, segments: ordered, from: (checkpoint.positionSegment, checkpoint.positionOffset), readOnly: readOnly)
+        writerState.replayedRecords = replay.records
+        writerState.torn = replay.torn
+        writerState.logBytesSinceCheckpoint = replay.bytes
+
+        // Map sealed segments; the newest becomes the active one for a writer.
+        for segment in ordered.dropLast() {
+            segment.isSealed = true
+        }
+        if let last = ordered.last {
+            if readOnly { last.isSealed = true } else {
+                state.active = last
+                state.bufferStart = last.size
+            }
+        }
+        if options.fileAccess == .mmap {
+            for segment in ordered where segment.isSealed && segment.size > 0 {
+                segment.region = try segment.file.map(length: Int(segment.size), randomAccess: true)
+            }
+        }
+        if !readOnly {
+            for name in leftovers { try fileSystem.remove(name) }
+            if !leftovers.isEmpty || !replay.torn.isEmpty { try fileSystem.syncDirectory() }
+        }
+        let database = Database(
+            fileSystem: fileSystem, options: options, databaseID: id, layout: layout, hashSeed: checkpoint.hashSeed,
+            shared: state, writer: writerState, lock: lock)
+        database.startBackgroundWork()
+        return database
+    }
+}

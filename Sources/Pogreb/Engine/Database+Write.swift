@@ -1,0 +1,218 @@
+import Synchronization
+
+extension Database {
+    /// Checks the operations against the limits, then appends their records and updates the
+    /// index, holding the writer mutex throughout and the exclusive state lock only for the
+    /// in-memory part. Flushes, rotates the segment and checkpoints when thresholds are passed.
+    /// - Returns: for each operation, whether its key was present before.
+    func apply(_ operations: [RawOperation], atomic: Bool) throws(PogrebError) -> [Bool] {
+        guard !isReadOnly else {
+            throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
+        }
+        for operation in operations {
+            guard operation.key.count <= Limits.maxKeySize else {
+                throw PogrebError(.keyTooLarge, "a key of \(operation.key.count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
+            }
+            if case .put(_, let value) = operation, value.count > Limits.maxValueSize {
+                throw PogrebError(.valueTooLarge, "a value of \(value.count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
+            }
+        }
+        if operations.isEmpty { return [] }
+        let hashes = unsafe operations.map { unsafe XXH3.hash64($0.key, seed: hashSeed) }
+        let (results, end) = try writer.withLock { (w) throws(PogrebError) -> ([Bool], UInt64) in
+            if let failure = w.failure {
+                throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
+            }
+            let batch = atomic && operations.count > 1
+            let results: [Bool]
+            do throws(PogrebError) {
+                results = try unsafe appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
+            } catch {
+                w.failure = error
+                throw error
+            }
+            try afterAppend(writer: &w)
+            return (results, w.appended)
+        }
+        if options.syncPolicy == .everyWrite {
+            try makeDurable(upTo: end)
+        }
+        return results
+    }
+
+    /// Appends the records of `operations` to the buffer and applies them to the index, under the
+    /// exclusive state lock. Deletes of absent keys write nothing.
+    private func appendLocked(
+        _ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState
+    ) throws(PogrebError) -> [Bool] {
+        return try shared.withWriteLock { (state) throws(PogrebError) -> [Bool] in
+            guard !state.isClosed else { throw Database.closedError() }
+            guard let active = state.active else { throw PogrebError(.readOnly, "no active segment") }
+            var index = HashIndex.placeholder
+            swap(&index, &state.index)
+            defer { swap(&index, &state.index) }
+            var results: [Bool] = []
+            results.reserveCapacity(operations.count)
+            var written = 0
+            var records = 0
+            let flags: Record.Flags = batch ? .batch : []
+            for (i, operation) in operations.enumerated() {
+                let hash = hashes[i]
+                let key = unsafe operation.key
+                switch operation {
+                case .put(_, let value):
+                    let offset = state.bufferStart + Int64(state.buffer.count)
+                    unsafe Record.append(kind: .put, flags: flags, key: key, value: value, to: &state.buffer)
+                    let size = Int64(Record.size(keyLength: key.count, valueLength: value.count))
+                    active.size += size
+                    written += Int(size)
+                    records += 1
+                    let address = layout.address(fileNumber: active.fileNumber, offset: offset)
+                    let old = try index.upsert(
+                        hash: hash, address: address,
+                        matches: { (candidate) throws(PogrebError) -> Bool in try unsafe state.recordHasKey(candidate, key: key) },
+                        hashOf: { (candidate) throws(PogrebError) -> UInt64 in try state.hashOfRecord(at: candidate) })
+                    if let old { state.markDead(old, bytes: state.recordSize(at: old)) }
+                    results.append(old != nil)
+                case .delete:
+                    let old = try index.remove(hash: hash) { (candidate) throws(PogrebError) -> Bool in
+                        try unsafe state.recordHasKey(candidate, key: key)
+                    }
+                    guard let old else {
+                        results.append(false)
+                        continue
+                    }
+                    state.markDead(old, bytes: state.recordSize(at: old))
+                    unsafe Record.append(kind: .delete, flags: flags, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), to: &state.buffer)
+                    let size = Int64(Record.size(keyLength: key.count, valueLength: 0))
+                    active.size += size
+                    active.deadBytes += size  // a tombstone is garbage from the start
+                    written += Int(size)
+                    records += 1
+                    results.append(true)
+                }
+            }
+            if batch && written > 0 {
+                let before = state.buffer.count
+                Record.appendCommit(count: records, to: &state.buffer)
+                let size = Int64(state.buffer.count - before)
+                active.size += size
+                active.deadBytes += size
+                written += Int(size)
+            }
+            w.appended += UInt64(written)
+            w.logBytesSinceCheckpoint += Int64(written)
+            return results
+        }
+    }
+
+    /// Flushes a full buffer, seals a full segment and checkpoints past the thresholds.
+    func afterAppend(writer w: inout WriterState) throws(PogrebError) {
+        let (bufferSize, activeSize, dirtyCount) = shared.withReadLock { state in
+            (state.buffer.count, state.active?.size ?? 0, state.index.dirty.count)
+        }
+        do throws(PogrebError) {
+            if bufferSize >= options.writeBufferSize { try flush(writer: &w) }
+            if activeSize >= segmentSize { try rotate(writer: &w) }
+            if dirtyCount >= options.checkpointDirtyBuckets || w.logBytesSinceCheckpoint >= options.checkpointLogBytes {
+                try checkpoint(writer: &w)
+            }
+        } catch {
+            w.failure = error
+            throw error
+        }
+    }
+
+    /// Writes the buffer to the active segment's file (`pwrite`), then empties it.
+    func flush(writer w: inout WriterState) throws(PogrebError) {
+        let (bytes, start, active) = shared.withReadLock { state in (state.buffer, state.bufferStart, state.active) }
+        guard let active, !bytes.isEmpty else { return }
+        try active.file.write(bytes, at: start)
+        shared.withWriteLock { state in
+            state.bufferStart += Int64(bytes.count)
+            state.buffer.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Seals the active segment (flush, `fdatasync`, map it in mmap mode) and starts a new one.
+    func rotate(writer w: inout WriterState) throws(PogrebError) {
+        try flush(writer: &w)
+        guard let old = shared.withReadLock({ $0.active }) else { return }
+        try old.file.sync()
+        let fresh = try createSegment(writer: &w)
+        let region: MappedRegion? = (options.fileAccess == .mmap && old.size > 0) ? try old.file.map(length: Int(old.size), randomAccess: true) : nil
+        shared.withWriteLock { state in
+            old.isSealed = true
+            old.region = region
+            state.segments[fresh.fileNumber] = fresh
+            state.active = fresh
+            state.buffer.removeAll(keepingCapacity: true)
+            state.bufferStart = fresh.size
+        }
+    }
+
+    /// Creates the next segment file with its header (`open(O_CREAT|O_EXCL)`, `pwrite`). The
+    /// file and the directory entry become durable at the next sync or checkpoint.
+    func createSegment(writer w: inout WriterState) throws(PogrebError) -> Segment {
+        let used = shared.withReadLock { Set($0.segments.keys) }
+        var number: UInt32 = 0
+        while used.contains(number) {
+            guard number < layout.maxFileNumber else {
+                throw PogrebError(.io, "all \(layout.maxFileNumber) segment file numbers are in use; compact the database")
+            }
+            number += 1
+        }
+        let sequence = w.nextSequence
+        w.nextSequence += 1
+        let name = Segment.fileName(sequence: sequence)
+        let file = try fileSystem.open(name, .createNew)
+        let segment = Segment(sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name, size: Int64(FileHeader.size))
+        try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
+        w.directoryNeedsSync = true
+        return segment
+    }
+
+    // MARK: Durability
+
+    /// Makes every write before this call durable: flushes the buffer, `fdatasync`s the active
+    /// segment (`F_FULLFSYNC` on Darwin) and `fsync`s the directory when a file was created or
+    /// removed. Concurrent callers share one sync.
+    public func sync() throws(PogrebError) {
+        guard !isReadOnly else { return }
+        let end = writer.withLock { $0.appended }
+        try makeDurable(upTo: end, force: true)
+    }
+
+    /// Group commit: returns once `target` bytes of appends are durable. One caller at a time
+    /// syncs; the others wait on the gate and usually find their bytes synced by it.
+    func makeDurable(upTo target: UInt64, force: Bool = false) throws(PogrebError) {
+        try syncGate.withLock { (gate) throws(PogrebError) in
+            if gate.durable >= target && !force { return }
+            let (file, end, directory) = try writer.withLock { (w) throws(PogrebError) -> ((any StorageFile)?, UInt64, Bool) in
+                if let failure = w.failure {
+                    throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
+                }
+                do throws(PogrebError) { try flush(writer: &w) } catch {
+                    w.failure = error
+                    throw error
+                }
+                let directory = w.directoryNeedsSync
+                w.directoryNeedsSync = false
+                return (shared.withReadLock { $0.active?.file }, w.appended, directory)
+            }
+            do throws(PogrebError) {
+                if directory { try fileSystem.syncDirectory() }
+                try file?.sync()
+            } catch {
+                writer.withLock { $0.failure = error }
+                throw error
+            }
+            gate.durable = max(gate.durable, end)
+        }
+    }
+}
+
+extension HashIndex {
+    /// An empty stand-in, swapped in while the writer holds the real index outside the state.
+    static var placeholder: HashIndex { HashIndex(bucketCount: 1, overflowCount: 1, freeHead: 0, keyCount: 0) }
+}

@@ -1,0 +1,132 @@
+import Synchronization
+
+/// Replays the log written after a checkpoint into the in-memory index.
+enum Recovery {
+    struct Outcome {
+        var records = 0
+        var bytes: Int64 = 0
+        /// One line per torn tail that was cut off (or skipped, read-only).
+        var torn: [String] = []
+    }
+
+    private struct Pending {
+        var address: UInt64
+        var hash: UInt64
+        var kind: Record.Kind
+        var size: Int64
+    }
+
+    /// Replays every record from `position` to the end of the newest segment, in order, applying
+    /// batches only when their commit record is present.
+    ///
+    /// A bad record in the newest segment is a torn tail: the segment is cut there (`ftruncate`,
+    /// unless `readOnly`), or at the start of an unfinished batch. A bad record in an older
+    /// segment is corruption: sealed segments were synced before the next one was created.
+    static func replay(
+        state: inout SharedState, segments: [Segment], from position: (segment: UInt64, offset: Int64), readOnly: Bool
+    ) throws(PogrebError) -> Outcome {
+        var outcome = Outcome()
+        guard let newest = segments.last else { return outcome }
+        for segment in segments where segment.sequence >= position.segment {
+            let fileEnd = try segment.file.size()
+            let start = segment.sequence == position.segment ? position.offset : Int64(FileHeader.size)
+            guard start <= fileEnd else {
+                throw PogrebError.corrupted(file: segment.name, offset: fileEnd, "the segment ends before the checkpoint position \(start)")
+            }
+            segment.size = start
+            var scanner = SegmentScanner(file: segment.file, from: start, to: fileEnd)
+            var pending: [Pending] = []
+            var batchStart: Int64?
+            let layout = state.layout
+            let stop = try unsafe scanner.scan { (offset, header, record) throws(PogrebError) -> Bool in
+                // Make the record readable through the state before the index looks at it.
+                segment.size = offset + Int64(header.totalSize)
+                let address = layout.address(fileNumber: segment.fileNumber, offset: offset)
+                let size = Int64(header.totalSize)
+                switch header.kind {
+                case .commit:
+                    let count = unsafe Int(record.loadLE64(at: Record.headerSize))
+                    guard count == pending.count else {
+                        throw PogrebError.corrupted(file: segment.name, offset: offset, "a batch commit for \(count) records follows \(pending.count)")
+                    }
+                    for entry in pending {
+                        try apply(entry, state: &state)
+                    }
+                    outcome.records += pending.count
+                    pending.removeAll()
+                    batchStart = nil
+                    segment.deadBytes += size
+                case .put, .delete:
+                    let hash = unsafe XXH3.hash64(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), seed: state.hashSeed)
+                    let entry = Pending(address: address, hash: hash, kind: header.kind, size: size)
+                    if header.flags.contains(.batch) {
+                        if batchStart == nil { batchStart = offset }
+                        pending.append(entry)
+                    } else {
+                        guard pending.isEmpty else {
+                            throw PogrebError.corrupted(file: segment.name, offset: offset, "a record outside a batch interrupts an unfinished batch")
+                        }
+                        try apply(entry, state: &state)
+                        outcome.records += 1
+                    }
+                }
+                outcome.bytes += size
+                return true
+            }
+            var cut: Int64?
+            var reason = ""
+            if case .bad(let offset, let why) = stop {
+                cut = offset
+                reason = why
+            }
+            if let batchStart {
+                cut = min(cut ?? batchStart, batchStart)
+                if reason.isEmpty { reason = "a batch without its commit record" }
+            }
+            if let cut {
+                guard segment === newest else {
+                    throw PogrebError.corrupted(file: segment.name, offset: cut, reason)
+                }
+                outcome.torn.append("\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
+                segment.size = cut
+                if !readOnly {
+                    try segment.file.truncate(to: cut)
+                    try segment.file.sync()
+                }
+            }
+        }
+        return outcome
+    }
+
+    private static func apply(_ entry: Pending, state: inout SharedState) throws(PogrebError) {
+        var index = HashIndex.placeholder
+        swap(&index, &state.index)
+        defer { swap(&index, &state.index) }
+        let readable = state
+        let (keyMatches, hashOf) = matchers(readable, address: entry.address)
+        switch entry.kind {
+        case .put:
+            if let old = try index.upsert(hash: entry.hash, address: entry.address, matches: keyMatches, hashOf: hashOf) {
+                state.markDead(old, bytes: state.recordSize(at: old))
+            }
+        case .delete:
+            if let old = try index.remove(hash: entry.hash, matches: keyMatches) {
+                state.markDead(old, bytes: state.recordSize(at: old))
+            }
+            state.markDead(entry.address, bytes: entry.size)
+        case .commit:
+            break
+        }
+    }
+
+    /// Closures comparing a candidate record's key with the key of the record at `address`.
+    private static func matchers(_ state: SharedState, address: UInt64) -> ((UInt64) throws(PogrebError) -> Bool, (UInt64) throws(PogrebError) -> UInt64) {
+        let matches = { (candidate: UInt64) throws(PogrebError) -> Bool in
+            try unsafe state.withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
+                try unsafe state.recordHasKey(candidate, key: UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))
+            }
+        }
+        let hashOf = { (candidate: UInt64) throws(PogrebError) -> UInt64 in try state.hashOfRecord(at: candidate) }
+        return (matches, hashOf)
+    }
+}

@@ -1,0 +1,29 @@
+import Synchronization
+
+/// What only the writer touches: file handles of the index, counters since the last checkpoint,
+/// the failure latch. Held in the database's writer `Mutex`, which serializes all changes.
+struct WriterState: @unchecked Sendable {
+    // @unchecked Sendable: only accessed inside the writer Mutex.
+    var indexFile: (any StorageFile)?
+    var overflowFile: (any StorageFile)?
+    var nextSequence: UInt64
+    var checkpointSequence: UInt64
+    var logBytesSinceCheckpoint: Int64 = 0
+    /// Set when a segment was created or removed since the directory was last synced.
+    var directoryNeedsSync = false
+    /// Bytes appended since open, across segments; group commit compares against it.
+    var appended: UInt64 = 0
+    /// The first write or sync failure; once set, every change is refused.
+    var failure: PogrebError?
+    /// Segments emptied by compaction, deleted once a checkpoint no longer refers to them.
+    var retired: [Segment] = []
+    /// Records replayed by the last open.
+    var replayedRecords: Int = 0
+    var torn: [String] = []
+}
+
+/// The durable mark for group commit, held in its own Mutex while one `fsync` runs.
+struct SyncState {
+    /// ``WriterState/appended`` as of the last completed sync.
+    var durable: UInt64 = 0
+}

@@ -1,0 +1,31 @@
+import CPogrebCRC32C
+
+/// CRC-32C (Castagnoli), the checksum of every record and header in the files.
+///
+/// Computed by `CPogrebCRC32C`: the SSE4.2 or ARMv8 CRC32 instructions when the CPU has them,
+/// a slicing-by-8 table otherwise. `checksum(b, continuing: checksum(a))` equals the checksum
+/// of `a` followed by `b`.
+enum CRC32C {
+    /// The CRC-32C of `bytes`, continuing `crc` (the result of an earlier call over the bytes
+    /// that precede these; 0 to start).
+    @inline(__always)
+    static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        unsafe c_pogreb_crc32c(crc, bytes.baseAddress, bytes.count)
+    }
+
+    /// The CRC-32C of `bytes`, continuing `crc`.
+    @inline(__always)
+    static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+        unsafe bytes.withUnsafeBytes { raw in unsafe checksum(raw, continuing: crc) }
+    }
+
+    /// Whether the CPU instructions are in use (otherwise the portable tables are).
+    static var usesHardware: Bool {
+        c_pogreb_crc32c_hardware() != 0
+    }
+
+    /// The portable table implementation, whatever the CPU: for tests and benchmarks.
+    static func portableChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        unsafe c_pogreb_crc32c_portable(crc, bytes.baseAddress, bytes.count)
+    }
+}

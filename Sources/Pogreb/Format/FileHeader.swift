@@ -1,0 +1,87 @@
+/// The 64-byte header that begins every file of a database.
+///
+/// ```
+/// offset size field
+///      0    8 magic: "PGRB-LOG", "PGRB-IDX", "PGRB-OVF" or "PGRB-CKP" (ASCII)
+///      8    4 format version (1), little-endian
+///     12    4 header size (64)
+///     16   16 database id: random at creation, the same in every file of one database
+///     32    8 field A (per kind, see FORMAT.md)
+///     40    8 field B
+///     48    8 field C
+///     56    4 reserved, zero
+///     60    4 CRC32C of bytes 0..<60
+/// ```
+struct FileHeader: Equatable, Sendable {
+    enum Kind: String, Sendable {
+        case segment = "PGRB-LOG"
+        case index = "PGRB-IDX"
+        case overflow = "PGRB-OVF"
+        case checkpoint = "PGRB-CKP"
+
+        var magic: [UInt8] { Array(rawValue.utf8) }
+    }
+
+    static let size = 64
+    static let currentVersion: UInt32 = 1
+
+    var kind: Kind
+    var version: UInt32 = FileHeader.currentVersion
+    var databaseID: [UInt8]  // 16 bytes
+    var a: UInt64 = 0
+    var b: UInt64 = 0
+    var c: UInt64 = 0
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: FileHeader.size)
+        writer.append(contentsOf: kind.magic)
+        writer.append(version)
+        writer.append(UInt32(FileHeader.size))
+        writer.append(contentsOf: databaseID)
+        writer.append(a)
+        writer.append(b)
+        writer.append(c)
+        writer.append(UInt32(0))
+        writer.append(CRC32C.checksum(writer.bytes))
+        return writer.bytes
+    }
+
+    /// Decodes and checks a header.
+    /// - Throws: `notADatabase` when the magic is not `expected`'s (a foreign file),
+    ///   `unsupportedVersion` for a version this code does not read, `corrupted` for a bad checksum
+    ///   or a short file.
+    static func decode(_ bytes: [UInt8], expected: Kind, file: String) throws(PogrebError) -> FileHeader {
+        guard bytes.count >= size else {
+            if bytes.count >= 8, Array(bytes[0..<8]) != expected.magic {
+                throw PogrebError(.notADatabase, "\(file) is not a Pogreb \(expected) file (its first bytes are not \"\(expected.rawValue)\"). Nothing was changed.")
+            }
+            throw PogrebError.corrupted(file: file, offset: 0, "the \(size)-byte file header is cut short (\(bytes.count) bytes)")
+        }
+        guard Array(bytes[0..<8]) == expected.magic else {
+            throw PogrebError(.notADatabase, "\(file) is not a Pogreb \(expected) file (its first bytes are not \"\(expected.rawValue)\"). Nothing was changed.")
+        }
+        var reader = ByteReader(Array(bytes[0..<size]), file: file)
+        _ = try reader.take(8, "magic")
+        let version = try reader.uint32("format version")
+        let headerSize = try reader.uint32("header size")
+        let id = Array(try reader.take(16, "database id"))
+        let a = try reader.uint64("field A")
+        let b = try reader.uint64("field B")
+        let c = try reader.uint64("field C")
+        _ = try reader.uint32("reserved")
+        let stored = try reader.uint32("header checksum")
+        let computed = CRC32C.checksum(Array(bytes[0..<60]))
+        guard stored == computed else {
+            throw PogrebError.corrupted(file: file, offset: 60, "header checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
+        }
+        guard version == currentVersion else {
+            throw PogrebError(.unsupportedVersion, "\(file) has format version \(version); this build reads version \(currentVersion). Use a newer swift-pogreb.")
+        }
+        guard headerSize == UInt32(size) else {
+            throw PogrebError.corrupted(file: file, offset: 12, "header size \(headerSize), expected \(size)")
+        }
+        return FileHeader(kind: expected, version: version, databaseID: id, a: a, b: b, c: c)
+    }
+}
+
+func hex(_ value: some FixedWidthInteger) -> String { "0x" + String(value, radix: 16) }

@@ -1,0 +1,118 @@
+/// One entry of the log.
+///
+/// ```
+/// offset size field
+///      0    4 CRC32C over bytes 4..<12, then the key, then the value
+///      4    4 value length (little-endian)
+///      8    2 key length (little-endian)
+///     10    1 kind: 1 put, 2 delete, 3 batch commit
+///     11    1 flags: bit 0 part of a batch, bit 1 copied by compaction
+///     12    k key
+///   12+k    v value (a delete has none; a commit's is the batch's record count, 8 bytes)
+/// ```
+/// Records follow each other with no padding. A reader checks the lengths against the limits and
+/// the end of the segment before it reads a byte of the body, then the checksum before it trusts
+/// any of it.
+enum Record {
+    static let headerSize = 12
+
+    enum Kind: UInt8, Sendable {
+        case put = 1
+        case delete = 2
+        case commit = 3
+    }
+
+    struct Flags: OptionSet, Sendable {
+        let rawValue: UInt8
+        static let batch = Flags(rawValue: 1)
+        static let compactionCopy = Flags(rawValue: 2)
+        static let known: Flags = [.batch, .compactionCopy]
+    }
+
+    /// The decoded fixed part of a record.
+    struct Header: Sendable {
+        var checksum: UInt32
+        var valueLength: Int
+        var keyLength: Int
+        var kind: Kind
+        var flags: Flags
+        var totalSize: Int { Record.headerSize + keyLength + valueLength }
+    }
+
+    static func size(keyLength: Int, valueLength: Int) -> Int { headerSize + keyLength + valueLength }
+
+    /// Appends an encoded record to `buffer`.
+    static func append(
+        kind: Kind, flags: Flags, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+        to buffer: inout [UInt8]
+    ) {
+        let start = buffer.count
+        var header = ByteWriter(capacity: headerSize)
+        header.append(UInt32(0))
+        header.append(UInt32(value.count))
+        header.append(UInt16(key.count))
+        header.append(kind.rawValue)
+        header.append(flags.rawValue)
+        buffer.append(contentsOf: header.bytes)
+        unsafe buffer.append(contentsOf: key)
+        unsafe buffer.append(contentsOf: value)
+        let crc = unsafe buffer.withUnsafeBytes { all in
+            unsafe CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[(start + 4)...]))
+        }
+        for i in 0..<4 { buffer[start + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+    }
+
+    /// Appends a batch commit record that closes a batch of `count` records.
+    static func appendCommit(count: Int, to buffer: inout [UInt8]) {
+        var value = ByteWriter(capacity: 8)
+        value.append(UInt64(count))
+        unsafe value.bytes.withUnsafeBytes { v in
+            unsafe append(kind: .commit, flags: .batch, key: UnsafeRawBufferPointer(start: nil, count: 0), value: v, to: &buffer)
+        }
+    }
+
+    enum HeaderProblem: Error {
+        /// Fewer than `headerSize` bytes remain.
+        case truncated
+        /// A field holds a value no writer produces.
+        case invalid(String)
+    }
+
+    /// Decodes the 12-byte header at the start of `bytes` and checks its fields against the limits
+    /// and against `available`, the number of bytes the segment holds from this record on.
+    static func decodeHeader(_ bytes: UnsafeRawBufferPointer, available: Int) -> Result<Header, HeaderProblem> {
+        guard bytes.count >= headerSize, available >= headerSize else { return .failure(.truncated) }
+        let checksum = unsafe bytes.loadLE32(at: 0)
+        let valueLength = Int(unsafe bytes.loadLE32(at: 4))
+        let keyLength = Int(unsafe bytes.loadLE16(at: 8))
+        guard let kind = unsafe Kind(rawValue: bytes[10]) else {
+            return unsafe .failure(.invalid("unknown record kind \(bytes[10])"))
+        }
+        let flags = unsafe Flags(rawValue: bytes[11])
+        guard Flags.known.isSuperset(of: flags) else { return .failure(.invalid("unknown record flags \(flags.rawValue)")) }
+        switch kind {
+        case .put:
+            guard valueLength <= Limits.maxValueSize else { return .failure(.invalid("value length \(valueLength) exceeds the limit")) }
+        case .delete:
+            guard valueLength == 0 else { return .failure(.invalid("a delete record with a \(valueLength)-byte value")) }
+        case .commit:
+            guard keyLength == 0, valueLength == 8 else { return .failure(.invalid("a malformed batch commit record")) }
+        }
+        let header = Header(checksum: checksum, valueLength: valueLength, keyLength: keyLength, kind: kind, flags: flags)
+        guard header.totalSize <= available else { return .failure(.truncated) }
+        return .success(header)
+    }
+
+    /// Whether the checksum stored in `record` (a whole record) matches its bytes.
+    static func checksumMatches(_ record: UnsafeRawBufferPointer, header: Header) -> Bool {
+        unsafe CRC32C.checksum(UnsafeRawBufferPointer(rebasing: record[4..<header.totalSize])) == header.checksum
+    }
+}
+
+/// The size limits of keys and values.
+enum Limits {
+    /// The largest key, in bytes.
+    static let maxKeySize = 65_535
+    /// The largest value, in bytes (512 MiB).
+    static let maxValueSize = 512 << 20
+}

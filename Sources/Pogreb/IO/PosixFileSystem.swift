@@ -1,0 +1,276 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// The real file system: one directory on disk, reached through POSIX calls.
+package struct PosixFileSystem: FileSystem {
+    package let directory: String
+    package var displayPath: String { directory }
+
+    package init(directory: String) {
+        self.directory = directory
+    }
+
+    private func path(_ name: String) -> String { directory + "/" + name }
+
+    package func prepareDirectory(create: Bool) throws(PogrebError) {
+        var info = stat()
+        if unsafe stat(directory, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw PogrebError(.notADatabase, "\(directory) is not a directory: a database is a directory of files.")
+            }
+            return
+        }
+        let error = Errno.current
+        guard error == .noEntry, create else {
+            throw PogrebError.io(error, "cannot open the directory \(directory)")
+        }
+        if mkdir(directory, 0o755) != 0 {
+            let error = Errno.current
+            if error != .exists { throw PogrebError.io(error, "cannot create the directory \(directory)") }
+        }
+    }
+
+    package func listFiles() throws(PogrebError) -> [String] {
+        guard let handle = unsafe opendir(directory) else {
+            throw PogrebError.io(Errno.current, "cannot list the directory \(directory)")
+        }
+        defer { unsafe closedir(handle) }
+        var names: [String] = []
+        while let entry = unsafe readdir(handle) {
+            let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                unsafe String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name == "." || name == ".." { continue }
+            names.append(name)
+        }
+        return names
+    }
+
+    package func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile {
+        let flags: Int32
+        switch mode {
+        case .readOnly: flags = O_RDONLY
+        case .readWrite: flags = O_RDWR
+        case .createNew: flags = O_RDWR | O_CREAT | O_EXCL
+        }
+        let fd = Glue.retryingOnInterrupt { unsafe Glibc_open(path(name), flags | O_CLOEXEC, 0o644) }
+        guard fd >= 0 else {
+            throw PogrebError.io(Errno.current, "cannot open \(path(name))")
+        }
+        return PosixFile(fd: fd, name: path(name))
+    }
+
+    package func remove(_ name: String) throws(PogrebError) {
+        if unlink(path(name)) != 0 {
+            let error = Errno.current
+            if error != .noEntry { throw PogrebError.io(error, "cannot remove \(path(name))") }
+        }
+    }
+
+    package func rename(_ from: String, to: String) throws(PogrebError) {
+        #if canImport(Glibc)
+        let result = Glibc.rename(path(from), path(to))
+        #else
+        let result = Darwin.rename(path(from), path(to))
+        #endif
+        if result != 0 {
+            throw PogrebError.io(Errno.current, "cannot rename \(path(from)) to \(path(to))")
+        }
+    }
+
+    package func syncDirectory() throws(PogrebError) {
+        let fd = unsafe Glibc_open(directory, O_RDONLY | O_CLOEXEC, 0)
+        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open \(directory) to sync it") }
+        defer { _ = Glibc_close(fd) }
+        if fsync(fd) != 0 {
+            let error = Errno.current
+            // Some file systems refuse fsync on a directory; that is not a failure of ours.
+            if error.rawValue != EINVAL && error.rawValue != EBADF {
+                throw PogrebError.io(error, "cannot sync the directory \(directory)")
+            }
+        }
+    }
+
+    package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
+        var fd = unsafe Glibc_open(path(name), (exclusive ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0o644)
+        if fd < 0, Errno.current == .noEntry, create {
+            fd = unsafe Glibc_open(path(name), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        }
+        if fd < 0, !exclusive, Errno.current == .noEntry {
+            // A read-only open of a database whose writer never created the lock file: there is
+            // nothing to lock against, and a reader must not create files.
+            return NoLock()
+        }
+        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open the lock file \(path(name))") }
+        if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            let error = Errno.current
+            _ = Glibc_close(fd)
+            if error == .wouldBlock {
+                throw PogrebError(
+                    .locked,
+                    "\(directory) is in use by \(exclusive ? "another process or another Database value" : "a writer that holds it exclusively"): one writer at a time. Close the other one, or open read-only.")
+            }
+            throw PogrebError.io(error, "cannot lock \(path(name))")
+        }
+        return PosixLock(fd: fd)
+    }
+}
+
+/// Thin wrappers so the rest of the file can name the C calls the same way on both platforms.
+@inline(__always) func Glibc_open(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
+    #if canImport(Glibc)
+    return Glibc.open(path, flags, mode)
+    #else
+    return Darwin.open(path, flags, mode)
+    #endif
+}
+
+@inline(__always) func Glibc_close(_ fd: Int32) -> Int32 {
+    #if canImport(Glibc)
+    return Glibc.close(fd)
+    #else
+    return Darwin.close(fd)
+    #endif
+}
+
+enum Glue {
+    @inline(__always)
+    static func retryingOnInterrupt(_ body: () -> Int32) -> Int32 {
+        while true {
+            let result = body()
+            if result < 0 && errno == EINTR { continue }
+            return result
+        }
+    }
+}
+
+final class NoLock: DirectoryLock {
+    func unlock() {}
+}
+
+final class PosixLock: DirectoryLock {
+    private let state: Mutex<Int32>  // protects the descriptor: -1 once unlocked
+
+    init(fd: Int32) { state = Mutex(fd) }
+
+    func unlock() {
+        state.withLock { fd in
+            if fd >= 0 {
+                _ = flock(fd, LOCK_UN)
+                _ = Glibc_close(fd)
+                fd = -1
+            }
+        }
+    }
+
+    deinit { unlock() }
+}
+
+/// One open file descriptor.
+final class PosixFile: StorageFile {
+    let name: String
+    private let fd: Int32
+    private let isClosed = Atomic<Bool>(false)
+
+    init(fd: Int32, name: String) {
+        self.fd = fd
+        self.name = name
+    }
+
+    private func checkOpen() throws(PogrebError) {
+        if isClosed.load(ordering: .relaxed) { throw PogrebError(.closed, "\(name) was closed") }
+    }
+
+    func size() throws(PogrebError) -> Int64 {
+        var info = stat()
+        guard unsafe fstat(fd, &info) == 0 else { throw PogrebError.io(Errno.current, "cannot stat \(name)") }
+        return Int64(info.st_size)
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(PogrebError) -> Int {
+        try checkOpen()
+        var done = 0
+        while done < buffer.count {
+            let n = unsafe pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PogrebError.io(Errno.current, "cannot read \(name) at offset \(offset + Int64(done))")
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(PogrebError) {
+        try checkOpen()
+        var done = 0
+        while done < bytes.count {
+            let n = unsafe pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PogrebError.io(Errno.current, "cannot write \(name) at offset \(offset + Int64(done))")
+            }
+            done += n
+        }
+    }
+
+    func truncate(to size: Int64) throws(PogrebError) {
+        try checkOpen()
+        if Glue.retryingOnInterrupt({ ftruncate(fd, off_t(size)) }) != 0 {
+            throw PogrebError.io(Errno.current, "cannot resize \(name) to \(size) bytes")
+        }
+    }
+
+    func sync() throws(PogrebError) {
+        try checkOpen()
+        #if canImport(Darwin)
+        // fsync on Darwin does not ask the drive to flush its cache; F_FULLFSYNC does.
+        if fcntl(fd, F_FULLFSYNC) == 0 { return }
+        let result = Glue.retryingOnInterrupt { fsync(fd) }
+        #else
+        let result = Glue.retryingOnInterrupt { fdatasync(fd) }
+        #endif
+        if result != 0 {
+            throw PogrebError.io(Errno.current, "cannot sync \(name): its last writes may not be on disk")
+        }
+    }
+
+    func map(length: Int, randomAccess: Bool) throws(PogrebError) -> MappedRegion {
+        try checkOpen()
+        do {
+            return try MappedRegion.map(fileDescriptor: fd, length: length, randomAccess: randomAccess)
+        } catch {
+            throw PogrebError.io(error, "cannot map \(length) bytes of \(name)")
+        }
+    }
+
+    func dropCache() {
+        #if canImport(Glibc)
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+        #endif
+    }
+
+    func close() {
+        if isClosed.exchange(true, ordering: .acquiringAndReleasing) == false {
+            _ = Glibc_close(fd)
+        }
+    }
+
+    deinit { close() }
+}
+
+extension PogrebError {
+    static func io(_ error: Errno, _ what: String, function: String = #function, file: String = #fileID, line: Int = #line) -> PogrebError {
+        switch error.rawValue {
+        case EROFS, EACCES, EPERM:
+            return PogrebError(.readOnly, "\(what): the directory or file cannot be written. Open read-only, or fix the permissions.", underlying: error, function: function, file: file, line: line)
+        default:
+            return PogrebError(.io, "\(what).", underlying: error, function: function, file: file, line: line)
+        }
+    }
+}

@@ -1,0 +1,292 @@
+/// The hash index: linear hashing over 64-byte buckets, with overflow chains.
+///
+/// The buckets as of the last checkpoint live in two files, read through read-only mappings
+/// (``mainRegion`` and ``overflowRegion``). Every bucket changed since then lives in ``dirty``,
+/// in memory; a checkpoint writes those through the journal and empties it. So the files are
+/// only ever written at a checkpoint, and a crash between checkpoints leaves them untouched.
+///
+/// Linear hashing: with `bucketCount` buckets and `level = ⌊log2(bucketCount)⌋`, a hash `h` goes
+/// to bucket `h mod 2^(level+1)` if that is below `bucketCount`, else `h mod 2^level`. Growing by
+/// one bucket splits exactly one old bucket, so there is never a stop-the-world rehash.
+///
+/// This is a value type held inside the database's state lock; it does no locking of its own.
+struct HashIndex: @unchecked Sendable {
+    // @unchecked Sendable: MappedRegion is Sendable; the dictionary and counters are values.
+    static let initialBucketCount: UInt64 = 16
+    static let headerPageSize: Int64 = 4096
+    /// Split a bucket when keys exceed this fraction of the main slots.
+    static let maxLoad = 0.75
+
+    var mainRegion: MappedRegion?
+    var overflowRegion: MappedRegion?
+    /// Buckets visible in the mappings (the rest read as empty).
+    var mappedMainCount: UInt64 = 0
+    var mappedOverflowCount: UInt64 = 0
+
+    var bucketCount: UInt64
+    /// Overflow buckets are numbered from 1; this is the next never-used number.
+    var overflowCount: UInt64
+    /// Head of the list of freed overflow buckets, linked through their `next` field; 0 = empty.
+    var freeHead: UInt64
+    var keyCount: UInt64
+
+    /// Buckets changed since the last checkpoint, by id (see ``Checkpoint``).
+    var dirty: [UInt64: Bucket] = [:]
+
+    init(bucketCount: UInt64, overflowCount: UInt64, freeHead: UInt64, keyCount: UInt64) {
+        self.bucketCount = bucketCount
+        self.overflowCount = overflowCount
+        self.freeHead = freeHead
+        self.keyCount = keyCount
+    }
+
+    static func fileOffset(ofBucket number: UInt64) -> Int64 { headerPageSize + Int64(number) * Int64(Bucket.size) }
+
+    @inline(__always)
+    func mainBucketNumber(forHash hash: UInt64) -> UInt64 {
+        let level = UInt64(63 - bucketCount.leadingZeroBitCount)
+        let high = hash & ((1 << (level + 1)) &- 1)
+        return high < bucketCount ? high : hash & ((1 << level) &- 1)
+    }
+
+    /// The current image of bucket `id`: the dirty copy, or the mapped one, or empty.
+    @inline(__always)
+    func bucket(_ id: UInt64) -> Bucket {
+        if !dirty.isEmpty, let changed = dirty[id] { return changed }
+        let isOverflow = id & Checkpoint.overflowFlag != 0
+        let number = id & ~Checkpoint.overflowFlag
+        let region = isOverflow ? overflowRegion : mainRegion
+        let mapped = isOverflow ? mappedOverflowCount : mappedMainCount
+        guard number < mapped, let region else { return Bucket() }
+        let base = Int(HashIndex.fileOffset(ofBucket: number))
+        var bucket = Bucket()
+        for i in 0..<8 { bucket.words[i] = region.loadUInt64(at: base + i * 8) }
+        return bucket
+    }
+
+    @inline(__always)
+    static func overflowID(_ number: UInt64) -> UInt64 { number | Checkpoint.overflowFlag }
+
+    /// Finds the slot whose tag matches and for which `matches(address)` holds.
+    /// - Returns: the record address, or nil.
+    /// - Complexity: one bucket read (a cache line) per bucket of the chain, usually one, plus
+    ///   one `matches` call per slot whose 16-bit tag equals the key's.
+    @inline(__always)
+    func find(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> UInt64? {
+        let tag = Bucket.tag(ofHash: hash)
+        var id = mainBucketNumber(forHash: hash)
+        var hops = 0
+        while true {
+            let current = bucket(id)
+            for i in 0..<Bucket.slotCount {
+                let slot = current.slot(i)
+                if slot == 0 { return nil }
+                if Bucket.tag(ofSlot: slot) == tag {
+                    let address = Bucket.address(ofSlot: slot)
+                    if try matches(address) { return address }
+                }
+            }
+            let next = current.next
+            if next == 0 { return nil }
+            hops += 1
+            guard hops <= 1 << 40, next < overflowCount else {
+                throw PogrebError(.corrupted, "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) is broken (bucket \(next)). Reopen to rebuild the index.")
+            }
+            id = HashIndex.overflowID(next)
+        }
+    }
+
+    /// Where a slot sits: the bucket id and the slot number in it.
+    struct Position { var id: UInt64; var slot: Int }
+
+    /// Like ``find(hash:matches:)`` but returns the slot's position.
+    func findPosition(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> (Position, UInt64)? {
+        let tag = Bucket.tag(ofHash: hash)
+        var id = mainBucketNumber(forHash: hash)
+        var hops = 0
+        while true {
+            let current = bucket(id)
+            for i in 0..<Bucket.slotCount {
+                let slot = current.slot(i)
+                if slot == 0 { return nil }
+                if Bucket.tag(ofSlot: slot) == tag {
+                    let address = Bucket.address(ofSlot: slot)
+                    if try matches(address) { return (Position(id: id, slot: i), address) }
+                }
+            }
+            let next = current.next
+            if next == 0 { return nil }
+            hops += 1
+            guard hops <= 1 << 40, next < overflowCount else {
+                throw PogrebError(.corrupted, "the index's overflow chain is broken at overflow bucket \(next). Reopen to rebuild the index.")
+            }
+            id = HashIndex.overflowID(next)
+        }
+    }
+
+    /// The ids of the chain that starts at main bucket `number`, in order.
+    func chain(startingAt number: UInt64) throws(PogrebError) -> [UInt64] {
+        var ids = [number]
+        var current = bucket(number)
+        while current.next != 0 {
+            guard current.next < overflowCount, ids.count < 1 << 20 else {
+                throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+            }
+            let id = HashIndex.overflowID(current.next)
+            ids.append(id)
+            current = bucket(id)
+        }
+        return ids
+    }
+
+    // MARK: Changes (the writer only)
+
+    /// Replaces the address in the slot for the key, or adds a slot when the key is new.
+    /// - Returns: the address the key had before, or nil when it is new.
+    mutating func upsert(
+        hash: UInt64, address: UInt64, matches: (UInt64) throws(PogrebError) -> Bool,
+        hashOf: (UInt64) throws(PogrebError) -> UInt64
+    ) throws(PogrebError) -> UInt64? {
+        let slot = Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: address)
+        if let (position, old) = try findPosition(hash: hash, matches: matches) {
+            var changed = bucket(position.id)
+            changed.setSlot(position.slot, slot)
+            dirty[position.id] = changed
+            return old
+        }
+        try append(slot: slot, toChainOf: mainBucketNumber(forHash: hash))
+        keyCount += 1
+        try growIfNeeded(hashOf: hashOf)
+        return nil
+    }
+
+    /// Points the key's slot at `newAddress` only if it still points at `oldAddress`.
+    /// - Returns: whether it did.
+    mutating func move(hash: UInt64, from oldAddress: UInt64, to newAddress: UInt64) throws(PogrebError) -> Bool {
+        guard let (position, _) = try findPosition(hash: hash, matches: { $0 == oldAddress }) else { return false }
+        var changed = bucket(position.id)
+        changed.setSlot(position.slot, Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: newAddress))
+        dirty[position.id] = changed
+        return true
+    }
+
+    /// Removes the key's slot.
+    /// - Returns: the address it had, or nil when the key was absent.
+    mutating func remove(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> UInt64? {
+        guard let (position, old) = try findPosition(hash: hash, matches: matches) else { return nil }
+        let ids = try chain(startingAt: mainBucketNumber(forHash: hash))
+        // Move the chain's last slot into the hole, so slots stay packed.
+        guard let lastID = ids.last else { return nil }
+        var last = bucket(lastID)
+        let lastIndex = last.occupied - 1
+        let moved = last.slot(lastIndex)
+        last.setSlot(lastIndex, 0)
+        dirty[lastID] = last
+        if !(lastID == position.id && lastIndex == position.slot) {
+            var hole = bucket(position.id)
+            hole.setSlot(position.slot, moved)
+            dirty[position.id] = hole
+        }
+        // Unlink an overflow bucket that became empty.
+        if last.occupied == 0, ids.count > 1 {
+            let previousID = ids[ids.count - 2]
+            var previous = bucket(previousID)
+            previous.next = 0
+            dirty[previousID] = previous
+            free(overflow: lastID & ~Checkpoint.overflowFlag)
+        }
+        keyCount -= 1
+        return old
+    }
+
+    private mutating func append(slot: UInt64, toChainOf number: UInt64) throws(PogrebError) {
+        var id = number
+        var hops = 0
+        while true {
+            var current = bucket(id)
+            let used = current.occupied
+            if used < Bucket.slotCount {
+                current.setSlot(used, slot)
+                dirty[id] = current
+                return
+            }
+            if current.next == 0 {
+                let fresh = allocateOverflow()
+                current.next = fresh
+                dirty[id] = current
+                var added = Bucket()
+                added.setSlot(0, slot)
+                dirty[HashIndex.overflowID(fresh)] = added
+                return
+            }
+            hops += 1
+            guard current.next < overflowCount, hops < 1 << 20 else {
+                throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+            }
+            id = HashIndex.overflowID(current.next)
+        }
+    }
+
+    private mutating func allocateOverflow() -> UInt64 {
+        if freeHead != 0 {
+            let number = freeHead
+            freeHead = bucket(HashIndex.overflowID(number)).next
+            dirty[HashIndex.overflowID(number)] = Bucket()
+            return number
+        }
+        let number = overflowCount
+        overflowCount += 1
+        return number
+    }
+
+    private mutating func free(overflow number: UInt64) {
+        var released = Bucket()
+        released.next = freeHead
+        dirty[HashIndex.overflowID(number)] = released
+        freeHead = number
+    }
+
+    /// Splits buckets until the load is at most ``maxLoad``.
+    mutating func growIfNeeded(hashOf: (UInt64) throws(PogrebError) -> UInt64) throws(PogrebError) {
+        while Double(keyCount) > HashIndex.maxLoad * Double(Bucket.slotCount) * Double(bucketCount) {
+            try split(hashOf: hashOf)
+        }
+    }
+
+    /// Splits the next bucket in linear-hashing order into itself and a new bucket.
+    /// Reads the key of every record in that bucket's chain (`hashOf`), since slots keep only a
+    /// 16-bit tag of the hash.
+    mutating func split(hashOf: (UInt64) throws(PogrebError) -> UInt64) throws(PogrebError) {
+        let level = UInt64(63 - bucketCount.leadingZeroBitCount)
+        let source = bucketCount - (1 << level)
+        let target = bucketCount
+        let ids = try chain(startingAt: source)
+        var slots: [UInt64] = []
+        for id in ids {
+            let current = bucket(id)
+            for i in 0..<Bucket.slotCount where current.slot(i) != 0 { slots.append(current.slot(i)) }
+        }
+        var stay: [UInt64] = []
+        var go: [UInt64] = []
+        for slot in slots {
+            let hash = try hashOf(Bucket.address(ofSlot: slot))
+            if (hash >> level) & 1 == 1 { go.append(slot) } else { stay.append(slot) }
+        }
+        for id in ids.dropFirst() { free(overflow: id & ~Checkpoint.overflowFlag) }
+        dirty[source] = Bucket()
+        bucketCount += 1
+        for slot in stay { try append(slot: slot, toChainOf: source) }
+        dirty[target] = Bucket()
+        for slot in go { try append(slot: slot, toChainOf: target) }
+    }
+
+    /// Every slot of the index, for iteration checks and the verifier.
+    func forEachSlot(_ body: (UInt64) throws(PogrebError) -> Void) throws(PogrebError) {
+        for number in 0..<bucketCount {
+            for id in try chain(startingAt: number) {
+                let current = bucket(id)
+                for i in 0..<Bucket.slotCount where current.slot(i) != 0 { try body(current.slot(i)) }
+            }
+        }
+    }
+}

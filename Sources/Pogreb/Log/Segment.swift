@@ -1,0 +1,48 @@
+/// One file of the log: a header, then records appended one after another.
+///
+/// Named `segment-<sequence, 16 hex digits>.pgl`. The sequence orders segments (replay goes in
+/// sequence order) and is never reused; the file number is what index slots store and is reused
+/// once a segment is deleted. A segment is *active* while the writer appends to it and *sealed*
+/// after; a sealed segment never changes again until compaction deletes it, so it may be mapped.
+final class Segment: @unchecked Sendable {
+    // @unchecked Sendable: `size`, `deadBytes`, `region` and `isSealed` change only under the
+    // database's exclusive state lock, and are read under its shared lock.
+    let sequence: UInt64
+    let fileNumber: UInt32
+    let file: any StorageFile
+    let name: String
+    /// The bytes that belong to the segment: header and whole records (for the active segment:
+    /// including the writer's unflushed buffer).
+    var size: Int64
+    /// Bytes of records that are no longer the current version of their key.
+    var deadBytes: Int64 = 0
+    /// Set once the writer has moved to a newer segment.
+    var isSealed: Bool = false
+    /// The read-only mapping of a sealed segment, in mmap mode.
+    var region: MappedRegion?
+
+    init(sequence: UInt64, fileNumber: UInt32, file: any StorageFile, name: String, size: Int64) {
+        self.sequence = sequence
+        self.fileNumber = fileNumber
+        self.file = file
+        self.name = name
+        self.size = size
+    }
+
+    static func fileName(sequence: UInt64) -> String {
+        let digits = String(sequence, radix: 16)
+        return "segment-" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits + ".pgl"
+    }
+
+    /// The sequence in a segment file name, or nil when `name` is not one.
+    static func sequence(fromFileName name: String) -> UInt64? {
+        guard name.hasPrefix("segment-"), name.hasSuffix(".pgl") else { return nil }
+        let digits = name.dropFirst(8).dropLast(4)
+        guard digits.count == 16 else { return nil }
+        return UInt64(digits, radix: 16)
+    }
+
+    func header(databaseID: [UInt8]) -> FileHeader {
+        FileHeader(kind: .segment, databaseID: databaseID, a: sequence, b: UInt64(fileNumber), c: 0)
+    }
+}

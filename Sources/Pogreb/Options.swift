@@ -1,0 +1,59 @@
+/// How a ``Database`` is opened and how it behaves.
+///
+/// Every property has a documented default; `Options()` is what most programs want.
+public struct Options: Sendable {
+    /// When writes are forced to stable storage.
+    public enum SyncPolicy: Sendable, Equatable {
+        /// Only ``Database/sync()``, ``Database/close()`` and checkpoints call `fsync`; the OS
+        /// writes the rest when it likes. A crash loses what was written since the last of those.
+        case never
+        /// A background thread syncs every `milliseconds` when something was written.
+        case interval(milliseconds: Int)
+        /// Every write returns only once it is durable. Writers that wait at the same moment share
+        /// one `fsync` (group commit).
+        case everyWrite
+    }
+
+    /// How records are read from sealed segments.
+    public enum FileAccess: Sendable, Equatable {
+        /// `pread` into a buffer for every read.
+        case pread
+        /// Read-only shared mappings of sealed segments; the active segment is read with `pread`.
+        case mmap
+    }
+
+    /// Open without writing any file: a shared lock, no recovery writes, no checkpoints. Many
+    /// processes may read at once. Default: `false`.
+    public var readOnly: Bool = false
+    /// Create the directory and an empty database when none exists. Default: `true`.
+    public var createIfMissing: Bool = true
+    /// Default: ``SyncPolicy/never``.
+    public var syncPolicy: SyncPolicy = .never
+    /// Default: ``FileAccess/mmap``.
+    public var fileAccess: FileAccess = .mmap
+    /// A segment is sealed and a new one started once it reaches this size, in bytes. Fixed
+    /// upper bound at creation: later opens may lower it but not raise it past the created
+    /// database's limit. Default: 1 GiB. Range: 1 MiB ... 1 TiB.
+    public var segmentSize: Int = 1 << 30
+    /// Check each record's CRC32C when it is read by ``Database/get(_:)``. Default: `true`.
+    public var verifyChecksums: Bool = true
+    /// Write a checkpoint once this many index buckets changed since the last (64 bytes each in
+    /// memory). Bounds both memory and recovery time. Default: 262 144 (16 MiB of buckets).
+    public var checkpointDirtyBuckets: Int = 262_144
+    /// Write a checkpoint once this many bytes of log were written since the last; recovery after
+    /// a crash replays at most about this much. Default: 256 MiB.
+    public var checkpointLogBytes: Int64 = 256 << 20
+    /// Write buffer size: records are appended to the active segment in writes of about this size.
+    /// Default: 1 MiB.
+    public var writeBufferSize: Int = 1 << 20
+    /// Compaction rewrites sealed segments with at least this fraction of dead bytes.
+    /// Default: 0.5.
+    public var compactionMinDeadFraction: Double = 0.5
+    /// Compaction ignores segments whose dead bytes are fewer than this. Default: 1 MiB.
+    public var compactionMinDeadBytes: Int64 = 1 << 20
+    /// Run ``Database/compact()`` in the background this often, in milliseconds; `nil` for never.
+    /// Default: `nil`.
+    public var compactionIntervalMilliseconds: Int? = nil
+
+    public init() {}
+}

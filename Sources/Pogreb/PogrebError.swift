@@ -1,0 +1,87 @@
+/// An error thrown by a ``Database`` operation.
+///
+/// Every error carries a ``Code`` to switch on, a ``message`` that says what happened and what to
+/// do about it (naming the file and offset when a file is at fault), the error that caused it, if
+/// any, and the place in the source that raised it.
+public struct PogrebError: Error, Sendable, CustomStringConvertible {
+    /// A broad classification of the failure. New codes may be added in minor releases, so a
+    /// `switch` over codes needs a `default` case.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Wrapped: UInt8, Hashable, Sendable {
+            case corrupted, notADatabase, unsupportedVersion, keyTooLarge, valueTooLarge
+            case locked, readOnly, closed, io, busy, previousIOFailure, invalidArgument
+        }
+        let wrapped: Wrapped
+
+        /// A checksum or a structure check failed: the file named in the message is damaged.
+        public static var corrupted: Self { Self(wrapped: .corrupted) }
+        /// The directory holds a file that is not part of a Pogreb database.
+        public static var notADatabase: Self { Self(wrapped: .notADatabase) }
+        /// The files were written by a newer (or unknown) format version.
+        public static var unsupportedVersion: Self { Self(wrapped: .unsupportedVersion) }
+        /// The key is longer than ``Database/maxKeySize``.
+        public static var keyTooLarge: Self { Self(wrapped: .keyTooLarge) }
+        /// The value is longer than ``Database/maxValueSize``.
+        public static var valueTooLarge: Self { Self(wrapped: .valueTooLarge) }
+        /// Another writer, in this process or another, holds the database.
+        public static var locked: Self { Self(wrapped: .locked) }
+        /// The database was opened read-only, or the directory cannot be written.
+        public static var readOnly: Self { Self(wrapped: .readOnly) }
+        /// The database was closed.
+        public static var closed: Self { Self(wrapped: .closed) }
+        /// A system call failed; ``PogrebError/underlying`` holds the ``Errno``.
+        public static var io: Self { Self(wrapped: .io) }
+        /// The operation cannot run now because another one of its kind is running.
+        public static var busy: Self { Self(wrapped: .busy) }
+        /// An earlier write or sync failed, so durability can no longer be promised: close and reopen.
+        public static var previousIOFailure: Self { Self(wrapped: .previousIOFailure) }
+        /// An argument was out of its documented range.
+        public static var invalidArgument: Self { Self(wrapped: .invalidArgument) }
+
+        public var description: String { "\(wrapped)" }
+    }
+
+    /// Where a ``PogrebError`` was raised in this library's source.
+    public struct SourceLocation: Sendable, Hashable {
+        public var function: String
+        public var file: String
+        public var line: Int
+    }
+
+    /// The classification of the failure.
+    public var code: Code
+    /// What happened and what to do, with the file and offset when a file is at fault.
+    public var message: String
+    /// The error that caused this one, if any (an ``Errno`` for ``Code/io``).
+    public var underlying: (any Error & Sendable)?
+    /// The place in the library that raised the error.
+    public var location: SourceLocation
+
+    public init(
+        _ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil,
+        function: String = #function, file: String = #fileID, line: Int = #line
+    ) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+        self.location = SourceLocation(function: function, file: file, line: line)
+    }
+
+    public var description: String {
+        var text = "\(code): \(message)"
+        if let underlying { text += " (\(underlying))" }
+        return text
+    }
+}
+
+extension PogrebError {
+    static func corrupted(
+        file: String, offset: Int64, _ what: String, function: String = #function,
+        fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        PogrebError(
+            .corrupted,
+            "\(file) at offset \(offset): \(what). The file is damaged; run `pogreb check` to see the extent and `pogreb repair` on a copy.",
+            function: function, file: fileID, line: line)
+    }
+}
