@@ -56,6 +56,8 @@ public struct PogrebError: Error, Sendable, CustomStringConvertible {
     public var underlying: (any Error & Sendable)?
     /// The place in the library that raised the error.
     public var location: SourceLocation
+    /// Set on `corrupted` errors about the index or the checkpoints, which the log can rebuild.
+    var isIndexDamage = false
 
     public init(
         _ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil,

@@ -18,6 +18,9 @@ public struct Statistics: Sendable, Equatable {
     public var recordsReplayedAtOpen: Int
     /// Torn tails that the open cut off, one line each.
     public var tornTails: [String]
+    /// Set when the open found the index damaged and rebuilt it from the log: what it found and
+    /// what the rebuild did.
+    public var indexRebuiltAtOpen: String?
     /// Compactions run since open, and the bytes they reclaimed.
     public var compactions: Int
     public var bytesReclaimed: Int64
@@ -49,7 +52,7 @@ extension Database {
     /// The current shape of the database and its counters.
     public var statistics: Statistics {
         get throws(PogrebError) {
-            let (replayed, torn) = writer.withLock { ($0.replayedRecords, $0.torn) }
+            let (replayed, torn, rebuilt) = writer.withLock { ($0.replayedRecords, $0.torn, $0.indexRebuild) }
             return try shared.withReadLock { (state) throws(PogrebError) -> Statistics in
                 guard !state.isClosed else { throw Database.closedError() }
                 let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
@@ -61,7 +64,7 @@ extension Database {
                     overflowBucketCount: Int(index.overflowCount - 1),
                     indexLoad: Double(index.keyCount) / Double(index.bucketCount * UInt64(Bucket.slotCount)),
                     dirtyBuckets: index.dirty.count, checkpoints: counters.checkpoints.load(ordering: .relaxed),
-                    recordsReplayedAtOpen: replayed, tornTails: torn,
+                    recordsReplayedAtOpen: replayed, tornTails: torn, indexRebuiltAtOpen: rebuilt,
                     compactions: counters.compactions.load(ordering: .relaxed),
                     bytesReclaimed: counters.bytesReclaimed.load(ordering: .relaxed), segments: segments)
             }

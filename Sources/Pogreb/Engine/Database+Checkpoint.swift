@@ -36,9 +36,12 @@ extension Database {
         let checkpoint = shared.withReadLock { state in
             makeCheckpoint(state: state, sequence: sequence, nextSequence: w.nextSequence)
         }
-        try writeJournal(checkpoint)
+        let journal = try writeJournal(checkpoint)
+        defer { journal.close() }
         guard let indexFile = w.indexFile, let overflowFile = w.overflowFile else { return }
         try Database.applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: databaseID, layout: layout)
+        // The buckets are in the index files now: keep only the metadata of the journal.
+        try journal.truncate(to: Int64(checkpoint.metadataLength()))
         let (mainRegion, overflowRegion) = try Database.mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount)
         shared.withWriteLock { state in
             state.index.mainRegion = mainRegion
@@ -74,8 +77,8 @@ extension Database {
             segments: segments, changedBuckets: changed)
     }
 
-    /// Writes the journal to its slot (`pwrite`, `ftruncate`, `fdatasync`).
-    func writeJournal(_ checkpoint: Checkpoint) throws(PogrebError) {
+    /// Writes the journal to its slot (`pwrite`, `ftruncate`, `fdatasync`) and returns the open file.
+    func writeJournal(_ checkpoint: Checkpoint) throws(PogrebError) -> any StorageFile {
         let name = Checkpoint.fileName(sequence: checkpoint.sequence)
         let bytes = checkpoint.encoded(databaseID: databaseID)
         let file: any StorageFile
@@ -85,10 +88,10 @@ extension Database {
             file = try fileSystem.open(name, .createNew)
             try fileSystem.syncDirectory()
         }
-        defer { file.close() }
         try file.write(bytes, at: 0)
         try file.truncate(to: Int64(bytes.count))
         try file.sync()
+        return file
     }
 
     /// Writes a journal's buckets into the index files, then the index header that names it.

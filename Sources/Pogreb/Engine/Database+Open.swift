@@ -55,7 +55,15 @@ extension Database {
             try create(fileSystem: fileSystem, options: options)
             return try load(fileSystem: fileSystem, options: options, lock: lock)
         }
-        return try load(fileSystem: fileSystem, options: options, lock: lock)
+        do throws(PogrebError) {
+            return try load(fileSystem: fileSystem, options: options, lock: lock)
+        } catch where error.isIndexDamage && !options.readOnly {
+            // The log is the truth: rebuild the index from it, then open normally.
+            let report = try rebuild(fileSystem: fileSystem)
+            let database = try load(fileSystem: fileSystem, options: options, lock: lock)
+            database.writer.withLock { $0.indexRebuild = "\(error.message) — \(report.description)" }
+            return database
+        }
     }
 
     static func isOurs(_ name: String) -> Bool {
@@ -103,23 +111,17 @@ extension Database {
         try fileSystem.syncDirectory()
     }
 
-    /// Reads the newest valid checkpoint of the two slots.
-    static func newestCheckpoint(fileSystem: any FileSystem) throws(PogrebError) -> (Checkpoint, [UInt8]) {
+    /// Reads the metadata of the newest valid checkpoint of the two slots; with `withBuckets`,
+    /// its changed buckets too.
+    static func newestCheckpoint(fileSystem: any FileSystem, withBuckets: Bool = false) throws(PogrebError) -> (Checkpoint, [UInt8]) {
         var best: (Checkpoint, [UInt8])?
         var firstError: PogrebError?
         for slot in 0..<2 {
-            let name = "checkpoint-\(slot).pgc"
-            let file: any StorageFile
-            do throws(PogrebError) { file = try fileSystem.open(name, .readOnly) } catch { continue }
-            defer { file.close() }
             do throws(PogrebError) {
-                let size = try file.size()
-                let bytes = try file.readExactly(count: Int(min(size, 1 << 34)), at: 0)
-                let (header, checkpoint) = try Checkpoint.decode(bytes, file: fileSystem.displayPath + "/" + name)
-                guard checkpoint.sequence & 1 == UInt64(slot) else {
-                    throw PogrebError.corrupted(file: fileSystem.displayPath + "/" + name, offset: 32, "checkpoint \(checkpoint.sequence) in the wrong slot")
-                }
+                let (header, checkpoint) = try readCheckpoint(fileSystem: fileSystem, slot: slot, withBuckets: false)
                 if best == nil || checkpoint.sequence > best?.0.sequence ?? 0 { best = (checkpoint, header.databaseID) }
+            } catch where error.code == .io && (error.underlying as? Errno) == .noEntry {
+                continue
             } catch {
                 if error.code == .notADatabase || error.code == .unsupportedVersion { throw error }
                 firstError = firstError ?? error
@@ -128,13 +130,51 @@ extension Database {
         guard let best else {
             throw firstError ?? PogrebError(.corrupted, "\(fileSystem.displayPath) has no readable checkpoint file")
         }
+        if withBuckets {
+            let (header, checkpoint) = try readCheckpoint(fileSystem: fileSystem, slot: Int(best.0.sequence & 1), withBuckets: true)
+            return (checkpoint, header.databaseID)
+        }
         return best
+    }
+
+    static func readCheckpoint(fileSystem: any FileSystem, slot: Int, withBuckets: Bool) throws(PogrebError) -> (FileHeader, Checkpoint) {
+        let name = "checkpoint-\(slot).pgc"
+        let path = fileSystem.displayPath + "/" + name
+        let file = try fileSystem.open(name, .readOnly)
+        defer { file.close() }
+        let size = try file.size()
+        let (header, checkpoint) = try Checkpoint.decode(file: path, withBuckets: withBuckets) { (offset, count) throws(PogrebError) -> [UInt8] in
+            guard offset + Int64(count) <= size else {
+                throw PogrebError.corrupted(file: path, offset: offset, "the file ends at \(size), before the \(count) bytes that should start here")
+            }
+            return try file.readExactly(count: count, at: offset)
+        }
+        guard checkpoint.sequence & 1 == UInt64(slot) else {
+            throw PogrebError.corrupted(file: path, offset: 32, "checkpoint \(checkpoint.sequence) in the wrong slot")
+        }
+        return (header, checkpoint)
     }
 
     /// Opens an existing database: checkpoint, index redo, segments, tail replay.
     static func load(fileSystem: any FileSystem, options: Options, lock: any DirectoryLock) throws(PogrebError) -> Database {
         let readOnly = options.readOnly
-        let (checkpoint, id) = try newestCheckpoint(fileSystem: fileSystem)
+        let (checkpoint, id, index, indexFile, overflowFile): (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile)
+        do throws(PogrebError) {
+            (checkpoint, id, index, indexFile, overflowFile) = try loadIndex(fileSystem: fileSystem, readOnly: readOnly)
+        } catch where error.code == .corrupted {
+            var damaged = error
+            damaged.isIndexDamage = true
+            throw damaged
+        }
+        let layout = LogLayout(offsetBits: checkpoint.offsetBits)
+        let path = fileSystem.displayPath
+
+        return try loadSegments(fileSystem: fileSystem, options: options, lock: lock, checkpoint: checkpoint, id: id, index: index, indexFile: indexFile, overflowFile: overflowFile)
+    }
+
+    /// The checkpoint and the index files, with the journal redone if needed.
+    static func loadIndex(fileSystem: any FileSystem, readOnly: Bool) throws(PogrebError) -> (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile) {
+        var (checkpoint, id) = try newestCheckpoint(fileSystem: fileSystem)
         let layout = LogLayout(offsetBits: checkpoint.offsetBits)
         let path = fileSystem.displayPath
 
@@ -154,6 +194,7 @@ extension Database {
             guard indexHeader.c < checkpoint.sequence else {
                 throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: 48, "the index names checkpoint \(indexHeader.c), newer than the newest journal (\(checkpoint.sequence))")
             }
+            (checkpoint, _) = try newestCheckpoint(fileSystem: fileSystem, withBuckets: true)
             if readOnly {
                 pendingImages = checkpoint.changedBuckets
             } else {
@@ -179,6 +220,16 @@ extension Database {
         index.mappedMainCount = mappedMain
         index.mappedOverflowCount = mappedOverflow
         for (bucketID, bucket) in pendingImages { index.dirty[bucketID] = bucket }
+        return (checkpoint, id, index, indexFile, overflowFile)
+    }
+
+    static func loadSegments(
+        fileSystem: any FileSystem, options: Options, lock: any DirectoryLock, checkpoint: Checkpoint, id: [UInt8],
+        index: HashIndex, indexFile: any StorageFile, overflowFile: any StorageFile
+    ) throws(PogrebError) -> Database {
+        let readOnly = options.readOnly
+        let layout = LogLayout(offsetBits: checkpoint.offsetBits)
+        let path = fileSystem.displayPath
 
         // Segments: the checkpoint's, plus newer ones (the tail); older unknown ones are leftovers
         // of a compaction whose deletion a crash interrupted.
@@ -268,7 +319,7 @@ extension Database {
             }
         }
         if options.fileAccess == .mmap {
-            for segment in ordered where segment.isSealed && segment.size > 0 {
+            for segment in ordered where segment.size > Int64(FileHeader.size) {
                 segment.region = try segment.file.map(length: Int(segment.size), randomAccess: true)
             }
         }

@@ -128,9 +128,19 @@ extension Database {
         let (bytes, start, active) = shared.withReadLock { state in (state.buffer, state.bufferStart, state.active) }
         guard let active, !bytes.isEmpty else { return }
         try active.file.write(bytes, at: start)
+        let flushedEnd = start + Int64(bytes.count)
+        // In mmap mode the active segment is mapped too, in steps, so reads of it need no pread.
+        var region: MappedRegion?
+        if options.fileAccess == .mmap {
+            let mapped = Int64(active.region?.count ?? 0)
+            if flushedEnd - mapped >= max(Int64(8 << 20), mapped / 4) {
+                region = try active.file.map(length: Int(flushedEnd), randomAccess: true)
+            }
+        }
         shared.withWriteLock { state in
             state.bufferStart += Int64(bytes.count)
             state.buffer.removeAll(keepingCapacity: true)
+            if let region { active.region = region }
         }
     }
 

@@ -46,9 +46,17 @@ struct SharedState: @unchecked Sendable {
                 try unsafe SharedState.check(UnsafeRawBufferPointer(rebasing: all[start...]), available: all.count - start, verify: verify, segment: segment, offset: offset, body)
             }
         }
-        if let region = segment.region {
-            return try unsafe region.withBytes { (all) throws(PogrebError) -> R in
-                try unsafe SharedState.check(UnsafeRawBufferPointer(rebasing: all[Int(offset)...]), available: available, verify: verify, segment: segment, offset: offset, body)
+        if let region = segment.region, offset + Int64(Record.headerSize) <= Int64(region.count) {
+            // The mapping may end before the segment does (the active segment is mapped in
+            // steps): use it only when it holds the whole record.
+            let mapped = region.count - Int(offset)
+            let total = unsafe region.withBytes { all in
+                unsafe Record.headerSize + Int(all.loadLE16(at: Int(offset) + 8)) + Int(all.loadLE32(at: Int(offset) + 4))
+            }
+            if total <= mapped {
+                return try unsafe region.withBytes { (all) throws(PogrebError) -> R in
+                    try unsafe SharedState.check(UnsafeRawBufferPointer(rebasing: all[Int(offset)...]), available: min(available, mapped), verify: verify, segment: segment, offset: offset, body)
+                }
             }
         }
         // pread: one read of up to 4 KiB, a second when the record is larger.

@@ -20,6 +20,8 @@ struct WriterState: @unchecked Sendable {
     /// Records replayed by the last open.
     var replayedRecords: Int = 0
     var torn: [String] = []
+    /// Why and how the open rebuilt the index from the log, if it did.
+    var indexRebuild: String?
 }
 
 /// The durable mark for group commit, held in its own Mutex while one `fsync` runs.

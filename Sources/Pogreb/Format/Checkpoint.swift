@@ -3,18 +3,22 @@
 ///
 /// Written to `checkpoint-0.pgc` or `checkpoint-1.pgc` (by sequence parity, so the previous
 /// checkpoint survives a torn write), after a 64-byte ``FileHeader`` of kind `PGRB-CKP` whose
-/// field A is the checkpoint sequence, B the payload length and C the payload's CRC32C.
+/// field A is the checkpoint sequence, B the metadata length and C the metadata's CRC32C. The
+/// changed buckets follow the metadata, with their own count and CRC32C in it, so an open that
+/// needs no redo reads only the metadata, and the writer cuts the buckets off once they are in
+/// the index files.
 ///
 /// ```
-/// payload, all little-endian:
+/// metadata, all little-endian:
 ///   u64 main bucket count            u64 overflow bucket count (next new number)
 ///   u64 overflow free-list head      u64 key count
 ///   u64 log position: segment seq    u64 log position: offset (replay starts here)
 ///   u64 next segment sequence        u64 hash seed
 ///   u64 offset bits                  u64 segment count, then per segment:
 ///       u64 sequence, u64 file number, u64 size in bytes, u64 dead bytes
-///   u64 changed bucket count, then per bucket:
-///       u64 id (main bucket number, or 1<<63 | overflow bucket number), 64 bytes of bucket
+///   u64 changed bucket count          u64 CRC32C of the bucket section
+/// bucket section, per changed bucket:
+///   u64 id (main bucket number, or 1<<63 | overflow bucket number), 64 bytes of bucket
 /// ```
 struct Checkpoint: Sendable {
     struct SegmentEntry: Sendable, Equatable {
@@ -36,6 +40,10 @@ struct Checkpoint: Sendable {
     var offsetBits: Int
     var segments: [SegmentEntry]
     var changedBuckets: [(id: UInt64, bucket: Bucket)]
+    /// The bucket section's CRC32C, as decoded (not used when encoding).
+    var bucketChecksum: UInt64 = 0
+    /// The number of changed buckets the metadata declares (set when decoding).
+    var declaredBucketCount = 0
 
     static let overflowFlag: UInt64 = 1 << 63
 
@@ -59,29 +67,61 @@ struct Checkpoint: Sendable {
             payload.append(UInt64(segment.size))
             payload.append(UInt64(segment.deadBytes))
         }
-        payload.append(UInt64(changedBuckets.count))
+        var buckets = ByteWriter(capacity: changedBuckets.count * 72)
         for (id, bucket) in changedBuckets {
-            payload.append(id)
-            bucket.append(to: &payload)
+            buckets.append(id)
+            bucket.append(to: &buckets)
         }
+        payload.append(UInt64(changedBuckets.count))
+        payload.append(UInt64(CRC32C.checksum(buckets.bytes)))
         let header = FileHeader(
             kind: .checkpoint, databaseID: databaseID, a: sequence, b: UInt64(payload.bytes.count),
             c: UInt64(CRC32C.checksum(payload.bytes)))
-        return header.encoded() + payload.bytes
+        return header.encoded() + payload.bytes + buckets.bytes
     }
 
-    /// Decodes a checkpoint file, checking the header, the payload's length and its checksum.
-    static func decode(_ bytes: [UInt8], file: String) throws(PogrebError) -> (header: FileHeader, checkpoint: Checkpoint) {
-        let header = try FileHeader.decode(bytes, expected: .checkpoint, file: file)
-        let length = header.b
-        guard length <= UInt64(bytes.count - FileHeader.size) else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size), "the payload of \(length) bytes is cut short (\(bytes.count - FileHeader.size) present)")
+    /// The length of the header and metadata: what remains once the buckets are applied.
+    func metadataLength() -> Int { FileHeader.size + 10 * 8 + segments.count * 32 + 16 }
+
+    /// Decodes a checkpoint file, checking the header, the metadata's length and checksum, and,
+    /// when `withBuckets` is set, the bucket section's length and checksum too (otherwise
+    /// ``changedBuckets`` is empty). `read(offset, count)` supplies the file's bytes.
+    static func decode(
+        file: String, withBuckets: Bool, read: (Int64, Int) throws(PogrebError) -> [UInt8]
+    ) throws(PogrebError) -> (header: FileHeader, checkpoint: Checkpoint) {
+        let headerBytes = try read(0, FileHeader.size)
+        let header = try FileHeader.decode(headerBytes, expected: .checkpoint, file: file)
+        guard header.b <= 1 << 32 else {
+            throw PogrebError.corrupted(file: file, offset: 40, "metadata length \(header.b) out of range")
         }
-        let payload = Array(bytes[FileHeader.size..<(FileHeader.size + Int(length))])
-        let crc = CRC32C.checksum(payload)
-        guard UInt64(crc) == header.c else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size), "payload checksum mismatch")
+        let metadata = try read(Int64(FileHeader.size), Int(header.b))
+        guard UInt64(CRC32C.checksum(metadata)) == header.c else {
+            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size), "metadata checksum mismatch")
         }
+        var checkpoint = try decodeMetadata(metadata, sequence: header.a, file: file)
+        if withBuckets {
+            let count = checkpoint.declaredBucketCount
+            let sectionOffset = Int64(FileHeader.size) + Int64(metadata.count)
+            guard count <= 1 << 34 / 72 else {
+                throw PogrebError.corrupted(file: file, offset: sectionOffset - 16, "changed bucket count \(count) out of range")
+            }
+            let section = try read(sectionOffset, count * 72)
+            guard UInt64(CRC32C.checksum(section)) == checkpoint.bucketChecksum else {
+                throw PogrebError.corrupted(file: file, offset: sectionOffset, "bucket section checksum mismatch")
+            }
+            var reader = ByteReader(section, file: file, baseOffset: sectionOffset)
+            checkpoint.changedBuckets.reserveCapacity(count)
+            for _ in 0..<count {
+                let id = try reader.uint64("bucket id")
+                let bucket = try Bucket.decode(&reader)
+                checkpoint.changedBuckets.append((id, bucket))
+            }
+        }
+        return (header, checkpoint)
+    }
+
+    /// Decodes the metadata; ``changedBuckets`` is left empty.
+    private static func decodeMetadata(_ payload: [UInt8], sequence: UInt64, file: String) throws(PogrebError) -> Checkpoint {
         var reader = ByteReader(payload, file: file, baseOffset: Int64(FileHeader.size))
         let bucketCount = try reader.uint64("bucket count")
         let overflowCount = try reader.uint64("overflow count")
@@ -112,24 +152,20 @@ struct Checkpoint: Sendable {
             segments.append(SegmentEntry(sequence: sequence, fileNumber: UInt32(number), size: Int64(size), deadBytes: Int64(dead)))
         }
         let changedCount = try reader.uint64("changed bucket count")
-        guard changedCount <= UInt64(reader.remaining / 72) else {
-            throw PogrebError.corrupted(file: file, offset: reader.offset - 8, "changed bucket count \(changedCount) exceeds the payload")
-        }
-        var changed: [(id: UInt64, bucket: Bucket)] = []
-        changed.reserveCapacity(Int(changedCount))
-        for _ in 0..<changedCount {
-            let id = try reader.uint64("bucket id")
-            let bucket = try Bucket.decode(&reader)
-            changed.append((id, bucket))
+        let bucketChecksum = try reader.uint64("bucket section checksum")
+        guard changedCount <= 1 << 34 / 72 else {
+            throw PogrebError.corrupted(file: file, offset: reader.offset - 16, "changed bucket count \(changedCount) out of range")
         }
         guard positionOffset <= UInt64(Int64.max) else {
             throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 40, "log position out of range")
         }
-        let checkpoint = Checkpoint(
-            sequence: header.a, bucketCount: bucketCount, overflowCount: overflowCount, freeHead: freeHead,
+        var checkpoint = Checkpoint(
+            sequence: sequence, bucketCount: bucketCount, overflowCount: overflowCount, freeHead: freeHead,
             keyCount: keyCount, positionSegment: positionSegment, positionOffset: Int64(positionOffset),
             nextSegmentSequence: nextSequence, hashSeed: seed, offsetBits: Int(offsetBits), segments: segments,
-            changedBuckets: changed)
-        return (header, checkpoint)
+            changedBuckets: [])
+        checkpoint.bucketChecksum = bucketChecksum
+        checkpoint.declaredBucketCount = Int(changedCount)
+        return checkpoint
     }
 }

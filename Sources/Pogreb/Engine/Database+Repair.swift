@@ -1,0 +1,133 @@
+import Synchronization
+
+/// What ``Database/repair(at:)`` did.
+public struct RepairReport: Sendable, CustomStringConvertible {
+    /// Segments read.
+    public var segments: Int
+    /// Records replayed into the new index.
+    public var records: Int
+    /// Keys in the rebuilt index.
+    public var keys: Int
+    /// Torn tails cut off the newest segment, one line each.
+    public var tornTails: [String]
+
+    public var description: String {
+        var text = "rebuilt the index from \(segments) segment(s): \(records) record(s) replayed, \(keys) key(s)"
+        for line in tornTails { text += "\ncut a torn tail: \(line)" }
+        return text
+    }
+}
+
+extension Database {
+    /// Rebuilds the index from the log, for a database whose index or checkpoints are damaged or
+    /// missing. Never changes a good record: it only reads the segments (cutting a torn tail of
+    /// the newest one, as opening does) and writes new index, overflow and checkpoint files.
+    ///
+    /// The old checkpoints are removed first, so a crash during the repair leaves a directory
+    /// that opening refuses with a message to run the repair again.
+    /// - Throws: `locked` if a writer holds the directory; `corrupted` for a bad record in a
+    ///   sealed segment (which no repair of the index can fix: restore that segment from a backup).
+    public static func repair(at path: String) throws(PogrebError) -> RepairReport {
+        try repair(fileSystem: PosixFileSystem(directory: path))
+    }
+
+    package static func repair(fileSystem: any FileSystem) throws(PogrebError) -> RepairReport {
+        try fileSystem.prepareDirectory(create: false)
+        for name in try fileSystem.listFiles() where !name.hasPrefix(".") && !isOurs(name) {
+            throw PogrebError(.notADatabase, "\(fileSystem.displayPath)/\(name) is not a file of a Pogreb database; refusing to repair the directory. Nothing was changed.")
+        }
+        let lock = try fileSystem.lock(lockFileName, exclusive: true, create: true)
+        defer { lock.unlock() }
+        return try rebuild(fileSystem: fileSystem)
+    }
+
+    /// The rebuild itself; the caller holds the exclusive lock.
+    static func rebuild(fileSystem: any FileSystem) throws(PogrebError) -> RepairReport {
+        let path = fileSystem.displayPath
+        var found: [(UInt64, String)] = []
+        for name in try fileSystem.listFiles() {
+            if let sequence = Segment.sequence(fromFileName: name) { found.append((sequence, name)) }
+        }
+        found.sort { $0.0 < $1.0 }
+        guard !found.isEmpty else { throw PogrebError(.notADatabase, "\(path) holds no segment file: nothing to rebuild from") }
+
+        var segments: [Segment] = []
+        var databaseID: [UInt8]?
+        var largest: Int64 = 0
+        for (index, (sequence, name)) in found.enumerated() {
+            let file = try fileSystem.open(name, .readWrite)
+            let size = try file.size()
+            let header: FileHeader
+            do throws(PogrebError) {
+                header = try FileHeader.decode(try file.readExactly(count: Int(min(size, Int64(FileHeader.size))), at: 0), expected: .segment, file: path + "/" + name)
+            } catch {
+                if index == found.count - 1, size <= Int64(FileHeader.size), error.code == .corrupted {
+                    file.close()
+                    try fileSystem.remove(name)
+                    continue
+                }
+                throw error
+            }
+            if let databaseID, databaseID != header.databaseID {
+                throw PogrebError(.notADatabase, "\(path)/\(name) belongs to another database than the other segments. Nothing was changed.")
+            }
+            databaseID = header.databaseID
+            guard header.a == sequence, header.b <= UInt64(UInt32.max) else {
+                throw PogrebError.corrupted(file: path + "/" + name, offset: 32, "the header names sequence \(header.a), file number \(header.b)")
+            }
+            largest = max(largest, size)
+            segments.append(Segment(sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size))
+        }
+        guard let id = databaseID, let first = segments.first else {
+            throw PogrebError(.corrupted, "\(path) holds no readable segment")
+        }
+        // Keep the layout of the database when a readable file still records it.
+        var offsetBits = LogLayout(segmentSize: max(largest, 1 << 30)).offsetBits
+        if let (checkpoint, _) = try? newestCheckpoint(fileSystem: fileSystem) { offsetBits = checkpoint.offsetBits }
+        let layout = LogLayout(offsetBits: offsetBits)
+        var table: [UInt32: Segment] = [:]
+        for segment in segments {
+            guard segment.fileNumber <= layout.maxFileNumber, table[segment.fileNumber] == nil else {
+                throw PogrebError.corrupted(file: segment.name, offset: 40, "file number \(segment.fileNumber) is out of range or used twice")
+            }
+            table[segment.fileNumber] = segment
+        }
+
+        // From here on the old index is gone: remove the checkpoints first.
+        for name in ["checkpoint-0.pgc", "checkpoint-1.pgc", creatingName, indexFileName, overflowFileName] {
+            try fileSystem.remove(name)
+        }
+        try fileSystem.syncDirectory()
+
+        var generator = SystemRandomNumberGenerator()
+        let seed = generator.next()
+        var state = SharedState(
+            index: HashIndex(bucketCount: HashIndex.initialBucketCount, overflowCount: 1, freeHead: 0, keyCount: 0),
+            segments: table, active: nil, layout: layout, hashSeed: seed)
+        let outcome = try Recovery.replay(state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false)
+
+        let indexFile = try fileSystem.open(indexFileName, .createNew)
+        defer { indexFile.close() }
+        try indexFile.write(FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
+        let overflowFile = try fileSystem.open(overflowFileName, .createNew)
+        defer { overflowFile.close() }
+        try overflowFile.write(FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
+        let newest = segments.last
+        let checkpoint = Checkpoint(
+            sequence: 1, bucketCount: state.index.bucketCount, overflowCount: state.index.overflowCount,
+            freeHead: state.index.freeHead, keyCount: state.index.keyCount,
+            positionSegment: newest?.sequence ?? 1, positionOffset: newest?.size ?? Int64(FileHeader.size),
+            nextSegmentSequence: (newest?.sequence ?? 1) + 1, hashSeed: seed, offsetBits: offsetBits,
+            segments: segments.map { .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes) },
+            changedBuckets: state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) })
+        try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
+        let temporary = try fileSystem.open(creatingName, .createNew)
+        try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
+        try temporary.sync()
+        temporary.close()
+        try fileSystem.rename(creatingName, to: Checkpoint.fileName(sequence: 1))
+        try fileSystem.syncDirectory()
+        for segment in segments { segment.file.close() }
+        return RepairReport(segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount), tornTails: outcome.torn)
+    }
+}

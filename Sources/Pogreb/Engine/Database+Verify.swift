@@ -1,0 +1,157 @@
+import Synchronization
+
+/// What ``Database/verify(progress:)`` found.
+public struct VerificationReport: Sendable {
+    /// One damaged place.
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// The file, as a path.
+        public var file: String
+        /// The byte offset in the file.
+        public var offset: Int64
+        /// What is wrong there.
+        public var what: String
+        public var description: String { "\(file) at offset \(offset): \(what)" }
+    }
+
+    /// Every problem found, in file order.
+    public var problems: [Problem] = []
+    /// Records whose header and checksum were read.
+    public var recordsChecked = 0
+    /// Put records that are the current value of their key.
+    public var liveRecords = 0
+    /// Slots in the index.
+    public var indexSlots = 0
+    /// Whether nothing was found wrong.
+    public var isClean: Bool { problems.isEmpty }
+}
+
+extension Database {
+    /// Reads every file header, every record and its checksum, and checks that the index and the
+    /// log agree: every slot points at a put record of a key that hashes to that slot's bucket
+    /// and tag, and every key's newest record is the one its slot points at.
+    ///
+    /// Runs beside readers and the writer; it holds the shared lock only for short steps, so
+    /// records written during the check may be reported neither way. Reads the whole log with
+    /// large `pread`s.
+    /// - Parameter progress: called now and then with bytes checked and bytes in all.
+    public func verify(progress: ((Int64, Int64) -> Void)? = nil) throws(PogrebError) -> VerificationReport {
+        var report = VerificationReport()
+        if !isReadOnly {
+            try writer.withLock { (w) throws(PogrebError) in try flush(writer: &w) }
+        }
+        let (segments, endSequence, endOffset) = try shared.withReadLock { (state) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+            guard !state.isClosed else { throw Database.closedError() }
+            let ordered = state.segments.values.sorted { $0.sequence < $1.sequence }
+            return (ordered, ordered.last?.sequence ?? 0, ordered.last?.size ?? 0)
+        }
+        let total = segments.reduce(Int64(0)) { $0 + $1.size }
+        var done: Int64 = 0
+
+        // Headers of the other files.
+        for (name, kind) in [(Database.indexFileName, FileHeader.Kind.index), (Database.overflowFileName, .overflow)] {
+            do throws(PogrebError) {
+                let file = try fileSystem.open(name, .readOnly)
+                defer { file.close() }
+                let header = try FileHeader.decode(try file.readExactly(count: FileHeader.size, at: 0), expected: kind, file: fileSystem.displayPath + "/" + name)
+                if header.databaseID != databaseID {
+                    report.problems.append(.init(file: fileSystem.displayPath + "/" + name, offset: 16, what: "belongs to another database"))
+                }
+            } catch {
+                report.problems.append(.init(file: fileSystem.displayPath + "/" + name, offset: 0, what: error.message))
+            }
+        }
+
+        // The log, record by record.
+        for segment in segments {
+            let end = segment.sequence == endSequence ? endOffset : segment.size
+            do throws(PogrebError) {
+                let header = try FileHeader.decode(try segment.file.readExactly(count: FileHeader.size, at: 0), expected: .segment, file: segment.name)
+                if header.databaseID != databaseID || header.a != segment.sequence || header.b != UInt64(segment.fileNumber) {
+                    report.problems.append(.init(file: segment.name, offset: 16, what: "the header does not match the segment's place in the database"))
+                }
+            } catch {
+                report.problems.append(.init(file: segment.name, offset: 0, what: error.message))
+                continue
+            }
+            var scanner = SegmentScanner(file: segment.file, from: Int64(FileHeader.size), to: end)
+            var pending: [(UInt64, [UInt8])] = []
+            func checkLive() throws(PogrebError) {
+                let live = try shared.withReadLock { (state) throws(PogrebError) -> Int in
+                    var live = 0
+                    for (address, key) in pending {
+                        let current = try unsafe key.withBytes { (raw) throws(PogrebError) -> UInt64? in
+                            try unsafe state.lookup(key: raw, hash: XXH3.hash64(raw, seed: hashSeed))
+                        }
+                        if current == address { live += 1 }
+                    }
+                    return live
+                }
+                report.liveRecords += live
+                pending.removeAll(keepingCapacity: true)
+            }
+            let stop = try unsafe scanner.scan(verify: true) { (offset, header, record) throws(PogrebError) -> Bool in
+                report.recordsChecked += 1
+                if header.kind == .put {
+                    unsafe pending.append((layout.address(fileNumber: segment.fileNumber, offset: offset), RawBytes.copy(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))))
+                }
+                if pending.count >= 4096 {
+                    try checkLive()
+                    progress?(done + offset, total)
+                }
+                return true
+            }
+            try checkLive()
+            if case .bad(let offset, let reason) = stop {
+                report.problems.append(.init(file: segment.name, offset: offset, what: reason))
+            }
+            done += segment.size
+            progress?(done, total)
+        }
+
+        // The index, bucket by bucket, in steps.
+        var number: UInt64 = 0
+        var keyCount: UInt64 = 0
+        while true {
+            let (finished, problems, slots, keys) = try shared.withReadLock { (state) throws(PogrebError) -> (Bool, [VerificationReport.Problem], Int, UInt64) in
+                guard !state.isClosed else { throw Database.closedError() }
+                var problems: [VerificationReport.Problem] = []
+                var slots = 0
+                let indexName = fileSystem.displayPath + "/" + Database.indexFileName
+                let last = min(state.index.bucketCount, number + 4096)
+                while number < last {
+                    for id in try state.index.chain(startingAt: number) {
+                        let bucket = state.index.bucket(id)
+                        if !bucket.reservedBitsAreZero {
+                            problems.append(.init(file: indexName, offset: HashIndex.fileOffset(ofBucket: id & ~Checkpoint.overflowFlag), what: "reserved bits set in bucket \(id)"))
+                        }
+                        for i in 0..<Bucket.slotCount where bucket.slot(i) != 0 {
+                            slots += 1
+                            let slot = bucket.slot(i)
+                            do throws(PogrebError) {
+                                let hash = try state.hashOfRecord(at: Bucket.address(ofSlot: slot))
+                                if Bucket.tag(ofHash: hash) != Bucket.tag(ofSlot: slot) || state.index.mainBucketNumber(forHash: hash) != number {
+                                    problems.append(.init(file: indexName, offset: HashIndex.fileOffset(ofBucket: number), what: "slot \(i) of bucket \(id) points at a record of a key that belongs elsewhere"))
+                                }
+                            } catch {
+                                problems.append(.init(file: indexName, offset: HashIndex.fileOffset(ofBucket: number), what: "slot \(i) of bucket \(id): \(error.message)"))
+                            }
+                        }
+                    }
+                    number += 1
+                }
+                return (number >= state.index.bucketCount, problems, slots, state.index.keyCount)
+            }
+            report.problems += problems
+            report.indexSlots += slots
+            keyCount = keys
+            if finished { break }
+        }
+        if UInt64(report.indexSlots) != keyCount {
+            report.problems.append(.init(file: fileSystem.displayPath + "/" + Database.indexFileName, offset: 0, what: "the index holds \(report.indexSlots) slots but counts \(keyCount) keys"))
+        }
+        if report.liveRecords != report.indexSlots {
+            report.problems.append(.init(file: fileSystem.displayPath + "/" + Database.indexFileName, offset: 0, what: "the log holds \(report.liveRecords) current records but the index \(report.indexSlots) slots"))
+        }
+        return report
+    }
+}

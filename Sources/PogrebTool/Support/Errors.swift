@@ -1,0 +1,92 @@
+import Glibc
+import Pogreb
+
+/// The exit statuses of `pogreb`, documented in `pogreb --help`.
+enum ExitStatus: Int32, Sendable, CaseIterable {
+    /// Success.
+    case ok = 0
+    /// The key is absent (`get`, `has`, `delete`).
+    case notFound = 1
+    /// Bad usage or bad input: unknown option, invalid hex/base64/JSON, a path that holds no
+    /// database, a key or value over the limits.
+    case usage = 2
+    /// The database is damaged or is not a database (`check` found problems; the open failed a check;
+    /// `bench` read a wrong value).
+    case corrupted = 3
+    /// Another process holds the database (open for writing elsewhere).
+    case locked = 4
+    /// A system call failed: permissions, a read-only directory, a full disk, a broken pipe.
+    case io = 5
+
+    /// The line of `--help` that documents this status.
+    var helpLine: String {
+        switch self {
+        case .ok: return "  0  success"
+        case .notFound: return "  1  not found: the key is absent (get, has, delete)"
+        case .usage: return "  2  usage: bad option or argument, invalid hex/base64/JSON/TSV input (with its line number), a path with no database, a key or value too large"
+        case .corrupted: return "  3  corrupted: the database is damaged or not a database; check found problems; bench read a wrong value"
+        case .locked: return "  4  locked: another process has the database open for writing"
+        case .io: return "  5  I/O error: permission denied, read-only directory, disk full, broken pipe"
+        }
+    }
+
+    static var helpText: String {
+        "Exit codes:\n" + allCases.map(\.helpLine).joined(separator: "\n")
+    }
+}
+
+/// An error of the tool: an exit status and the message printed before exiting.
+struct ToolError: Error, CustomStringConvertible, Sendable {
+    var status: ExitStatus
+    var message: String
+    /// Exit with `status` but print nothing (a broken pipe, `has` answering no).
+    var silent: Bool
+
+    init(_ status: ExitStatus, _ message: String, silent: Bool = false) {
+        self.status = status
+        self.message = message
+        self.silent = silent
+    }
+
+    var description: String { message }
+
+    /// The tool's view of an engine error: its exit status and its message.
+    init(_ error: PogrebError, context: String? = nil) {
+        let status: ExitStatus
+        switch error.code {
+        case .corrupted, .notADatabase, .unsupportedVersion: status = .corrupted
+        case .locked, .busy: status = .locked
+        case .keyTooLarge, .valueTooLarge, .invalidArgument: status = .usage
+        case .io, .previousIOFailure, .readOnly, .closed: status = .io
+        default: status = .io
+        }
+        var message = error.description
+        if error.code == .locked {
+            message += " (is another `pogreb` or your program using it? close it first)"
+        }
+        if let context { message = context + ": " + message }
+        self.init(status, message)
+    }
+
+    static func notFound(_ what: String) -> ToolError { ToolError(.notFound, what) }
+    static func usage(_ what: String) -> ToolError { ToolError(.usage, what) }
+}
+
+/// Runs `body`, turning engine errors into tool errors.
+func engine<R>(_ context: String? = nil, _ body: () throws(PogrebError) -> R) throws(ToolError) -> R {
+    do {
+        return try body()
+    } catch {
+        throw ToolError(error, context: context)
+    }
+}
+
+/// Converts any error thrown through an untyped API into a tool error.
+func toolError(_ error: any Error) -> ToolError {
+    if let error = error as? ToolError { return error }
+    if let error = error as? PogrebError { return ToolError(error) }
+    return ToolError(.io, "\(error)")
+}
+
+/// A description of `errno` values for messages.
+func describeErrno(_ code: Int32) -> String { String(cString: strerror(code)) }
