@@ -112,11 +112,8 @@ public final class Database: Sendable {
         let verify = options.verifyChecksums
         return try shared.withReadLock { (state) throws(PogrebError) -> R in
             guard !state.isClosed else { throw Database.closedError() }
-            guard let address = try unsafe state.lookup(key: key, hash: hash) else { return try unsafe body(nil) }
-            return try unsafe state.withRecord(at: address, verify: verify) { (header, record) throws(PogrebError) -> R in
-                guard header.kind == .put else {
-                    throw PogrebError(.corrupted, "the index points to a \(header.kind) record for a key; reopen to rebuild the index")
-                }
+            return try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify) { (found) throws(PogrebError) -> R in
+                guard let (header, record) = unsafe found else { return try unsafe body(nil) }
                 let start = Record.headerSize + header.keyLength
                 return try unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
             }

@@ -116,6 +116,31 @@ struct SharedState: @unchecked Sendable {
         }
     }
 
+    /// Finds `key`'s current record and lends it to `body` (`nil` when the key is absent), reading
+    /// each candidate record once: the key is compared, then, on a match and when `verify` is
+    /// set, the checksum is checked, then `body` runs on the same bytes.
+    @inline(__always)
+    func withCurrentRecord<R>(
+        key: UnsafeRawBufferPointer, hash: UInt64, verify: Bool,
+        _ body: ((header: Record.Header, record: UnsafeRawBufferPointer)?) throws(PogrebError) -> R
+    ) throws(PogrebError) -> R {
+        var result: R?
+        _ = try index.find(hash: hash) { (address) throws(PogrebError) -> Bool in
+            try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
+                guard header.keyLength == key.count, header.kind == .put,
+                    unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
+                else { return false }
+                if verify, unsafe !Record.checksumMatches(record, header: header) {
+                    throw PogrebError.corrupted(file: segments[layout.fileNumber(of: address)]?.name ?? "a segment", offset: layout.offset(of: address), "record checksum mismatch")
+                }
+                result = try unsafe body((header, record))
+                return true
+            }
+        }
+        if let result { return result }
+        return try body(nil)
+    }
+
     /// The address of `key`'s current record, or nil.
     @inline(__always)
     func lookup(key: UnsafeRawBufferPointer, hash: UInt64) throws(PogrebError) -> UInt64? {

@@ -17,6 +17,8 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
     case locked = 4
     /// A system call failed: permissions, a read-only directory, a full disk, a broken pipe.
     case io = 5
+    /// Interrupted by Ctrl-C; the database was closed cleanly after the last complete batch.
+    case interrupted = 130
 
     /// The line of `--help` that documents this status.
     var helpLine: String {
@@ -27,6 +29,7 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
         case .corrupted: return "  3  corrupted: the database is damaged or not a database; check found problems; bench read a wrong value"
         case .locked: return "  4  locked: another process has the database open for writing"
         case .io: return "  5  I/O error: permission denied, read-only directory, disk full, broken pipe"
+        case .interrupted: return "130  interrupted by Ctrl-C (the database was closed cleanly; batches are all or nothing)"
         }
     }
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The one test entry point, for developers and CI alike: builds everything and runs the whole
+# test suite. Long soak modes are opt-in through environment variables:
+#   POGREB_LONG_TESTS=1      longer model, crash and concurrency runs
+#   POGREB_KILL_ROUNDS=N     rounds of the SIGKILL test (default 30)
+#   POGREB_SEED=S            replay a failing seed printed by a test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build --build-tests
+swift test --skip-build
