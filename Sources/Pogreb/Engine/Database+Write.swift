@@ -18,25 +18,53 @@ extension Database {
             }
         }
         if operations.isEmpty { return [] }
-        let hashes = unsafe operations.map { unsafe XXH3.hash64($0.key, seed: hashSeed) }
         let (results, end) = try writer.withLock { (w) throws(PogrebError) -> ([Bool], UInt64) in
-            if let failure = w.failure {
-                throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
-            }
-            let batch = atomic && operations.count > 1
-            let results: [Bool]
-            do throws(PogrebError) {
-                results = try unsafe appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
-            } catch {
-                w.failure = error
-                throw error
-            }
-            try afterAppend(writer: &w)
+            let results = try unsafe applyLocked(operations, atomic: atomic, writer: &w)
             return (results, w.appended)
         }
         if options.syncPolicy == .everyWrite {
             try makeDurable(upTo: end)
         }
+        return results
+    }
+
+    /// The body of ``apply(_:atomic:)`` for a caller that holds the writer lock and has checked
+    /// the limits.
+    func applyLocked(_ operations: [RawOperation], atomic: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
+        if let failure = w.failure {
+            throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
+        }
+        let hashes = unsafe operations.map { unsafe XXH3.hash64($0.key, seed: hashSeed) }
+        let batch = atomic && operations.count > 1
+        if batch {
+            // A batch never spans segments (recovery finds its commit in the same file), and
+            // every record must start at an offset the log address can hold.
+            let sizes = unsafe operations.map { operation -> Int64 in
+                switch operation {
+                case .put(let key, let value): return Int64(Record.size(keyLength: key.count, valueLength: value.count))
+                case .delete(let key): return Int64(Record.size(keyLength: key.count, valueLength: 0))
+                }
+            }
+            let total = sizes.reduce(0, +) + Int64(Record.headerSize + 8)
+            guard total - (sizes.last ?? 0) + Int64(FileHeader.size) < layout.maxSegmentSize else {
+                throw PogrebError(.invalidArgument, "a batch of \(total) bytes does not fit in one segment (\(layout.maxSegmentSize) bytes); split it")
+            }
+            let activeSize = shared.withReadLock { $0.active?.size ?? 0 }
+            if activeSize > Int64(FileHeader.size), activeSize + total > segmentSize {
+                do throws(PogrebError) { try rotate(writer: &w) } catch {
+                    w.failure = error
+                    throw error
+                }
+            }
+        }
+        let results: [Bool]
+        do throws(PogrebError) {
+            results = try unsafe appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
+        } catch {
+            w.failure = error
+            throw error
+        }
+        try afterAppend(writer: &w)
         return results
     }
 
