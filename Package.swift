@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2 / ARMv8 CRC) with runtime dispatch. Nothing else goes here.
@@ -18,7 +20,11 @@ let package = Package(
         // The engine. The only public module.
         .target(
             name: "Pogreb",
-            dependencies: ["CPogrebCRC32C"],
+            dependencies: [
+                "CPogrebCRC32C",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: [
                 .strictMemorySafety(),
                 .define("POGREB_INTERNAL_CHECKS", .when(configuration: .debug)),

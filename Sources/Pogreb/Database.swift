@@ -75,10 +75,14 @@ public final class Database: Sendable {
     public func contains(_ key: [UInt8]) throws(PogrebError) -> Bool {
         try unsafe key.withBytes { (key) throws(PogrebError) -> Bool in
             let hash = unsafe XXH3.hash64(key, seed: hashSeed)
-            return try shared.withReadLock { (state) throws(PogrebError) -> Bool in
+            let shard = counters.shard
+            shard.gets.add(1, ordering: .relaxed)
+            let found = try shared.withReadLock { (state) throws(PogrebError) -> Bool in
                 guard !state.isClosed else { throw Database.closedError() }
                 return try unsafe state.lookup(key: key, hash: hash) != nil
             }
+            if found { shard.hits.add(1, ordering: .relaxed) }
+            return found
         }
     }
 
@@ -110,10 +114,15 @@ public final class Database: Sendable {
     ) throws(PogrebError) -> R {
         let hash = unsafe XXH3.hash64(key, seed: hashSeed)
         let verify = options.verifyChecksums
+        let shard = counters.shard
+        shard.gets.add(1, ordering: .relaxed)
+        var collisions = 0
+        defer { if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) } }
         return try shared.withReadLock { (state) throws(PogrebError) -> R in
             guard !state.isClosed else { throw Database.closedError() }
-            return try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify) { (found) throws(PogrebError) -> R in
+            return try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) { (found) throws(PogrebError) -> R in
                 guard let (header, record) = unsafe found else { return try unsafe body(nil) }
+                shard.hits.add(1, ordering: .relaxed)
                 let start = Record.headerSize + header.keyLength
                 return try unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
             }

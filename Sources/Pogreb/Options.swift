@@ -1,3 +1,5 @@
+public import Logging
+
 /// How a ``Database`` is opened and how it behaves.
 ///
 /// Every property has a documented default; `Options()` is what most programs want.
@@ -54,6 +56,13 @@ public struct Options: Sendable {
     /// Run ``Database/compact()`` in the background this often, in milliseconds; `nil` for never.
     /// Default: `nil`.
     public var compactionIntervalMilliseconds: Int? = nil
+
+    /// Where the database logs what it does: opens (records replayed, torn tails cut, index
+    /// rebuilds), checkpoints, compactions and I/O failures. `nil`, the default, logs nothing.
+    public var logger: Logger? = nil
+    /// Report ``Statistics`` through swift-metrics this often, in milliseconds (see
+    /// ``Database/reportMetrics()``); `nil`, the default, reports only when asked.
+    public var metricsIntervalMilliseconds: Int? = nil
 
     public init() {}
 }

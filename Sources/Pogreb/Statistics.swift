@@ -21,6 +21,18 @@ public struct Statistics: Sendable, Equatable {
     /// Set when the open found the index damaged and rebuilt it from the log: what it found and
     /// what the rebuild did.
     public var indexRebuiltAtOpen: String?
+    /// Lookups (`get`, `contains`, `withValue`) since open, and how many found their key.
+    public var gets: Int
+    public var hits: Int
+    /// Lookups that did not find their key.
+    public var misses: Int { gets - hits }
+    /// Puts and deletes (that removed a key) since open, batches and conditional writes included.
+    public var puts: Int
+    public var deletes: Int
+    /// Records read only to find that a 16-bit tag matched another key (wasted log reads).
+    public var collisions: Int
+    /// The sequence number of the last checkpoint written (or found at open).
+    public var lastCheckpoint: UInt64
     /// Compactions run since open, and the bytes they reclaimed.
     public var compactions: Int
     public var bytesReclaimed: Int64
@@ -41,18 +53,39 @@ public struct SegmentStatistics: Sendable, Equatable {
     public var isActive: Bool
 }
 
-/// Counters bumped by background or rare work (never on the read path).
+/// Counters of the database's work. The per-operation ones are spread over shards picked by
+/// thread, so two reader threads do not fight over one cache line.
 final class Counters: Sendable {
     let checkpoints = Atomic<Int>(0)
     let compactions = Atomic<Int>(0)
     let bytesReclaimed = Atomic<Int64>(0)
+    let shards: [CounterShard] = (0..<16).map { _ in CounterShard() }
+
+    /// The shard of the calling thread.
+    @inline(__always)
+    var shard: CounterShard {
+        let id = UInt(bitPattern: ThreadID.current)
+        return shards[Int((id >> 8 ^ id >> 16) & 15)]
+    }
+
+    func sum(_ field: (CounterShard) -> Int) -> Int { shards.reduce(0) { $0 + field($1) } }
+}
+
+/// One shard of ``Counters``, padded to two cache lines.
+final class CounterShard: Sendable {
+    let gets = Atomic<Int>(0)
+    let hits = Atomic<Int>(0)
+    let puts = Atomic<Int>(0)
+    let deletes = Atomic<Int>(0)
+    let collisions = Atomic<Int>(0)
+    private let padding: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 extension Database {
     /// The current shape of the database and its counters.
     public var statistics: Statistics {
         get throws(PogrebError) {
-            let (replayed, torn, rebuilt) = writer.withLock { ($0.replayedRecords, $0.torn, $0.indexRebuild) }
+            let (replayed, torn, rebuilt, checkpoint) = writer.withLock { ($0.replayedRecords, $0.torn, $0.indexRebuild, $0.checkpointSequence) }
             return try shared.withReadLock { (state) throws(PogrebError) -> Statistics in
                 guard !state.isClosed else { throw Database.closedError() }
                 let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
@@ -65,6 +98,13 @@ extension Database {
                     indexLoad: Double(index.keyCount) / Double(index.bucketCount * UInt64(Bucket.slotCount)),
                     dirtyBuckets: index.dirty.count, checkpoints: counters.checkpoints.load(ordering: .relaxed),
                     recordsReplayedAtOpen: replayed, tornTails: torn, indexRebuiltAtOpen: rebuilt,
+                    gets: counters.sum { $0.gets.load(ordering: .relaxed) },
+                    hits: counters.sum { $0.hits.load(ordering: .relaxed) },
+                    puts: counters.sum { $0.puts.load(ordering: .relaxed) },
+                    deletes: counters.sum { $0.deletes.load(ordering: .relaxed) },
+                    collisions: counters.sum { $0.collisions.load(ordering: .relaxed) },
+                    lastCheckpoint: checkpoint,
+
                     compactions: counters.compactions.load(ordering: .relaxed),
                     bytesReclaimed: counters.bytesReclaimed.load(ordering: .relaxed), segments: segments)
             }

@@ -48,6 +48,11 @@ extension Database {
                 try? self?.sync()
             }
         }
+        if let milliseconds = options.metricsIntervalMilliseconds {
+            background.schedule(everyMilliseconds: max(1, milliseconds)) { [weak self] in
+                try? self?.reportMetrics()
+            }
+        }
         if let milliseconds = options.compactionIntervalMilliseconds {
             background.schedule(everyMilliseconds: max(1, milliseconds)) { [weak self] in
                 _ = try? self?.compact()

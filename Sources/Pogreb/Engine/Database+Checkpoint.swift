@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 extension Database {
@@ -53,6 +54,7 @@ extension Database {
         w.checkpointSequence = sequence
         w.logBytesSinceCheckpoint = 0
         counters.checkpoints.add(1, ordering: .relaxed)
+        log(.debug, "checkpoint \(sequence)", metadata: ["buckets": "\(checkpoint.changedBuckets.count)", "keys": "\(checkpoint.keyCount)"])
         // Segments emptied by compaction: no durable index refers to them any more.
         if !w.retired.isEmpty {
             for segment in w.retired {

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// What one ``Database/compact()`` call did.
@@ -50,6 +51,7 @@ extension Database {
             try checkpoint()
             counters.compactions.add(1, ordering: .relaxed)
             counters.bytesReclaimed.add(result.bytesReclaimed, ordering: .relaxed)
+            log(.info, "compacted", metadata: ["segments": "\(result.segmentsCompacted)", "records_copied": "\(result.recordsCopied)", "bytes_reclaimed": "\(result.bytesReclaimed)"])
         }
         return result
     }

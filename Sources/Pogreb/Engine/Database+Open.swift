@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 extension Database {
@@ -62,6 +63,7 @@ extension Database {
             let report = try rebuild(fileSystem: fileSystem)
             let database = try load(fileSystem: fileSystem, options: options, lock: lock)
             database.writer.withLock { $0.indexRebuild = "\(error.message) — \(report.description)" }
+            database.log(.warning, "rebuilt the index from the log", metadata: ["cause": "\(error.message)", "report": "\(report.description)"])
             return database
         }
     }
@@ -330,6 +332,10 @@ extension Database {
         let database = Database(
             fileSystem: fileSystem, options: options, databaseID: id, layout: layout, hashSeed: checkpoint.hashSeed,
             shared: state, writer: writerState, lock: lock)
+        database.log(.info, "opened", metadata: [
+            "records_replayed": "\(replay.records)", "segments": "\(ordered.count)", "keys": "\(checkpoint.keyCount)",
+            "read_only": "\(readOnly)"])
+        for line in replay.torn { database.log(.warning, "cut a torn tail: \(line)") }
         database.startBackgroundWork()
         return database
     }

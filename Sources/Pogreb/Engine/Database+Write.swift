@@ -60,6 +60,14 @@ extension Database {
         let results: [Bool]
         do throws(PogrebError) {
             results = try unsafe appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
+            var puts = 0
+            var deletes = 0
+            for (i, operation) in operations.enumerated() {
+                if case .put = operation { puts += 1 } else if results[i] { deletes += 1 }
+            }
+            let shard = counters.shard
+            if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
+            if deletes > 0 { shard.deletes.add(deletes, ordering: .relaxed) }
         } catch {
             w.failure = error
             throw error

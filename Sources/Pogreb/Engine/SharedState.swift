@@ -121,15 +121,20 @@ struct SharedState: @unchecked Sendable {
     /// set, the checksum is checked, then `body` runs on the same bytes.
     @inline(__always)
     func withCurrentRecord<R>(
-        key: UnsafeRawBufferPointer, hash: UInt64, verify: Bool,
+        key: UnsafeRawBufferPointer, hash: UInt64, verify: Bool, collisions: inout Int,
         _ body: ((header: Record.Header, record: UnsafeRawBufferPointer)?) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
         var result: R?
+        var misses = 0
+        defer { collisions += misses }
         _ = try index.find(hash: hash) { (address) throws(PogrebError) -> Bool in
             try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
                 guard header.keyLength == key.count, header.kind == .put,
                     unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
-                else { return false }
+                else {
+                    misses += 1
+                    return false
+                }
                 if verify, unsafe !Record.checksumMatches(record, header: header) {
                     throw PogrebError.corrupted(file: segments[layout.fileNumber(of: address)]?.name ?? "a segment", offset: layout.offset(of: address), "record checksum mismatch")
                 }
