@@ -16,12 +16,15 @@ let package = Package(
     targets: [
         // Hardware CRC32C (SSE4.2 / ARMv8 CRC) with runtime dispatch. Nothing else goes here.
         .target(name: "CPogrebCRC32C"),
+        // System calls that the Glibc module does not expose (renameat2). Nothing else goes here.
+        .target(name: "CPogrebSystem"),
 
         // The engine. The only public module.
         .target(
             name: "Pogreb",
             dependencies: [
                 "CPogrebCRC32C",
+                "CPogrebSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

@@ -25,7 +25,10 @@ extension Database {
         }
     }
 
-    func checkpoint(writer w: inout WriterState) throws(PogrebError) {
+    /// With `journal` false, the buckets go straight into the index files with no journal and
+    /// no new checkpoint sequence: only for a database under construction by the bulk builder,
+    /// which a crash throws away whole.
+    func checkpoint(writer w: inout WriterState, journal: Bool = true) throws(PogrebError) {
         try flush(writer: &w)
         let active = shared.withReadLock { $0.active }
         try active?.file.sync()
@@ -33,16 +36,16 @@ extension Database {
             try fileSystem.syncDirectory()
             w.directoryNeedsSync = false
         }
-        let sequence = w.checkpointSequence + 1
+        let sequence = journal ? w.checkpointSequence + 1 : w.checkpointSequence
         let checkpoint = shared.withReadLock { state in
             makeCheckpoint(state: state, sequence: sequence, nextSequence: w.nextSequence)
         }
-        let journal = try writeJournal(checkpoint)
-        defer { journal.close() }
+        let journalFile = journal ? try writeJournal(checkpoint) : nil
+        defer { journalFile?.close() }
         guard let indexFile = w.indexFile, let overflowFile = w.overflowFile else { return }
         try Database.applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: databaseID, layout: layout)
         // The buckets are in the index files now: keep only the metadata of the journal.
-        try journal.truncate(to: Int64(checkpoint.metadataLength()))
+        try journalFile?.truncate(to: Int64(checkpoint.metadataLength()))
         let (mainRegion, overflowRegion) = try Database.mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount)
         shared.withWriteLock { state in
             state.index.mainRegion = mainRegion
@@ -52,6 +55,7 @@ extension Database {
             state.index.dirty.removeAll()
         }
         w.checkpointSequence = sequence
+        guard journal else { return }
         w.logBytesSinceCheckpoint = 0
         counters.checkpoints.add(1, ordering: .relaxed)
         log(.debug, "checkpoint \(sequence)", metadata: ["buckets": "\(checkpoint.changedBuckets.count)", "keys": "\(checkpoint.keyCount)"])

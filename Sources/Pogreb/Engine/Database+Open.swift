@@ -76,12 +76,13 @@ extension Database {
 
     /// Creates the files of an empty database. The checkpoint file is written last, through a
     /// temporary name and a rename, so a directory without it is an unfinished creation.
-    static func create(fileSystem: any FileSystem, options: Options) throws(PogrebError) {
+    static func create(fileSystem: any FileSystem, options: Options, expectedKeys: Int = 0) throws(PogrebError) {
         let id = RawBytes.random(count: 16)
         var generator = SystemRandomNumberGenerator()
         let seed = generator.next()
         let layout = LogLayout(segmentSize: Int64(options.segmentSize))
-        let bucketCount = HashIndex.initialBucketCount
+        let sized = UInt64((Double(expectedKeys) / (HashIndex.maxLoad * Double(Bucket.slotCount))).rounded(.up))
+        let bucketCount = max(HashIndex.initialBucketCount, sized)
 
         let index = try fileSystem.open(indexFileName, .createNew)
         defer { index.close() }

@@ -57,6 +57,20 @@ extension Database {
                 }
             }
         }
+        if !batch && operations.count > 1 {
+            // Independent writes: one at a time, so the segment rotates between any two and
+            // every record starts at an offset below the segment size.
+            var results: [Bool] = []
+            results.reserveCapacity(operations.count)
+            for (i, operation) in operations.enumerated() {
+                results += try unsafe appendChecked([operation], hashes: [hashes[i]], batch: false, writer: &w)
+            }
+            return results
+        }
+        return try unsafe appendChecked(operations, hashes: hashes, batch: batch, writer: &w)
+    }
+
+    private func appendChecked(_ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
         let results: [Bool]
         do throws(PogrebError) {
             results = try unsafe appendLocked(operations, hashes: hashes, batch: batch, writer: &w)

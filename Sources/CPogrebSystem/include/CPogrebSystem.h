@@ -1,0 +1,8 @@
+#ifndef C_POGREB_SYSTEM_H
+#define C_POGREB_SYSTEM_H
+
+/// Swaps the directory entries `a` and `b` atomically (renameat2 with RENAME_EXCHANGE on Linux,
+/// renamex_np with RENAME_SWAP on Darwin). Returns 0, or -1 with errno set.
+int c_pogreb_exchange(const char *a, const char *b);
+
+#endif
