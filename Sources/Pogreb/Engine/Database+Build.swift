@@ -25,6 +25,7 @@ extension Database {
     /// - Parameters:
     ///   - expectedCount: about how many keys; sizing the index for them avoids splits.
     ///   - options: the new database's options (its segment size, mainly).
+    /// Readers of the old database may stay open during the switch.
     /// - Throws: `locked` when a writer holds the database at `path`; `notADatabase` when
     ///   `path` holds something else; what the pairs' sizes or the disk throw.
     @discardableResult
@@ -73,12 +74,13 @@ extension Database {
 
             let replacing = PathOperations.exists(path)
             if replacing {
-                // Only a database may be replaced, and only while no writer holds it.
+                // Only a database may be replaced, and only while no writer holds it. Readers may:
+                // a shared lock succeeds beside theirs and fails against a writer's.
                 let target = PosixFileSystem(directory: path)
                 for name in try target.listFiles() where !name.hasPrefix(".") && !isOurs(name) {
                     throw PogrebError(.notADatabase, "\(path)/\(name) is not a file of a Pogreb database; refusing to replace the directory. Nothing was changed.")
                 }
-                let lock = try target.lock(lockFileName, exclusive: true, create: true)
+                let lock = try target.lock(lockFileName, exclusive: false, create: false)
                 defer { lock.unlock() }
                 try PathOperations.exchange(staging, path)
                 try PathOperations.syncParent(of: path)

@@ -86,6 +86,9 @@ final class OutputSink: Sendable {
         state.withLock { drain(&$0) }
     }
 
+    /// Whether a write failed (the reader of a pipe went away, a disk filled up).
+    var hasFailed: Bool { state.withLock { $0.failure != 0 } }
+
     /// Everything written so far, for captured sinks.
     var captured: [UInt8] {
         state.withLock { $0.buffer + $0.captured }
