@@ -64,8 +64,7 @@ final class Counters: Sendable {
     /// The shard of the calling thread.
     @inline(__always)
     var shard: CounterShard {
-        let id = UInt(bitPattern: ThreadID.current)
-        return shards[Int((id >> 8 ^ id >> 16) & 15)]
+        shards[ReaderSlot.current & 15]
     }
 
     func sum(_ field: (CounterShard) -> Int) -> Int { shards.reduce(0) { $0 + field($1) } }

@@ -3,48 +3,87 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A reader-writer lock around a value: any number of readers at once, or one writer.
 ///
-/// Wraps `pthread_rwlock_t` in a stable heap allocation (a pthread lock must not move). On Linux
-/// the lock prefers writers, so a steady stream of readers cannot starve the writer.
+/// Readers spread over several `pthread_rwlock_t`s, one per shard, each on its own cache lines;
+/// a thread always uses the same shard (``ReaderSlot``), so two reader threads usually touch
+/// different lines and do not slow each other down. A writer takes every shard, in order. On
+/// Linux each lock prefers writers, so a steady stream of readers cannot starve the writer.
+/// The locks live in one heap allocation that never moves (a pthread lock must not move).
 package final class ReadWriteLock<Value>: @unchecked Sendable {
-    // @unchecked Sendable: `value` is only touched while `lock` is held (shared for reads,
-    // exclusive for writes), which is what makes sharing it between threads safe.
-    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+    // @unchecked Sendable: `value` is only touched while the locks are held — one shard shared
+    // for reads, all shards exclusively for writes — which is what makes sharing it safe.
+    private let locks: UnsafeMutableRawPointer
+    private let shardCount: Int
+    private static var stride: Int { 128 }  // two cache lines per lock: no false sharing
     private var value: Value
 
     package init(_ value: Value) {
         self.value = value
-        unsafe lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        var shards = 1
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        while shards < min(16, max(2, 2 * cores)) { shards *= 2 }
+        self.shardCount = shards
+        unsafe locks = UnsafeMutableRawPointer.allocate(byteCount: Self.stride * shards, alignment: 128)
         var attributes = pthread_rwlockattr_t()
         unsafe pthread_rwlockattr_init(&attributes)
         #if canImport(Glibc)
         unsafe pthread_rwlockattr_setkind_np(&attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
         #endif
-        let result = unsafe pthread_rwlock_init(lock, &attributes)
+        for i in 0..<shards {
+            let lock = unsafe (locks + i * Self.stride).bindMemory(to: pthread_rwlock_t.self, capacity: 1)
+            let result = unsafe pthread_rwlock_init(lock, &attributes)
+            precondition(result == 0, "pthread_rwlock_init failed: \(result)")
+        }
         unsafe pthread_rwlockattr_destroy(&attributes)
-        precondition(result == 0, "pthread_rwlock_init failed: \(result)")
     }
 
     deinit {
-        unsafe pthread_rwlock_destroy(lock)
-        unsafe lock.deallocate()
+        for i in 0..<shardCount { unsafe pthread_rwlock_destroy(lock(i)) }
+        unsafe locks.deallocate()
     }
 
-    /// Runs `body` with shared access.
+    @inline(__always)
+    private func lock(_ i: Int) -> UnsafeMutablePointer<pthread_rwlock_t> {
+        unsafe (locks + i * Self.stride).assumingMemoryBound(to: pthread_rwlock_t.self)
+    }
+
+    /// Runs `body` with shared access (one `pthread_rwlock_rdlock` on this thread's shard).
     @inline(__always)
     package func withReadLock<R, E: Error>(_ body: (borrowing Value) throws(E) -> R) throws(E) -> R {
-        unsafe pthread_rwlock_rdlock(lock)
-        defer { unsafe pthread_rwlock_unlock(lock) }
+        let shard = unsafe lock(ReaderSlot.current & (shardCount - 1))
+        unsafe pthread_rwlock_rdlock(shard)
+        defer { unsafe pthread_rwlock_unlock(shard) }
         return try body(value)
     }
 
-    /// Runs `body` with exclusive access.
+    /// Runs `body` with exclusive access (`pthread_rwlock_wrlock` on every shard, in order).
     @inline(__always)
     package func withWriteLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-        unsafe pthread_rwlock_wrlock(lock)
-        defer { unsafe pthread_rwlock_unlock(lock) }
+        for i in 0..<shardCount { unsafe pthread_rwlock_wrlock(lock(i)) }
+        defer { for i in (0..<shardCount).reversed() { unsafe pthread_rwlock_unlock(lock(i)) } }
         return try body(&value)
+    }
+}
+
+/// A small number per thread, handed out in order of first use (`pthread_getspecific`), so
+/// threads spread evenly over shards.
+enum ReaderSlot {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let result = unsafe pthread_key_create(&key, nil)
+        precondition(result == 0, "pthread_key_create failed: \(result)")
+        return key
+    }()
+    private static let next = Atomic<Int>(0)
+
+    @inline(__always)
+    static var current: Int {
+        if let stored = unsafe pthread_getspecific(key) { return Int(bitPattern: stored) - 1 }
+        let slot = next.wrappingAdd(1, ordering: .relaxed).oldValue & 0xFFFF
+        unsafe pthread_setspecific(key, UnsafeRawPointer(bitPattern: slot + 1))
+        return slot
     }
 }

@@ -89,7 +89,7 @@ struct HashIndex: @unchecked Sendable {
             let next = current.next
             if next == 0 { return nil }
             hops += 1
-            guard hops <= 1 << 40, next < overflowCount else {
+            guard UInt64(hops) < overflowCount, next < overflowCount else {
                 throw PogrebError(.corrupted, "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) is broken (bucket \(next)). Reopen to rebuild the index.")
             }
             id = HashIndex.overflowID(next)
@@ -117,7 +117,7 @@ struct HashIndex: @unchecked Sendable {
             let next = current.next
             if next == 0 { return nil }
             hops += 1
-            guard hops <= 1 << 40, next < overflowCount else {
+            guard UInt64(hops) < overflowCount, next < overflowCount else {
                 throw PogrebError(.corrupted, "the index's overflow chain is broken at overflow bucket \(next). Reopen to rebuild the index.")
             }
             id = HashIndex.overflowID(next)
@@ -129,7 +129,7 @@ struct HashIndex: @unchecked Sendable {
         var ids = [number]
         var current = bucket(number)
         while current.next != 0 {
-            guard current.next < overflowCount, ids.count < 1 << 20 else {
+            guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
                 throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
             }
             let id = HashIndex.overflowID(current.next)
@@ -220,7 +220,7 @@ struct HashIndex: @unchecked Sendable {
                 return
             }
             hops += 1
-            guard current.next < overflowCount, hops < 1 << 20 else {
+            guard current.next < overflowCount, UInt64(hops) < overflowCount else {
                 throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
             }
             id = HashIndex.overflowID(current.next)
