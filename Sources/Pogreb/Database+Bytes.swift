@@ -27,6 +27,21 @@ extension Database {
         }
     }
 
+    /// Lends the stored bytes of the value of `key` (any byte sequence) to `body`, without
+    /// copying, or `nil` when absent; the rules of ``withValue(forKey:_:)-(UInt8],_)`` apply.
+    public func withValue<R>(forKey key: some Sequence<UInt8>, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        let lent = try key.withContiguousStorageIfAvailable { k in
+            try unsafe withValueRethrowing(rawKey: UnsafeRawBufferPointer(k), body)
+        }
+        if let lent { return lent }
+        return try unsafe Array(key).withUnsafeBytes { k in try unsafe withValueRethrowing(rawKey: k, body) }
+    }
+
+    /// Lends the stored bytes of the value of the UTF-8 key `key` to `body`, or `nil` when absent.
+    public func withValue<R>(forKey key: String, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try unsafe withValue(forKey: key.utf8, body)
+    }
+
     /// Stores `value` for `key`; both any byte sequences.
     public func put(_ key: some Sequence<UInt8>, _ value: some Sequence<UInt8>) throws(PogrebError) {
         try unsafe Database.withBytes(key) { (k) throws(PogrebError) in

@@ -4,8 +4,9 @@ import Synchronization
 /// plus an on-disk linear-hashing index.
 ///
 /// A `Database` is a directory. Open it once per process for writing; any number of threads may
-/// then use the value at once. Readers run in parallel and never wait for a write's I/O; writers
-/// are serialized. Other processes may open the same directory read-only at the same time.
+/// then use the value at once. Readers run in parallel and never wait for a write's disk writes
+/// or syncs (only, briefly, for the in-memory index update); writers are serialized. One process
+/// may hold the directory for writing, or any number of processes read-only — not both at once.
 ///
 /// ```swift
 /// let db = try Database.open(at: "/tmp/example.pogreb")

@@ -9,7 +9,8 @@ public struct Options: Sendable {
         /// Only ``Database/sync()``, ``Database/close()`` and checkpoints call `fsync`; the OS
         /// writes the rest when it likes. A crash loses what was written since the last of those.
         case never
-        /// A background thread syncs every `milliseconds` when something was written.
+        /// A background timer syncs every `milliseconds`; it does nothing when nothing was written
+        /// since the last sync.
         case interval(milliseconds: Int)
         /// Every write returns only once it is durable. Writers that wait at the same moment share
         /// one `fsync` (group commit).
@@ -20,7 +21,9 @@ public struct Options: Sendable {
     public enum FileAccess: Sendable, Equatable {
         /// `pread` into a buffer for every read.
         case pread
-        /// Read-only shared mappings of sealed segments; the active segment is read with `pread`.
+        /// Read-only shared mappings of the segments: sealed ones whole, the active one up to
+        /// what was written to its file, mapped again in steps as it grows; the rest of the
+        /// active segment is read from the write buffer or with `pread`.
         case mmap
     }
 
@@ -39,8 +42,9 @@ public struct Options: Sendable {
     public var segmentSize: Int = 1 << 30
     /// Check each record's CRC32C when it is read by ``Database/get(_:)``. Default: `true`.
     public var verifyChecksums: Bool = true
-    /// Write a checkpoint once this many index buckets changed since the last (64 bytes each in
-    /// memory). Bounds both memory and recovery time. Default: 262 144 (16 MiB of buckets).
+    /// Write a checkpoint once this many index buckets changed since the last (about 100 bytes
+    /// each in memory: the 64-byte bucket and its dictionary entry). Bounds the memory the index
+    /// holds between checkpoints. Default: 262 144 (about 26 MiB).
     public var checkpointDirtyBuckets: Int = 262_144
     /// Write a checkpoint once this many bytes of log were written since the last; recovery after
     /// a crash replays at most about this much. Default: 256 MiB.

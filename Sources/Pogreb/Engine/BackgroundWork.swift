@@ -71,7 +71,11 @@ extension Database {
             maintenance.withLock { _ in
                 writer.withLock { w in
                     let alreadyClosed = shared.withReadLock { $0.isClosed }
-                    guard !alreadyClosed, w.failure == nil else { return }
+                    guard !alreadyClosed else { return }
+                    if let failure = w.failure {
+                        firstError = PogrebError(.previousIOFailure, "closed without a final checkpoint: an earlier write failed (\(failure.message)); what the last successful sync covered is safe, and the next open recovers it", underlying: failure)
+                        return
+                    }
                     do throws(PogrebError) {
                         let needed = shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0 || !w.retired.isEmpty
                         if needed { try checkpoint(writer: &w) }

@@ -9,7 +9,8 @@ extension Database {
     /// checkpoint files and of the list of segments and their lengths (writes wait for this
     /// part, which costs about one read and one write of the index). Then, with writes flowing
     /// again, each segment's bytes up to that length are copied: segments only grow, so that
-    /// prefix never changes, and compaction waits until the backup ends so none is deleted.
+    /// prefix never changes, and no segment is deleted meanwhile: ``compact()`` throws `busy`
+    /// while a backup runs (background compaction skips its turn).
     /// Every copied file is `fdatasync`ed, then the directory.
     /// - Throws: `invalidArgument` when `path` exists and is not an empty directory; `io`.
     public func backup(to path: String) throws(PogrebError) {

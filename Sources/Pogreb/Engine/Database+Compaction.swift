@@ -70,9 +70,14 @@ extension Database {
         var copied = 0
         var copiedBytes: Int64 = 0
         func drain() throws(PogrebError) {
-            let (records, bytes) = try copyLive(chunk, from: segment)
-            copied += records
-            copiedBytes += bytes
+            var rest = chunk[...]
+            while !rest.isEmpty {
+                // copyLive stops when the active segment is full; it rotates before returning.
+                let (processed, records, bytes) = try copyLive(rest, from: segment)
+                copied += records
+                copiedBytes += bytes
+                rest = rest.dropFirst(processed)
+            }
             chunk.removeAll(keepingCapacity: true)
             chunkBytes = 0
         }
@@ -101,24 +106,29 @@ extension Database {
     /// Appends copies of the records in `chunk` whose keys still point at them, under the writer
     /// lock, and moves their slots. Tombstones are kept (copied) while an older segment that
     /// might hold an earlier put of their key exists.
-    private func copyLive(_ chunk: [Candidate], from segment: Segment) throws(PogrebError) -> (Int, Int64) {
-        guard !chunk.isEmpty else { return (0, 0) }
-        return try writer.withLock { (w) throws(PogrebError) -> (Int, Int64) in
+    /// - Returns: how many candidates it processed (it stops early when the active segment is
+    ///   full, so that every copy starts below the segment size), records and bytes copied.
+    private func copyLive(_ chunk: ArraySlice<Candidate>, from segment: Segment) throws(PogrebError) -> (Int, Int, Int64) {
+        guard !chunk.isEmpty else { return (0, 0, 0) }
+        return try writer.withLock { (w) throws(PogrebError) -> (Int, Int, Int64) in
             if let failure = w.failure {
                 throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
             }
-            let result: (Int, Int64)
+            let result: (Int, Int, Int64)
             do throws(PogrebError) {
-            result = try shared.withWriteLock { (state) throws(PogrebError) -> (Int, Int64) in
+            result = try shared.withWriteLock { (state) throws(PogrebError) -> (Int, Int, Int64) in
                 guard !state.isClosed else { throw Database.closedError() }
-                guard let active = state.active else { return (0, 0) }
+                guard let active = state.active else { return (chunk.count, 0, 0) }
                 let isOldest = state.segments.values.allSatisfy { $0.sequence >= segment.sequence }
                 var index = HashIndex.placeholder
                 swap(&index, &state.index)
                 defer { swap(&index, &state.index) }
                 var records = 0
                 var bytes: Int64 = 0
+                var processed = 0
                 for candidate in chunk {
+                    if active.size >= segmentSize { break }
+                    processed += 1
                     let header = candidate.header
                     let oldAddress = layout.address(fileNumber: segment.fileNumber, offset: candidate.offset)
                     let (hash, current) = try unsafe candidate.record.withBytes { (raw) throws(PogrebError) -> (UInt64, UInt64?) in
@@ -158,7 +168,7 @@ extension Database {
                 }
                 w.appended += UInt64(bytes)
                 w.logBytesSinceCheckpoint += bytes
-                return (records, bytes)
+                return (processed, records, bytes)
             }
             } catch {
                 w.failure = error

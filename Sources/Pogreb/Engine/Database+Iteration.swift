@@ -84,15 +84,7 @@ struct LogWalk {
     init(database: Database, includeValues: Bool) throws(PogrebError) {
         self.database = database
         self.includeValues = includeValues
-        if !database.isReadOnly {
-            try database.writer.withLock { (w) throws(PogrebError) in try database.flush(writer: &w) }
-        }
-        (segments, endSequence, endOffset) = try database.shared.withReadLock { (state) throws(PogrebError) -> ([Segment], UInt64, Int64) in
-            guard !state.isClosed else { throw Database.closedError() }
-            let ordered = state.segments.values.sorted { $0.sequence < $1.sequence }
-            let last = ordered.last
-            return (ordered, last?.sequence ?? 0, last?.size ?? 0)
-        }
+        (segments, endSequence, endOffset) = try database.snapshotLog()
         segments.reverse()  // pop from the end
     }
 
@@ -160,6 +152,24 @@ struct LogWalk {
                 }
             }
             return items
+        }
+    }
+}
+
+extension Database {
+    /// The segments, oldest first, and the end of the log as written to the files: the writer's
+    /// buffer is flushed first, under the writer lock, so no byte below the end is only in memory.
+    func snapshotLog() throws(PogrebError) -> ([Segment], UInt64, Int64) {
+        let read = { (state: borrowing SharedState) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+            guard !state.isClosed else { throw Database.closedError() }
+            let ordered = state.segments.values.sorted { $0.sequence < $1.sequence }
+            let last = ordered.last
+            return (ordered, last?.sequence ?? 0, last?.size ?? 0)
+        }
+        if isReadOnly { return try shared.withReadLock(read) }
+        return try writer.withLock { (w) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+            try flush(writer: &w)
+            return try shared.withReadLock(read)
         }
     }
 }

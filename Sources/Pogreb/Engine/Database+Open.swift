@@ -197,11 +197,21 @@ extension Database {
             guard indexHeader.c < checkpoint.sequence else {
                 throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: 48, "the index names checkpoint \(indexHeader.c), newer than the newest journal (\(checkpoint.sequence))")
             }
-            (checkpoint, _) = try newestCheckpoint(fileSystem: fileSystem, withBuckets: true)
-            if readOnly {
-                pendingImages = checkpoint.changedBuckets
-            } else {
-                try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
+            do throws(PogrebError) {
+                let (header, full) = try readCheckpoint(fileSystem: fileSystem, slot: Int(checkpoint.sequence & 1), withBuckets: true)
+                guard header.databaseID == id else { throw PogrebError.corrupted(file: path, offset: 16, "journal of another database") }
+                checkpoint = full
+                if readOnly {
+                    pendingImages = checkpoint.changedBuckets
+                } else {
+                    try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
+                }
+            } catch where error.code == .corrupted {
+                // The newest journal's buckets never became durable, so its application never
+                // began: the index is still that of the checkpoint it names, if that one is whole.
+                let (header, previous) = try readCheckpoint(fileSystem: fileSystem, slot: Int(indexHeader.c & 1), withBuckets: false)
+                guard previous.sequence == indexHeader.c, header.databaseID == id else { throw error }
+                checkpoint = previous
             }
         }
         let mainNeeded = HashIndex.fileOffset(ofBucket: checkpoint.bucketCount)
@@ -249,6 +259,7 @@ extension Database {
             }
         }
         var leftovers: [String] = []
+        var droppedSegments: [String] = []
         for sequence in found.keys.sorted() {
             guard let name = found[sequence] else { continue }
             let entry = manifest[sequence]
@@ -263,8 +274,11 @@ extension Database {
             do throws(PogrebError) {
                 header = try FileHeader.decode(headerBytes, expected: .segment, file: path + "/" + name)
             } catch {
-                // A newest segment whose header never made it to disk: an interrupted rotation.
-                if entry == nil, sequence == found.keys.max(), error.code == .corrupted, size <= Int64(FileHeader.size) {
+                // A newest segment whose header never made it to disk — an interrupted rotation.
+                // Nothing in it was ever synced (a sync would have made the header durable).
+                if entry == nil, sequence == found.keys.max(), error.code == .corrupted,
+                    size <= Int64(FileHeader.size) || headerBytes.allSatisfy({ $0 == 0 }) {
+                    droppedSegments.append("\(path)/\(name): dropped the whole segment (\(size) bytes): its header never reached the disk")
                     file.close()
                     if !readOnly { try fileSystem.remove(name) }
                     continue
@@ -308,7 +322,7 @@ extension Database {
         let replay = try Recovery.replay(
             state: &state, segments: ordered, from: (checkpoint.positionSegment, checkpoint.positionOffset), readOnly: readOnly)
         writerState.replayedRecords = replay.records
-        writerState.torn = replay.torn
+        writerState.torn = droppedSegments + replay.torn
         writerState.logBytesSinceCheckpoint = replay.bytes
 
         // Map sealed segments; the newest becomes the active one for a writer.
@@ -328,7 +342,7 @@ extension Database {
         }
         if !readOnly {
             for name in leftovers { try fileSystem.remove(name) }
-            if !leftovers.isEmpty || !replay.torn.isEmpty { try fileSystem.syncDirectory() }
+            if !leftovers.isEmpty || !replay.torn.isEmpty || !droppedSegments.isEmpty { try fileSystem.syncDirectory() }
         }
         let database = Database(
             fileSystem: fileSystem, options: options, databaseID: id, layout: layout, hashSeed: checkpoint.hashSeed,
@@ -336,7 +350,7 @@ extension Database {
         database.log(.info, "opened", metadata: [
             "records_replayed": "\(replay.records)", "segments": "\(ordered.count)", "keys": "\(checkpoint.keyCount)",
             "read_only": "\(readOnly)"])
-        for line in replay.torn { database.log(.warning, "cut a torn tail: \(line)") }
+        for line in droppedSegments + replay.torn { database.log(.warning, "cut a torn tail: \(line)") }
         database.startBackgroundWork()
         return database
     }

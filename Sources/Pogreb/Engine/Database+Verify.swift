@@ -36,14 +36,7 @@ extension Database {
     /// - Parameter progress: called now and then with bytes checked and bytes in all.
     public func verify(progress: ((Int64, Int64) -> Void)? = nil) throws(PogrebError) -> VerificationReport {
         var report = VerificationReport()
-        if !isReadOnly {
-            try writer.withLock { (w) throws(PogrebError) in try flush(writer: &w) }
-        }
-        let (segments, endSequence, endOffset) = try shared.withReadLock { (state) throws(PogrebError) -> ([Segment], UInt64, Int64) in
-            guard !state.isClosed else { throw Database.closedError() }
-            let ordered = state.segments.values.sorted { $0.sequence < $1.sequence }
-            return (ordered, ordered.last?.sequence ?? 0, ordered.last?.size ?? 0)
-        }
+        let (segments, endSequence, endOffset) = try snapshotLog()
         let total = segments.reduce(Int64(0)) { $0 + $1.size }
         var done: Int64 = 0
 

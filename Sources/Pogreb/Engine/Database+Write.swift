@@ -175,10 +175,12 @@ extension Database {
 
     /// Writes the buffer to the active segment's file (`pwrite`), then empties it.
     func flush(writer w: inout WriterState) throws(PogrebError) {
-        let (bytes, start, active) = shared.withReadLock { state in (state.buffer, state.bufferStart, state.active) }
+        var (bytes, start, active) = shared.withReadLock { state in (state.buffer, state.bufferStart, state.active) }
         guard let active, !bytes.isEmpty else { return }
         try active.file.write(bytes, at: start)
-        let flushedEnd = start + Int64(bytes.count)
+        let written = bytes.count
+        bytes = []  // drop this reference, so emptying the buffer below keeps its storage
+        let flushedEnd = start + Int64(written)
         // In mmap mode the active segment is mapped too, in steps, so reads of it need no pread.
         var region: MappedRegion?
         if options.fileAccess == .mmap {
@@ -188,7 +190,7 @@ extension Database {
             }
         }
         shared.withWriteLock { state in
-            state.bufferStart += Int64(bytes.count)
+            state.bufferStart += Int64(written)
             state.buffer.removeAll(keepingCapacity: true)
             if let region { active.region = region }
         }
@@ -214,7 +216,9 @@ extension Database {
     /// Creates the next segment file with its header (`open(O_CREAT|O_EXCL)`, `pwrite`). The
     /// file and the directory entry become durable at the next sync or checkpoint.
     func createSegment(writer w: inout WriterState) throws(PogrebError) -> Segment {
-        let used = shared.withReadLock { Set($0.segments.keys) }
+        // Numbers of retired segments stay taken until their files are gone: a crash before
+        // the next checkpoint brings them back.
+        let used = shared.withReadLock { Set($0.segments.keys) }.union(w.retired.map(\.fileNumber))
         var number: UInt32 = 0
         while used.contains(number) {
             guard number < layout.maxFileNumber else {
@@ -236,33 +240,41 @@ extension Database {
 
     /// Makes every write before this call durable: flushes the buffer, `fdatasync`s the active
     /// segment (`F_FULLFSYNC` on Darwin) and `fsync`s the directory when a file was created or
-    /// removed. Concurrent callers share one sync.
+    /// removed. Callers that arrive while another sync runs usually find their writes covered by
+    /// it when it ends, and return without a second `fdatasync`.
     public func sync() throws(PogrebError) {
         guard !isReadOnly else { return }
         let end = writer.withLock { $0.appended }
-        try makeDurable(upTo: end, force: true)
+        try makeDurable(upTo: end)
     }
 
     /// Group commit: returns once `target` bytes of appends are durable. One caller at a time
     /// syncs; the others wait on the gate and usually find their bytes synced by it.
-    func makeDurable(upTo target: UInt64, force: Bool = false) throws(PogrebError) {
+    func makeDurable(upTo target: UInt64) throws(PogrebError) {
         try syncGate.withLock { (gate) throws(PogrebError) in
-            if gate.durable >= target && !force { return }
-            let (file, end, directory) = try writer.withLock { (w) throws(PogrebError) -> ((any StorageFile)?, UInt64, Bool) in
+            // `end` is what the flush below wrote: bytes appended later are not covered.
+            let (file, end) = try writer.withLock { (w) throws(PogrebError) -> ((any StorageFile)?, UInt64) in
                 if let failure = w.failure {
                     throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
                 }
-                do throws(PogrebError) { try flush(writer: &w) } catch {
+                if gate.durable >= target && !w.directoryNeedsSync { return (nil, 0) }
+                do throws(PogrebError) {
+                    try flush(writer: &w)
+                    // The directory is synced under the writer lock, so a checkpoint never
+                    // records a segment whose directory entry is not yet durable.
+                    if w.directoryNeedsSync {
+                        try fileSystem.syncDirectory()
+                        w.directoryNeedsSync = false
+                    }
+                } catch {
                     w.failure = error
                     throw error
                 }
-                let directory = w.directoryNeedsSync
-                w.directoryNeedsSync = false
-                return (shared.withReadLock { $0.active?.file }, w.appended, directory)
+                return (shared.withReadLock { $0.active?.file }, w.appended)
             }
+            guard let file else { return }
             do throws(PogrebError) {
-                if directory { try fileSystem.syncDirectory() }
-                try file?.sync()
+                try file.sync()
             } catch {
                 writer.withLock { $0.failure = error }
                 throw error

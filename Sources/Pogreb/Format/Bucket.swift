@@ -91,7 +91,8 @@ struct LogLayout: Sendable, Equatable {
     var maxFileNumber: UInt32 { UInt32((UInt64(1) << (48 - offsetBits)) - 1) }
 
     @inline(__always) func address(fileNumber: UInt32, offset: Int64) -> UInt64 {
-        (UInt64(fileNumber) << offsetBits) | UInt64(offset)
+        assert(offset >= 0 && offset < maxSegmentSize, "a record offset past the segment's address range")
+        return (UInt64(fileNumber) << offsetBits) | UInt64(offset)
     }
     @inline(__always) func fileNumber(of address: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: address >> offsetBits) }
     @inline(__always) func offset(of address: UInt64) -> Int64 { Int64(address & ((1 << offsetBits) - 1)) }

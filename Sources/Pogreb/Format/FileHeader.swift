@@ -51,6 +51,10 @@ struct FileHeader: Equatable, Sendable {
     ///   `unsupportedVersion` for a version this code does not read, `corrupted` for a bad checksum
     ///   or a short file.
     static func decode(_ bytes: [UInt8], expected: Kind, file: String) throws(PogrebError) -> FileHeader {
+        if !bytes.isEmpty, bytes.prefix(size).allSatisfy({ $0 == 0 }) {
+            // A length that reached the disk without its data: ours, torn, not foreign.
+            throw PogrebError.corrupted(file: file, offset: 0, "the header is all zeros (its write never reached the disk)")
+        }
         guard bytes.count >= size else {
             if bytes.count >= 8, Array(bytes[0..<8]) != expected.magic {
                 throw PogrebError(.notADatabase, "\(file) is not a Pogreb \(expected) file (its first bytes are not \"\(expected.rawValue)\"). Nothing was changed.")
