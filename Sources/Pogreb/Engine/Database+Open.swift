@@ -311,7 +311,7 @@ extension Database {
             throw PogrebError(.corrupted, "\(path) has no segment file")
         }
 
-        var state = SharedState(index: index, segments: segments, active: nil, layout: layout, hashSeed: checkpoint.hashSeed)
+        var state = SharedState(index: index, segments: SegmentTable(segments), active: nil, layout: layout, hashSeed: checkpoint.hashSeed)
         var writerState = WriterState(indexFile: readOnly ? nil : indexFile, overflowFile: readOnly ? nil : overflowFile, nextSequence: max(checkpoint.nextSegmentSequence, (ordered.last?.sequence ?? 0) + 1), checkpointSequence: checkpoint.sequence)
         if readOnly {
             indexFile.close()

@@ -103,7 +103,7 @@ extension Database {
         let seed = generator.next()
         var state = SharedState(
             index: HashIndex(bucketCount: HashIndex.initialBucketCount, overflowCount: 1, freeHead: 0, keyCount: 0),
-            segments: table, active: nil, layout: layout, hashSeed: seed)
+            segments: SegmentTable(table), active: nil, layout: layout, hashSeed: seed)
         let outcome = try Recovery.replay(state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false)
 
         let indexFile = try fileSystem.open(indexFileName, .createNew)

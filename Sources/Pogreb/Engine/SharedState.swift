@@ -9,7 +9,7 @@ struct SharedState: @unchecked Sendable {
     // @unchecked Sendable: only ever accessed under the ReadWriteLock that holds it.
     var index: HashIndex
     /// Every live segment, by file number.
-    var segments: [UInt32: Segment]
+    var segments: SegmentTable
     /// The segment the writer appends to; nil when read-only.
     var active: Segment?
     /// Bytes appended to the active segment but not yet written to its file; they begin at
