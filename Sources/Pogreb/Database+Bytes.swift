@@ -28,7 +28,7 @@ extension Database {
     }
 
     /// Lends the stored bytes of the value of `key` (any byte sequence) to `body`, without
-    /// copying, or `nil` when absent; the rules of ``withValue(forKey:_:)-(UInt8],_)`` apply.
+    /// copying, or `nil` when absent; the rules of ``withValue(forKey:_:)-([UInt8],_)`` apply.
     public func withValue<R>(forKey key: some Sequence<UInt8>, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         let lent = try key.withContiguousStorageIfAvailable { k in
             try unsafe withValueRethrowing(rawKey: UnsafeRawBufferPointer(k), body)

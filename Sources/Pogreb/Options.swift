@@ -40,7 +40,8 @@ public struct Options: Sendable {
     /// upper bound at creation: later opens may lower it but not raise it past the created
     /// database's limit. Default: 1 GiB. Range: 1 MiB ... 1 TiB.
     public var segmentSize: Int = 1 << 30
-    /// Check each record's CRC32C when it is read by ``Database/get(_:)``. Default: `true`.
+    /// Check each record's CRC32C when it is read by ``Database/get(_:)-([UInt8])`` and
+    /// ``Database/withValue(forKey:_:)-([UInt8],_)``. Default: `true`.
     public var verifyChecksums: Bool = true
     /// Write a checkpoint once this many index buckets changed since the last (about 100 bytes
     /// each in memory: the 64-byte bucket and its dictionary entry). Bounds the memory the index
@@ -68,5 +69,6 @@ public struct Options: Sendable {
     /// ``Database/reportMetrics()``); `nil`, the default, reports only when asked.
     public var metricsIntervalMilliseconds: Int? = nil
 
+    /// Options with every property at its documented default.
     public init() {}
 }

@@ -38,13 +38,17 @@ public struct PogrebError: Error, Sendable, CustomStringConvertible {
         /// An argument was out of its documented range.
         public static var invalidArgument: Self { Self(wrapped: .invalidArgument) }
 
+        /// The name of the code, such as `corrupted`.
         public var description: String { "\(wrapped)" }
     }
 
     /// Where a ``PogrebError`` was raised in this library's source.
     public struct SourceLocation: Sendable, Hashable {
+        /// The function that raised the error.
         public var function: String
+        /// The source file that raised the error (`#fileID`).
         public var file: String
+        /// The line that raised the error.
         public var line: Int
     }
 
@@ -59,6 +63,7 @@ public struct PogrebError: Error, Sendable, CustomStringConvertible {
     /// Set on `corrupted` errors about the index or the checkpoints, which the log can rebuild.
     var isIndexDamage = false
 
+    /// An error with `code` and `message`, caused by `underlying` if given; the source location defaults to the caller's.
     public init(
         _ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil,
         function: String = #function, file: String = #fileID, line: Int = #line
@@ -69,6 +74,7 @@ public struct PogrebError: Error, Sendable, CustomStringConvertible {
         self.location = SourceLocation(function: function, file: file, line: line)
     }
 
+    /// The code and the message, followed by the underlying error when there is one.
     public var description: String {
         var text = "\(code): \(message)"
         if let underlying { text += " (\(underlying))" }

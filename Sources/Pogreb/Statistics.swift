@@ -21,13 +21,16 @@ public struct Statistics: Sendable, Equatable {
     /// Set when the open found the index damaged and rebuilt it from the log: what it found and
     /// what the rebuild did.
     public var indexRebuiltAtOpen: String?
-    /// Lookups (`get`, `contains`, `withValue`) since open, and how many found their key.
+    /// Lookups (`get`, `contains`, `withValue`) since open.
     public var gets: Int
+    /// Lookups since open that found their key.
     public var hits: Int
     /// Lookups that did not find their key.
     public var misses: Int { gets - hits }
-    /// Puts and deletes (that removed a key) since open, batches and conditional writes included.
+    /// Puts since open (an overwrite counts), batches and conditional writes included.
     public var puts: Int
+    /// Deletes since open that removed a key, batches and conditional writes included (a delete
+    /// of an absent key writes nothing and is not counted).
     public var deletes: Int
     /// Records read only to find that a 16-bit tag matched another key (wasted log reads).
     public var collisions: Int
@@ -35,6 +38,7 @@ public struct Statistics: Sendable, Equatable {
     public var lastCheckpoint: UInt64
     /// Compactions run since open, and the bytes they reclaimed.
     public var compactions: Int
+    /// Bytes of segment files removed by compactions since open.
     public var bytesReclaimed: Int64
     /// One entry per live segment, oldest first.
     public var segments: [SegmentStatistics]
@@ -46,10 +50,16 @@ public struct Statistics: Sendable, Equatable {
 
 /// The size and garbage of one segment file.
 public struct SegmentStatistics: Sendable, Equatable {
+    /// The segment file's path.
     public var name: String
+    /// The segment's sequence number: segments are written in increasing sequence order.
     public var sequence: UInt64
+    /// The segment's size in bytes, header included.
     public var size: Int64
+    /// Bytes no longer needed: records replaced or deleted by later writes, delete records and
+    /// batch commit records. Compaction reclaims them.
     public var deadBytes: Int64
+    /// Whether this is the segment new records are appended to.
     public var isActive: Bool
 }
 

@@ -7,6 +7,7 @@ public struct WriteBatch: Sendable {
 
     var operations: [Operation] = []
 
+    /// An empty batch.
     public init() {}
 
     /// Adds a put of `value` for `key`.

@@ -45,7 +45,10 @@ extension Database {
         guard !isReadOnly else { return }
         if case .interval(let milliseconds) = options.syncPolicy {
             background.schedule(everyMilliseconds: max(1, milliseconds)) { [weak self] in
-                try? self?.sync()
+                // Only when something was written since the last sync: an idle database costs
+                // no fdatasync (`sync()` itself always syncs).
+                guard let self else { return }
+                try? self.makeDurable(upTo: self.writer.withLock { $0.appended })
             }
         }
         if let milliseconds = options.metricsIntervalMilliseconds {

@@ -20,12 +20,15 @@ extension Database {
     /// Then, everything synced, the directory takes the place of `path`: a plain `rename` when
     /// nothing is there, an atomic exchange (`renameat2(RENAME_EXCHANGE)` on Linux,
     /// `renamex_np(RENAME_SWAP)` on Darwin) when a database is, after which the old one is
-    /// deleted. A process that opens `path` sees the old database or the new one, never a mix;
-    /// one that had the old one open keeps reading it until it closes.
+    /// deleted. A process that opens `path` sees the old database or the new one, never a mix
+    /// (an open that overlaps the exchange itself may fail with `notADatabase`; open again);
+    /// readers of the old database may stay open during the switch and keep reading it until
+    /// they close.
     /// - Parameters:
+    ///   - path: the database directory to create or replace.
     ///   - expectedCount: about how many keys; sizing the index for them avoids splits.
     ///   - options: the new database's options (its segment size, mainly).
-    /// Readers of the old database may stay open during the switch.
+    ///   - pairs: the keys and values, read once; a key given twice keeps its last value.
     /// - Throws: `locked` when a writer holds the database at `path`; `notADatabase` when
     ///   `path` holds something else; what the pairs' sizes or the disk throw.
     @discardableResult

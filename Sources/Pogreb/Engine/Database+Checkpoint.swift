@@ -15,6 +15,7 @@ extension Database {
     public func checkpoint() throws(PogrebError) {
         guard !isReadOnly else { return }
         try writer.withLock { (w) throws(PogrebError) in
+            if shared.withReadLock({ $0.isClosed }) { throw Database.closedError() }
             if let failure = w.failure {
                 throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
             }

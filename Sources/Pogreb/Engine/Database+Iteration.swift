@@ -2,7 +2,9 @@ import Synchronization
 
 /// A key and its value, as returned by iteration.
 public struct Item: Sendable, Equatable {
+    /// The key.
     public var key: [UInt8]
+    /// The value (empty for the items of ``Database/keys()``).
     public var value: [UInt8]
 }
 
@@ -43,8 +45,10 @@ public struct ItemSequence: Sequence, Sendable {
     let database: Database
     let includeValues: Bool
 
+    /// A new walk over the log; it starts when ``Iterator/next()`` is first called.
     public func makeIterator() -> Iterator { Iterator(database: database, includeValues: includeValues) }
 
+    /// One walk over the log. Ends early, with ``failure`` set, when reading the log fails.
     public struct Iterator: IteratorProtocol {
         var walk: LogWalk?
         let database: Database
@@ -57,6 +61,7 @@ public struct ItemSequence: Sequence, Sendable {
             self.includeValues = includeValues
         }
 
+        /// The next current item in log order, or `nil` at the end of the walk or after a failure.
         public mutating func next() -> Item? {
             guard failure == nil else { return nil }
             do throws(PogrebError) {

@@ -38,6 +38,16 @@ extension Database {
             if !leftovers.isEmpty {
                 // Either a creation that was interrupted, or a database whose checkpoints are
                 // gone. Only the first may be cleared, and only if no segment holds a record.
+                for name in leftovers {
+                    // A creation writes our magic first: anything else is not ours to remove.
+                    let file = try fileSystem.open(name, .readOnly)
+                    defer { file.close() }
+                    let head = try file.readExactly(count: Int(min(try file.size(), 8)), at: 0)
+                    let magic = Array("PGRB-".utf8).prefix(head.count)
+                    guard head.allSatisfy({ $0 == 0 }) || Array(head.prefix(magic.count)) == Array(magic) else {
+                        throw PogrebError(.notADatabase, "\(fileSystem.displayPath)/\(name) is not a file of a Pogreb database; refusing to open the directory. Nothing was changed.")
+                    }
+                }
                 for name in leftovers where Segment.sequence(fromFileName: name) != nil {
                     let file = try fileSystem.open(name, .readOnly)
                     defer { file.close() }
@@ -219,11 +229,12 @@ extension Database {
         var mappedMain = checkpoint.bucketCount
         var mappedOverflow = checkpoint.overflowCount
         if try indexFile.size() < mainNeeded {
-            guard readOnly else { throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: try indexFile.size(), "the index is shorter than its \(checkpoint.bucketCount) buckets") }
+            // Read-only, a short index is expected only while the journal is not applied.
+            guard readOnly, indexHeader.c != checkpoint.sequence else { throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: try indexFile.size(), "the index is shorter than its \(checkpoint.bucketCount) buckets") }
             mappedMain = UInt64(max(0, (try indexFile.size() - HashIndex.headerPageSize) / 64))
         }
         if try overflowFile.size() < overflowNeeded {
-            guard readOnly else { throw PogrebError.corrupted(file: path + "/" + overflowFileName, offset: try overflowFile.size(), "the overflow file is shorter than its \(checkpoint.overflowCount) buckets") }
+            guard readOnly, indexHeader.c != checkpoint.sequence else { throw PogrebError.corrupted(file: path + "/" + overflowFileName, offset: try overflowFile.size(), "the overflow file is shorter than its \(checkpoint.overflowCount) buckets") }
             mappedOverflow = UInt64(max(0, (try overflowFile.size() - HashIndex.headerPageSize) / 64))
         }
         let (mainRegion, overflowRegion) = try mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: mappedMain, overflowCount: mappedOverflow)
@@ -264,6 +275,13 @@ extension Database {
             guard let name = found[sequence] else { continue }
             let entry = manifest[sequence]
             if entry == nil && sequence <= checkpoint.positionSegment {
+                // Emptied by a compaction, removed below: but only if it is one of ours.
+                let file = try fileSystem.open(name, .readOnly)
+                defer { file.close() }
+                let header = try FileHeader.decode(try file.readExactly(count: Int(min(try file.size(), Int64(FileHeader.size))), at: 0), expected: .segment, file: path + "/" + name)
+                guard header.databaseID == id else {
+                    throw PogrebError(.notADatabase, "\(path)/\(name) belongs to another database. Nothing was changed.")
+                }
                 leftovers.append(name)
                 continue
             }

@@ -11,6 +11,7 @@ public struct RepairReport: Sendable, CustomStringConvertible {
     /// Torn tails cut off the newest segment, one line each.
     public var tornTails: [String]
 
+    /// A summary: segments read, records replayed, keys, and one line per torn tail cut.
     public var description: String {
         var text = "rebuilt the index from \(segments) segment(s): \(records) record(s) replayed, \(keys) key(s)"
         for line in tornTails { text += "\ncut a torn tail: \(line)" }

@@ -10,6 +10,7 @@ public struct VerificationReport: Sendable {
         public var offset: Int64
         /// What is wrong there.
         public var what: String
+        /// The file, the offset and what is wrong, on one line.
         public var description: String { "\(file) at offset \(offset): \(what)" }
     }
 

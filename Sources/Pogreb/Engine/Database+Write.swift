@@ -31,6 +31,8 @@ extension Database {
     /// The body of ``apply(_:atomic:)`` for a caller that holds the writer lock and has checked
     /// the limits.
     func applyLocked(_ operations: [RawOperation], atomic: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
+        // Closed is not a write failure: say so, and do not latch it.
+        if shared.withReadLock({ $0.isClosed }) { throw Database.closedError() }
         if let failure = w.failure {
             throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
         }
@@ -55,6 +57,14 @@ extension Database {
                     w.failure = error
                     throw error
                 }
+            }
+        }
+        if !batch, shared.withReadLock({ ($0.active?.size ?? 0) >= segmentSize }) {
+            // A full active segment, left by a crash before the next one was durable or by a
+            // failed rotation: start the next one first, so the record's offset is addressable.
+            do throws(PogrebError) { try rotate(writer: &w) } catch {
+                w.failure = error
+                throw error
             }
         }
         if !batch && operations.count > 1 {
@@ -254,6 +264,7 @@ extension Database {
         try syncGate.withLock { (gate) throws(PogrebError) in
             // `end` is what the flush below wrote: bytes appended later are not covered.
             let (file, end) = try writer.withLock { (w) throws(PogrebError) -> ((any StorageFile)?, UInt64) in
+                if shared.withReadLock({ $0.isClosed }) { throw Database.closedError() }
                 if let failure = w.failure {
                     throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
                 }

@@ -8,11 +8,13 @@ import Darwin
 public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     /// The raw `errno` value.
     public var rawValue: Int32
+    /// The error number `rawValue` (an `errno` value).
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// The current thread's `errno`.
     static var current: Errno { Errno(rawValue: errno) }
 
+    /// The system's message for the error number (`strerror`), and the number.
     public var description: String {
         guard let text = unsafe strerror(rawValue) else { return "errno \(rawValue)" }
         return unsafe "\(String(cString: text)) (errno \(rawValue))"

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPogrebSystem
 
 /// A read-only view of the first ``count`` bytes of a file: an `mmap` of a real file, or a copy
 /// held by the memory file system.
@@ -67,5 +68,16 @@ extension MappedRegion {
         return unsafe MappedRegion(base: UnsafeRawPointer(storage), count: bytes.count) { base, _ in
             unsafe UnsafeMutableRawPointer(mutating: base).deallocate()
         }
+    }
+}
+
+
+extension MappedRegion {
+    /// Starts loading the cache line at `offset` into the CPU cache (`__builtin_prefetch`); a
+    /// hint that never faults. Offsets outside the region are ignored.
+    @inline(__always)
+    package func prefetch(at offset: Int) {
+        guard offset >= 0, offset < count else { return }
+        unsafe c_pogreb_prefetch(base + offset)
     }
 }

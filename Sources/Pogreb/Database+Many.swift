@@ -1,0 +1,80 @@
+import Synchronization
+
+/// Batched lookups that overlap the memory misses of several keys.
+extension Database {
+    /// The values of `keys`, in order (`nil` for an absent key), looked up in groups of 16 whose
+    /// memory loads overlap: first every key's bucket is prefetched, then every candidate
+    /// record, then each lookup runs as ``get(_:)`` does, on lines already on their way.
+    ///
+    /// Same results as calling ``get(_:)`` for each key, under one shared-lock hold per group.
+    public func get(many keys: [[UInt8]]) throws(PogrebError) -> [[UInt8]?] {
+        var results: [[UInt8]?] = []
+        results.reserveCapacity(keys.count)
+        let hashes = unsafe keys.map { key in unsafe key.withUnsafeBytes { unsafe XXH3.hash64($0, seed: hashSeed) } }
+        let verify = options.verifyChecksums
+        let shard = counters.shard
+        var start = 0
+        while start < keys.count {
+            let end = min(start + 16, keys.count)
+            var collisions = 0
+            var hits = 0
+            try shared.withReadLock { (state) throws(PogrebError) in
+                guard !state.isClosed else { throw Database.closedError() }
+                for i in start..<end { state.index.prefetchBucket(forHash: hashes[i]) }
+                for i in start..<end {
+                    if let address = state.index.firstCandidate(forHash: hashes[i]) { state.prefetchRecord(at: address) }
+                }
+                for i in start..<end {
+                    let value = try unsafe keys[i].withBytes { (key) throws(PogrebError) -> [UInt8]? in
+                        try unsafe state.withCurrentRecord(key: key, hash: hashes[i], verify: verify, collisions: &collisions) { (found) throws(PogrebError) -> [UInt8]? in
+                            guard let (header, record) = unsafe found else { return nil }
+                            let from = Record.headerSize + header.keyLength
+                            return unsafe RawBytes.copy(UnsafeRawBufferPointer(rebasing: record[from..<(from + header.valueLength)]))
+                        }
+                    }
+                    if value != nil { hits += 1 }
+                    results.append(value)
+                }
+            }
+            shard.gets.add(end - start, ordering: .relaxed)
+            if hits > 0 { shard.hits.add(hits, ordering: .relaxed) }
+            if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) }
+            start = end
+        }
+        return results
+    }
+}
+
+extension HashIndex {
+    /// Prefetches the main bucket of `hash` when it is read from the mapping.
+    @inline(__always)
+    func prefetchBucket(forHash hash: UInt64) {
+        let number = mainBucketNumber(forHash: hash)
+        guard number < mappedMainCount, let region = mainRegion else { return }
+        region.prefetch(at: Int(HashIndex.fileOffset(ofBucket: number)))
+    }
+
+    /// The address in the first slot of `hash`'s main bucket whose tag matches, without reading
+    /// any record: where the key's record most likely is.
+    @inline(__always)
+    func firstCandidate(forHash hash: UInt64) -> UInt64? {
+        let tag = Bucket.tag(ofHash: hash)
+        let current = bucket(mainBucketNumber(forHash: hash))
+        for i in 0..<Bucket.slotCount {
+            let slot = current.slot(i)
+            if slot == 0 { return nil }
+            if Bucket.tag(ofSlot: slot) == tag { return Bucket.address(ofSlot: slot) }
+        }
+        return nil
+    }
+}
+
+
+extension SharedState {
+    /// Prefetches the first cache line of the record at `address` when it is mapped.
+    @inline(__always)
+    func prefetchRecord(at address: UInt64) {
+        guard let segment = segments[layout.fileNumber(of: address)], let region = segment.region else { return }
+        region.prefetch(at: Int(layout.offset(of: address)))
+    }
+}
