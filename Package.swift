@@ -7,11 +7,13 @@ let package = Package(
     products: [
         .library(name: "Pogreb", targets: ["Pogreb"]),
         .executable(name: "pogreb", targets: ["PogrebTool"]),
+        .library(name: "PogrebFoundation", targets: ["PogrebFoundation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2 / ARMv8 CRC) with runtime dispatch. Nothing else goes here.
@@ -34,6 +36,10 @@ let package = Package(
             ]
         ),
 
+        // `Data` keys and values and a typed `Codable` layer: the only module that imports
+        // Foundation, so that users of `Pogreb` alone never link it.
+        .target(name: "PogrebFoundation", dependencies: ["Pogreb"]),
+
         // The command-line tool; the product and binary are named `pogreb`.
         .executableTarget(
             name: "PogrebTool",
@@ -48,6 +54,16 @@ let package = Package(
         .target(name: "PogrebTestSupport", dependencies: ["Pogreb"], path: "Tests/PogrebTestSupport"),
 
         .testTarget(name: "PogrebTests", dependencies: ["Pogreb", "PogrebTestSupport"]),
+        .testTarget(
+            name: "PogrebAPITests",
+            dependencies: [
+                "Pogreb", "PogrebTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(name: "PogrebFoundationTests", dependencies: ["PogrebFoundation", "Pogreb"]),
         .testTarget(
             name: "PogrebToolTests",
             dependencies: [

@@ -4,9 +4,9 @@ import Synchronization
 extension Database {
     /// The values of `keys`, in order (`nil` for an absent key), looked up in groups of 16 whose
     /// memory loads overlap: first every key's bucket is prefetched, then every candidate
-    /// record, then each lookup runs as ``get(_:)`` does, on lines already on their way.
+    /// record, then each lookup runs as ``get(_:)-([UInt8])`` does, on lines already on their way.
     ///
-    /// Same results as calling ``get(_:)`` for each key, under one shared-lock hold per group.
+    /// Same results as calling ``get(_:)-([UInt8])`` for each key, under one shared-lock hold per group.
     public func get(many keys: [[UInt8]]) throws(PogrebError) -> [[UInt8]?] {
         var results: [[UInt8]?] = []
         results.reserveCapacity(keys.count)

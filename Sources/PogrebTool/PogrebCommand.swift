@@ -13,7 +13,7 @@ struct PogrebCommand: ParsableCommand {
             open it read-only and never change a file; the others take the writer's lock and close \
             the database cleanly, also on Ctrl-C.
 
-            Keys and values are text by default; --hex and --base64 take (and print) them encoded. \
+            Keys and values are text by default; --hex and --base64 take them encoded. \
             Import and export use JSON Lines ({"key":"<base64>","value":"<base64>"}) or TSV; \
             an export imported into an empty database exports byte for byte the same.
 
@@ -35,7 +35,7 @@ struct PogrebCommand: ParsableCommand {
         let status = run(arguments: Array(CommandLine.arguments.dropFirst()))
         Console.current.out.flushQuietly()
         Console.current.err.flushQuietly()
-        exit(status)
+        Glibc.exit(status)
     }
 
     /// Parses `arguments`, runs the command and returns the exit status. Everything is written

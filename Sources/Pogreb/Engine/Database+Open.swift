@@ -156,6 +156,10 @@ extension Database {
         let file = try fileSystem.open(name, .readOnly)
         defer { file.close() }
         let size = try file.size()
+        if size < Int64(FileHeader.size) {
+            // Shorter than a header: let the header decoder say whether it is foreign or torn.
+            _ = try FileHeader.decode(try file.readExactly(count: Int(size), at: 0), expected: .checkpoint, file: path)
+        }
         let (header, checkpoint) = try Checkpoint.decode(file: path, withBuckets: withBuckets) { (offset, count) throws(PogrebError) -> [UInt8] in
             guard offset + Int64(count) <= size else {
                 throw PogrebError.corrupted(file: path, offset: offset, "the file ends at \(size), before the \(count) bytes that should start here")
@@ -336,7 +340,15 @@ extension Database {
             overflowFile.close()
         }
 
-        // Replay the tail: from the checkpoint position to the end of the newest segment.
+        // Replay the tail: from the checkpoint position to the end of the newest segment. Every
+        // segment is mapped meanwhile (whatever the file-access mode), so the key comparisons and
+        // bucket splits of the replay read memory, not one pread each.
+        for segment in ordered {
+            let length = try segment.file.size()
+            if length > Int64(FileHeader.size) {
+                segment.region = try segment.file.map(length: Int(length), randomAccess: true)
+            }
+        }
         let replay = try Recovery.replay(
             state: &state, segments: ordered, from: (checkpoint.positionSegment, checkpoint.positionOffset), readOnly: readOnly)
         writerState.replayedRecords = replay.records
@@ -353,8 +365,9 @@ extension Database {
                 state.bufferStart = last.size
             }
         }
-        if options.fileAccess == .mmap {
-            for segment in ordered where segment.size > Int64(FileHeader.size) {
+        for segment in ordered {
+            segment.region = nil
+            if options.fileAccess == .mmap, segment.size > Int64(FileHeader.size) {
                 segment.region = try segment.file.map(length: Int(segment.size), randomAccess: true)
             }
         }

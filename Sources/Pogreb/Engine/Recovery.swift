@@ -87,9 +87,12 @@ enum Recovery {
                 guard segment === newest else {
                     throw PogrebError.corrupted(file: segment.name, offset: cut, reason)
                 }
-                outcome.torn.append("\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
+                outcome.torn.append(readOnly
+                    ? "\(segment.name): ignored the bytes from offset \(cut) to \(fileEnd) (\(reason)); a writable open cuts them off"
+                    : "\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
                 segment.size = cut
                 if !readOnly {
+                    segment.region = nil  // never truncate under a mapping
                     try segment.file.truncate(to: cut)
                     try segment.file.sync()
                 }

@@ -2,19 +2,26 @@ import ArgumentParser
 import Glibc
 import Pogreb
 
+/// How `get` prints a value.
+enum ValueOutput: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case raw, text, hex, base64
+}
+
 struct Get: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the value of a key.",
         discussion: """
-            Writes the value's bytes exactly as stored (plus a newline when standard output is a \
-            terminal), so `pogreb get DB KEY > file` extracts a binary value. With --hex or --base64 \
-            the key is read in that encoding and the value printed in it, with a newline. \
-            Exits with status 1, printing nothing, when the key is absent.
+            By default writes the value's bytes exactly as stored (plus a newline when standard \
+            output is a terminal), so `pogreb get DB KEY > file` extracts a binary value. \
+            --output text escapes control bytes and invalid UTF-8 (\\n, \\t, \\xHH); hex and base64 \
+            encode the value; these end with a newline. --hex/--base64 give the key encoded. \
+            Exits with status 1 when the key is absent.
             """)
 
     @Argument(help: "The database directory.") var path: String
     @Argument(help: "The key.") var key: String
     @Flag var encoding: InputEncoding = .text
+    @Option(name: .shortAndLong, help: "How to print the value: raw, text, hex or base64.") var output: ValueOutput = .raw
 
     func run() throws {
         let key = try encoding.decode(self.key, what: "key")
@@ -24,12 +31,13 @@ struct Get: ParsableCommand {
         }
         guard let value else { throw ToolError(.notFound, "key not found") }
         let out = Console.current.out
-        switch encoding {
-        case .text:
+        switch output {
+        case .raw:
             out.write(value)
             if Console.current.stdoutIsTerminal { out.write("\n") }
-        case .hex, .base64:
-            out.write(encoding.byteEncoding.encode(value) + "\n")
+        case .text: out.write(ByteEncoding.text.encode(value) + "\n")
+        case .hex: out.write(ByteEncoding.hex.encode(value) + "\n")
+        case .base64: out.write(ByteEncoding.base64.encode(value) + "\n")
         }
     }
 }
@@ -68,6 +76,7 @@ struct Put: ParsableCommand {
             value = try Console.current.readAllInput()
         }
         try checkValue(value)
+        let created = !Files.exists(path)
         let existed = try withDatabase(path, .write(create: true)) { (db) throws(ToolError) -> Bool in
             try engine { () throws(PogrebError) -> Bool in
                 let existed = try db.contains(key)
@@ -75,6 +84,7 @@ struct Put: ParsableCommand {
                 return existed
             }
         }
+        if created && Console.current.stderrIsTerminal { Console.current.note("created a new database at \(path)") }
         if Console.current.stdoutIsTerminal {
             Console.current.out.write((existed ? "replaced" : "stored") + " \(value.count) bytes\n")
         }

@@ -59,6 +59,27 @@ struct LineDecoder {
     let format: LineFormat
     let encoding: ByteEncoding
 
+    private static let exportPrefix = Array(#"{"key":""#.utf8)
+    private static let exportMiddle = Array(#"","value":""#.utf8)
+    private static let exportSuffix = Array(#""}"#.utf8)
+
+    /// The two base64 fields of a line exactly in the export format, or `nil`.
+    static func exportLine(_ line: ArraySlice<UInt8>) -> (key: ArraySlice<UInt8>, value: ArraySlice<UInt8>)? {
+        guard line.starts(with: exportPrefix), line.count >= exportPrefix.count + exportMiddle.count + exportSuffix.count,
+              line[(line.endIndex - exportSuffix.count)...].elementsEqual(exportSuffix)
+        else { return nil }
+        let keyStart = line.startIndex + exportPrefix.count
+        guard let keyEnd = line[keyStart...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        let middleEnd = keyEnd + exportMiddle.count
+        guard middleEnd <= line.endIndex - exportSuffix.count, line[keyEnd..<middleEnd].elementsEqual(exportMiddle) else { return nil }
+        let valueEnd = line.endIndex - exportSuffix.count
+        let value = line[middleEnd..<valueEnd]
+        guard !value.contains(UInt8(ascii: "\"")), !value.contains(UInt8(ascii: "\\")) else { return nil }
+        let key = line[keyStart..<keyEnd]
+        guard !key.contains(UInt8(ascii: "\\")) else { return nil }
+        return (key, value)
+    }
+
     /// The key and value on a line, or `nil` for a blank line.
     func decode(_ line: ArraySlice<UInt8>, number: Int, source: String) throws(ToolError) -> (key: [UInt8], value: [UInt8])? {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
@@ -69,6 +90,16 @@ struct LineDecoder {
         let value: [UInt8]
         switch format {
         case .jsonl:
+            // The export format, {"key":"<base64>","value":"<base64>"}, without the general parser.
+            if let fast = LineDecoder.exportLine(line) {
+                do {
+                    key = try Codec.unbase64(fast.key)
+                    value = try Codec.unbase64(fast.value)
+                } catch {
+                    throw fail("\"key\" or \"value\" is not valid base64: \(error)")
+                }
+                break
+            }
             let members: [(name: String, value: JSONLineParser.Value)]
             do { members = try JSONLineParser.parseObject(line) } catch { throw fail(error.description) }
             var fields: [String: [UInt8]] = [:]

@@ -131,37 +131,68 @@ enum Codec {
     }
 
     static func unbase64(_ field: some Collection<UInt8>) throws(CodecError) -> [UInt8] {
-        let chars = Array(field)
-        guard chars.count % 4 == 0 else {
-            throw CodecError(what: "invalid base64: the length (\(chars.count)) is not a multiple of 4")
+        if let result = field.withContiguousStorageIfAvailable({ unbase64Buffer($0) }) { return try result.get() }
+        return try Array(field).withUnsafeBufferPointer { unbase64Buffer($0) }.get()
+    }
+
+    private static func unbase64Buffer(_ chars: UnsafeBufferPointer<UInt8>) -> Result<[UInt8], CodecError> {
+        let count = chars.count
+        guard count % 4 == 0 else {
+            return .failure(CodecError(what: "invalid base64: the length (\(count)) is not a multiple of 4"))
         }
-        var result: [UInt8] = []
-        result.reserveCapacity(chars.count / 4 * 3)
+        var padding = 0
+        if count > 0 && chars[count - 1] == UInt8(ascii: "=") { padding += 1 }
+        if count > 1 && chars[count - 2] == UInt8(ascii: "=") { padding += 1 }
         let table = base64Values
-        var i = 0
-        while i < chars.count {
-            var quad: [UInt8] = [0, 0, 0, 0]
-            var padding = 0
-            for j in 0..<4 {
-                let c = chars[i + j]
-                if c == UInt8(ascii: "=") {
-                    guard i + 4 == chars.count, j >= 2 else {
-                        throw CodecError(what: "invalid base64: misplaced padding '='", position: i + j + 1)
+        var result = [UInt8](repeating: 0, count: count / 4 * 3 - padding)
+        var failure: CodecError?
+        result.withUnsafeMutableBufferPointer { out in
+            table.withUnsafeBufferPointer { table in
+                var o = 0
+                var i = 0
+                while i < count {
+                    let last = i + 4 == count
+                    var values: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+                    for j in 0..<4 {
+                        let c = chars[i + j]
+                        var value: UInt32
+                        if c == UInt8(ascii: "=") {
+                            guard last, j >= 4 - padding else {
+                                failure = CodecError(what: "invalid base64: misplaced padding '='", position: i + j + 1)
+                                return
+                            }
+                            value = 0
+                        } else {
+                            value = UInt32(table[Int(c)])
+                            guard value != 0xFF else {
+                                failure = CodecError(what: "invalid base64 character \(describe(c))", position: i + j + 1)
+                                return
+                            }
+                        }
+                        switch j {
+                        case 0: values.0 = value
+                        case 1: values.1 = value
+                        case 2: values.2 = value
+                        default: values.3 = value
+                        }
                     }
-                    padding += 1
-                    continue
+                    let triple = values.0 << 18 | values.1 << 12 | values.2 << 6 | values.3
+                    let take = last ? 3 - padding : 3
+                    if take > 0 { out[o] = UInt8(truncatingIfNeeded: triple >> 16) }
+                    if take > 1 { out[o + 1] = UInt8(truncatingIfNeeded: triple >> 8) }
+                    if take > 2 { out[o + 2] = UInt8(truncatingIfNeeded: triple) }
+                    // Canonical form: the bits that padding drops must be zero.
+                    if last && padding > 0 && (padding == 1 ? triple & 0xFF : triple & 0xFFFF) != 0 {
+                        failure = CodecError(what: "invalid base64: non-zero bits before the padding", position: i + 4 - padding)
+                        return
+                    }
+                    o += take
+                    i += 4
                 }
-                guard padding == 0 else { throw CodecError(what: "invalid base64: data after padding", position: i + j + 1) }
-                let value = table[Int(c)]
-                guard value != 0xFF else { throw CodecError(what: "invalid base64 character \(describe(c))", position: i + j + 1) }
-                quad[j] = value
             }
-            result.append(quad[0] << 2 | quad[1] >> 4)
-            if padding < 2 { result.append(quad[1] << 4 | quad[2] >> 2) }
-            if padding < 1 { result.append(quad[2] << 6 | quad[3]) }
-            i += 4
         }
-        return result
+        if let failure { return .failure(failure) }
+        return .success(result)
     }
 
     // MARK: Escaped text

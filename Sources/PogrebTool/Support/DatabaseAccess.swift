@@ -72,8 +72,8 @@ enum InputEncoding: String, EnumerableFlag, Sendable {
     static func help(for value: InputEncoding) -> ArgumentHelp? {
         switch value {
         case .text: return "Keys and values are given as text (default)."
-        case .hex: return "Keys and values are given (and printed) in hex."
-        case .base64: return "Keys and values are given (and printed) in base64."
+        case .hex: return "Keys and values on the command line are given in hex."
+        case .base64: return "Keys and values on the command line are given in base64."
         }
     }
 

@@ -23,13 +23,13 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
     /// The line of `--help` that documents this status.
     var helpLine: String {
         switch self {
-        case .ok: return "  0  success"
-        case .notFound: return "  1  not found: the key is absent (get, has, delete)"
-        case .usage: return "  2  usage: bad option or argument, invalid hex/base64/JSON/TSV input (with its line number), a path with no database, a key or value too large"
-        case .corrupted: return "  3  corrupted: the database is damaged or not a database; check found problems; bench read a wrong value"
-        case .locked: return "  4  locked: another process has the database open for writing"
-        case .io: return "  5  I/O error: permission denied, read-only directory, disk full, broken pipe"
-        case .interrupted: return "130  interrupted by Ctrl-C (the database was closed cleanly; batches are all or nothing)"
+        case .ok: return "  0    ok"
+        case .notFound: return "  1    not found: the key is absent (get, has, delete)"
+        case .usage: return "  2    usage: bad option, bad input (with its line number), no database there"
+        case .corrupted: return "  3    corrupted: damaged or not a database; check or bench found bad data"
+        case .locked: return "  4    locked: another process has the database open for writing"
+        case .io: return "  5    I/O error: permissions, read-only directory, disk full, broken pipe"
+        case .interrupted: return "  130  interrupted (Ctrl-C): closed cleanly after the last complete batch"
         }
     }
 
@@ -63,10 +63,8 @@ struct ToolError: Error, CustomStringConvertible, Sendable {
         case .io, .previousIOFailure, .readOnly, .closed: status = .io
         default: status = .io
         }
-        var message = error.description
-        if error.code == .locked {
-            message += " (is another `pogreb` or your program using it? close it first)"
-        }
+        var message = error.message
+        if let underlying = error.underlying { message += " (\(underlying))" }
         if let context { message = context + ": " + message }
         self.init(status, message)
     }

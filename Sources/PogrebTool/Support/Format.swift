@@ -70,8 +70,8 @@ enum Format {
 
     /// Nanoseconds for latency columns: `310 ns`, `1.2 µs`.
     static func nanoseconds(_ value: UInt64) -> String {
-        if value < 10_000 { return "\(value) ns" }
-        if value < 10_000_000 { return fixed(Double(value) / 1e3, 1) + " µs" }
+        if value < 1_000 { return "\(value) ns" }
+        if value < 1_000_000 { return fixed(Double(value) / 1e3, value < 10_000 ? 2 : 1) + " µs" }
         return fixed(Double(value) / 1e6, 1) + " ms"
     }
 
@@ -100,7 +100,7 @@ enum Format {
             while text.hasSuffix(" ") { text.removeLast() }
             return text
         }
-        var lines = [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        var lines = [line(header), line(widths.map { String(repeating: "-", count: $0) })]
         lines += rows.map(line)
         return lines.joined(separator: "\n") + "\n"
     }

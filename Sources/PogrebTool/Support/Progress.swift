@@ -6,7 +6,7 @@
 /// import  [##########----------]  51%  5.10 M/10.0 M records  612 k/s  ETA 0:08
 /// ```
 final class Progress {
-    enum Unit { case items(String), bytes }
+    enum Unit: Equatable { case items(String), bytes }
 
     let label: String
     let total: Int64?

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Glibc
+import Pogreb
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show counts, sizes, segments, index shape and the last checkpoint.",
+        discussion: """
+            Opens the database read-only. Sizes are file lengths; "on disk" counts allocated \
+            blocks. Live bytes are log bytes less dead ones (overwritten or deleted records, \
+            tombstones and batch commit records).
+            """)
+
+    @Argument(help: "The database directory.") var path: String
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        let statistics = try withDatabase(path, .read) { (db) throws(ToolError) -> Statistics in
+            try engine { () throws(PogrebError) -> Statistics in try db.statistics }
+        }
+        let files = try Files.list(path).filter(\.isRegularFile)
+        let headers = files.compactMap { file -> (String, FileHeaderPeek)? in
+            guard let bytes = Files.readPrefix(path + "/" + file.name, count: 64), let header = FileHeaderPeek(bytes) else { return nil }
+            return (file.name, header)
+        }
+        let versions = Set(headers.filter { $0.1.checksumMatches && $0.1.magic.hasPrefix("PGRB-") }.map(\.1.version)).sorted()
+        // The newest checkpoint: the valid checkpoint header with the highest sequence (field A).
+        let checkpoint = headers.filter { $0.1.magic == "PGRB-CKP" && $0.1.checksumMatches }.max { $0.1.a < $1.1.a }
+        let checkpointTime = checkpoint.flatMap { c in files.first { $0.name == c.0 }?.modified }
+        let apparent = files.reduce(Int64(0)) { $0 + $1.size }
+        let allocated = files.reduce(Int64(0)) { $0 + $1.allocated }
+        let live = statistics.logBytes - statistics.deadBytes
+
+        if json {
+            var object = JSONObject()
+            object.set("path", path)
+            object.set("formatVersions", strings: versions.map(String.init))
+            object.set("keys", statistics.keyCount)
+            object.set("logBytes", statistics.logBytes)
+            object.set("deadBytes", statistics.deadBytes)
+            object.set("liveBytes", live)
+            object.set("segments", statistics.segments.map { segment in
+                var s = JSONObject()
+                s.set("name", baseName(segment.name))
+                s.set("sequence", segment.sequence)
+                s.set("size", segment.size)
+                s.set("deadBytes", segment.deadBytes)
+                s.set("liveBytes", segment.size - segment.deadBytes)
+                s.set("active", segment.isActive)
+                return s
+            })
+            var index = JSONObject()
+            index.set("buckets", statistics.bucketCount)
+            index.set("overflowBuckets", statistics.overflowBucketCount)
+            index.set("load", statistics.indexLoad)
+            index.set("overflowPerBucket", statistics.bucketCount > 0 ? Double(statistics.overflowBucketCount) / Double(statistics.bucketCount) : 0)
+            index.set("dirtyBuckets", statistics.dirtyBuckets)
+            object.set("index", index)
+            var last = JSONObject()
+            if let checkpoint { last.set("sequence", checkpoint.1.a) } else { last.setNull("sequence") }
+            if let checkpointTime { last.set("modified", checkpointTime) } else { last.setNull("modified") }
+            object.set("lastCheckpoint", last)
+            object.set("recordsReplayedAtOpen", statistics.recordsReplayedAtOpen)
+            object.set("tornTails", strings: statistics.tornTails)
+            object.set("files", files.map { file in
+                var f = JSONObject()
+                f.set("name", file.name)
+                f.set("size", file.size)
+                f.set("allocated", file.allocated)
+                return f
+            })
+            object.set("apparentBytes", apparent)
+            object.set("bytesOnDisk", allocated)
+            Console.current.out.write(object.text + "\n")
+            return
+        }
+
+        var text = ""
+        func row(_ name: String, _ value: String) { text += Format.pad(name, 16) + value + "\n" }
+        row("database", path)
+        row("format", versions.isEmpty ? "unknown" : "version " + versions.map(String.init).joined(separator: ", "))
+        row("keys", Format.grouped(statistics.keyCount))
+        let deadShare = statistics.logBytes > 0 ? Double(statistics.deadBytes) / Double(statistics.logBytes) * 100 : 0
+        row("log", "\(Format.bytes(statistics.logBytes)) in \(statistics.segments.count) segment\(statistics.segments.count == 1 ? "" : "s"): live \(Format.bytes(live)), dead \(Format.bytes(statistics.deadBytes)) (\(Format.fixed(deadShare, 1))%)")
+        row("index", "\(Format.grouped(statistics.bucketCount)) buckets, \(Format.grouped(statistics.overflowBucketCount)) overflow buckets, load \(Format.fixed(statistics.indexLoad, 3))")
+        if let checkpoint {
+            var when = ""
+            if let checkpointTime {
+                let age = Int64(time(nil)) - checkpointTime
+                when = ", written \(formatTime(checkpointTime)) (\(Format.clock(Double(max(age, 0)))) ago)"
+            }
+            row("last checkpoint", "#\(checkpoint.1.a)\(when); \(Format.grouped(statistics.dirtyBuckets)) buckets changed since")
+        } else {
+            row("last checkpoint", "none readable")
+        }
+        if statistics.recordsReplayedAtOpen > 0 {
+            row("replayed", "\(Format.grouped(statistics.recordsReplayedAtOpen)) records written after the last checkpoint (this read-only open replayed them in memory)")
+        }
+        for tail in statistics.tornTails { row("torn tail", tail) }
+        row("files", "\(files.count), \(Format.bytes(apparent)) (on disk \(Format.bytes(allocated)))")
+        text += "\nsegments\n"
+        text += Format.table(
+            ["name", "size", "live", "dead", "dead %", ""],
+            statistics.segments.map { s in
+                [baseName(s.name), Format.bytes(s.size), Format.bytes(s.size - s.deadBytes), Format.bytes(s.deadBytes),
+                 Format.fixed(s.size > 0 ? Double(s.deadBytes) / Double(s.size) * 100 : 0, 1), s.isActive ? "active" : ""]
+            }, numeric: [1, 2, 3, 4])
+        text += "\nfiles\n"
+        text += Format.table(["name", "size", "on disk"], files.map { [$0.name, Format.bytes($0.size), Format.bytes($0.allocated)] }, numeric: [1, 2])
+        Console.current.out.write(text)
+    }
+}
+
+/// Seconds since the epoch as local `YYYY-MM-DD HH:MM:SS`.
+func formatTime(_ seconds: Int64) -> String {
+    var t = time_t(seconds)
+    var parts = tm()
+    localtime_r(&t, &parts)
+    var buffer = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The last component of a path.
+func baseName(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? path
+}

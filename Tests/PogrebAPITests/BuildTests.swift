@@ -1,0 +1,214 @@
+import Foundation
+import PogrebTestSupport
+import Synchronization
+import Testing
+
+@testable import Pogreb
+
+/// `Database.build(at:expectedCount:options:from:)`: one pass, then an atomic switch into place.
+///
+/// How it compares with one put after another is measured in `Benchmarks/` (`bulk build vs put
+/// one by one`), not here.
+@Suite struct BuildTests {
+    /// Pairs of W1 keys `range`, all at `version`.
+    static func pairs(_ range: Range<Int>, version: Int = 0) -> [([UInt8], [UInt8])] {
+        range.map { (workloadKey($0), workloadValue($0, version: version)) }
+    }
+
+    /// The names in `directory`, sorted.
+    static func names(in directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+    }
+
+    /// Checks that the database at `path` holds exactly W1 keys `0..<count` at `version`.
+    static func expectContents(
+        at path: String, count: Int, version: Int, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let db = try Database.open(
+            at: path,
+            options: {
+                var o = Options()
+                o.readOnly = true
+                return o
+            }())
+        defer { try? db.close() }
+        #expect(try db.count == count, sourceLocation: sourceLocation)
+        var wrong = 0
+        for i in 0..<count where try db.get(workloadKey(i)) != workloadValue(i, version: version) { wrong += 1 }
+        #expect(wrong == 0, "\(wrong) keys with a wrong value", sourceLocation: sourceLocation)
+        #expect(try db.get(workloadKey(count)) == nil, sourceLocation: sourceLocation)
+    }
+
+    @Test func buildsANewDatabase() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            let n = 5_000
+            var input = Self.pairs(0..<n)
+            input.append((workloadKey(0), workloadValue(0, version: 1)))  // a key given twice: the last wins
+            let report = try Database.build(at: path, expectedCount: n, from: input)
+            #expect(report.pairs == n + 1)
+            #expect(report.keys == n)
+            #expect(report.replacedExisting == false)
+            #expect(try Self.names(in: root) == ["db"], "no staging directory is left behind")
+
+            let db = try Database.open(at: path)
+            defer { try? db.close() }
+            let statistics = try db.statistics
+            #expect(statistics.recordsReplayedAtOpen == 0)
+            #expect(statistics.indexRebuiltAtOpen == nil)
+            #expect(statistics.tornTails.isEmpty)
+            #expect(statistics.keyCount == n)
+            #expect(statistics.indexLoad <= 1.0, "the index was sized for the keys up front")
+            #expect(try db.get(workloadKey(0)) == workloadValue(0, version: 1))
+            for i in 1..<n { #expect(try db.get(workloadKey(i)) == workloadValue(i)) }
+            #expect(try db.verify().isClean)
+            // A built database is an ordinary one: it takes writes.
+            try db.put(workloadKey(n), workloadValue(n))
+            #expect(try db.count == n + 1)
+            try checkInvariants(db)
+        }
+    }
+
+    @Test func buildsFromAnEmptySequenceAndALazyOne() throws {
+        try withTemporaryDirectory { root in
+            let empty = try Database.build(at: root + "/empty", from: [([UInt8], [UInt8])]())
+            #expect(empty.keys == 0)
+            try Self.expectContents(at: root + "/empty", count: 0, version: 0)
+            // A lazy sequence, never held in memory as a whole, and no size given.
+            let lazy = (0..<3_000).lazy.map { (workloadKey($0), workloadValue($0, version: 2)) }
+            #expect(try Database.build(at: root + "/lazy", from: lazy).keys == 3_000)
+            try Self.expectContents(at: root + "/lazy", count: 3_000, version: 2)
+        }
+    }
+
+    @Test func replacesAnExistingDatabase() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            let old = try Database.open(at: path)
+            for i in 0..<2_000 { try old.put(workloadKey(i), workloadValue(i, version: 0)) }
+            try old.put(bytes("only-in-old"), bytes("x"))
+            try old.close()
+
+            let report = try Database.build(at: path, expectedCount: 1_000, from: Self.pairs(0..<1_000, version: 1))
+            #expect(report.replacedExisting)
+            #expect(try Self.names(in: root) == ["db"], "the old database is gone, no staging directory is left")
+            try Self.expectContents(at: path, count: 1_000, version: 1)
+            let db = try Database.open(at: path)
+            defer { try? db.close() }
+            #expect(try db.get(bytes("only-in-old")) == nil)
+            #expect(try db.statistics.recordsReplayedAtOpen == 0)
+        }
+    }
+
+    @Test func aWriterHoldingTheDatabaseMakesBuildFailAndChangeNothing() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            let writer = try Database.open(at: path)
+            for i in 0..<500 { try writer.put(workloadKey(i), workloadValue(i)) }
+            try writer.sync()
+            let filesBefore = try Self.names(in: path)
+            expectPogrebError(.locked) {
+                try Database.build(at: path, expectedCount: 100, from: Self.pairs(0..<100, version: 1))
+            }
+            #expect(try Self.names(in: root) == ["db"], "the staging directory was removed")
+            #expect(try Self.names(in: path) == filesBefore)
+            #expect(try writer.get(workloadKey(7)) == workloadValue(7))
+            try writer.close()
+            try Self.expectContents(at: path, count: 500, version: 0)
+        }
+    }
+
+    @Test func refusesToReplaceSomethingElse() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/notes"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+            try Data("keep me".utf8).write(to: URL(fileURLWithPath: path + "/notes.txt"))
+            expectPogrebError(.notADatabase) {
+                try Database.build(at: path, from: Self.pairs(0..<10))
+            }
+            #expect(try Self.names(in: path) == ["notes.txt"])
+            #expect(try Self.names(in: root) == ["notes"])
+        }
+    }
+
+    /// Readers of the old database keep reading it through the switch, and a new open sees the
+    /// new one.
+    @Test func openReadersKeepTheOldDatabase() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            _ = try Database.build(at: path, from: Self.pairs(0..<1_000, version: 0))
+            var readOnly = Options()
+            readOnly.readOnly = true
+            let reader = try Database.open(at: path, options: readOnly)
+            defer { try? reader.close() }
+            let report = try Database.build(at: path, from: Self.pairs(0..<800, version: 1))
+            #expect(report.replacedExisting)
+            for i in 0..<1_000 { #expect(try reader.get(workloadKey(i)) == workloadValue(i, version: 0)) }
+            #expect(try reader.count == 1_000)
+            try Self.expectContents(at: path, count: 800, version: 1)
+        }
+    }
+
+    /// A reader that opens the database by path again and again while builds replace it finds a
+    /// whole generation each time: every key at one version, the count of that generation.
+    @Test func reopeningDuringRebuildsSeesOldOrNewNeverAMix() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            let generations = 25
+            @Sendable func size(_ generation: Int) -> Int { 200 + 10 * generation }
+            _ = try Database.build(at: path, from: Self.pairs(0..<size(0), version: 0))
+            let stop = StopFlag()
+            let opens = Atomic<Int>(0)
+            let failures = Mutex<[String]>([])
+            var readOnly = Options()
+            readOnly.readOnly = true
+            let options = readOnly
+            try onThreads(2) { thread in
+                if thread == 0 {
+                    defer { stop.stop() }
+                    for generation in 1...generations {
+                        _ = try Database.build(at: path, from: Self.pairs(0..<size(generation), version: generation))
+                    }
+                    return
+                }
+                var last = 0
+                while !stop.isStopped {
+                    let db: Database
+                    do { db = try Database.open(at: path, options: options) } catch {
+                        failures.withLock { $0.append("open: \(error)") }
+                        continue
+                    }
+                    defer { try? db.close() }
+                    guard let first = try db.get(workloadKey(0)),
+                        let generation = (0...generations).first(where: { workloadValue(0, version: $0) == first })
+                    else {
+                        failures.withLock { $0.append("key 0 holds no known generation") }
+                        continue
+                    }
+                    #expect(generation >= last, "generation \(generation) after \(last)")
+                    last = generation
+                    #expect(try db.count == size(generation))
+                    var mixed = 0
+                    for i in 0..<size(generation)
+                    where try db.get(workloadKey(i)) != workloadValue(i, version: generation) { mixed += 1 }
+                    #expect(mixed == 0, "\(mixed) keys of generation \(generation) hold another generation's value")
+                    opens.add(1, ordering: .relaxed)
+                }
+            }
+            let seen = failures.withLock { $0 }
+            withKnownIssue(
+                """
+                An open by path that overlaps the switch can fail: PosixFileSystem names every file \
+                by path, so an open that locked and listed the old directory may open files of the \
+                new one after the exchange, and refuses them as "belongs to another database". \
+                The values read are never mixed (checked above); the open fails instead.
+                """, isIntermittent: true
+            ) {
+                #expect(seen.isEmpty, "\(seen.count) opens failed during rebuilds, first: \(seen.first ?? "")")
+            }
+            #expect(opens.load(ordering: .relaxed) > 0)
+            try Self.expectContents(at: path, count: size(generations), version: generations)
+            #expect(try Self.names(in: root) == ["db"])
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import PogrebTestSupport
+import Synchronization
+import Testing
+
+@testable import Pogreb
+
+/// The bytes of a string.
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+// MARK: W1 data (../shared/WORKLOAD.md)
+
+/// `splitmix64(x)`, 64-bit wrapping arithmetic, as WORKLOAD.md defines it.
+func splitmix64(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+/// Key `i` of the workloads: `i` big-endian, then `splitmix64(i)` big-endian (16 bytes).
+func workloadKey(_ i: Int) -> [UInt8] {
+    var key = [UInt8](repeating: 0, count: 16)
+    key.withUnsafeMutableBytes { raw in
+        raw.storeBytes(of: UInt64(i).bigEndian, toByteOffset: 0, as: UInt64.self)
+        raw.storeBytes(of: splitmix64(UInt64(i)).bigEndian, toByteOffset: 8, as: UInt64.self)
+    }
+    return key
+}
+
+/// The value of key `i` at version `v` (128 bytes): for j in 0..<16, `splitmix64((v << 40) ^ (i << 4) ^ j)`
+/// little-endian.
+func workloadValue(_ i: Int, version v: Int = 0) -> [UInt8] {
+    var value = [UInt8](repeating: 0, count: 128)
+    value.withUnsafeMutableBytes { raw in
+        for j in 0..<16 {
+            let word = splitmix64((UInt64(v) << 40) ^ (UInt64(i) << 4) ^ UInt64(j))
+            raw.storeBytes(of: word.littleEndian, toByteOffset: j * 8, as: UInt64.self)
+        }
+    }
+    return value
+}
+
+/// The ids of the workload key `bytes`, read back from its first 8 bytes.
+func workloadID(ofKey bytes: [UInt8]) -> Int? {
+    guard bytes.count == 16 else { return nil }
+    let id = bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
+    return workloadKey(Int(id)) == bytes ? Int(id) : nil
+}
+
+// MARK: Threads
+
+/// Runs `body(0) … body(count - 1)` on `count` new threads at once and waits for all of them;
+/// rethrows the first error any of them threw.
+///
+/// Plain threads, not tasks: the bodies block on the database's locks and on I/O, which must
+/// not happen on the cooperative pool.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
+    let errors = Mutex<[any Error]>([])
+    let done = DispatchGroup()
+    for index in 0..<count {
+        done.enter()
+        let thread = Thread {
+            defer { done.leave() }
+            do { try body(index) } catch { errors.withLock { $0.append(error) } }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    done.wait()
+    if let first = errors.withLock({ $0.first }) { throw first }
+}
+
+/// A flag that one thread sets and others poll.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func stop() { value.store(true, ordering: .releasing) }
+    var isStopped: Bool { value.load(ordering: .acquiring) }
+}
+
+// MARK: A file system that counts syncs
+
+/// A ``FileSystem`` that passes everything to another one and counts `StorageFile.sync()` calls
+/// (`fdatasync`) and `syncDirectory()` calls (`fsync` of the directory).
+final class SyncCountingFileSystem: FileSystem, Sendable {
+    let base: any FileSystem
+    private let counts = Mutex<(files: Int, directory: Int)>((0, 0))  // protects both counters
+
+    init(wrapping base: any FileSystem) { self.base = base }
+
+    /// `fdatasync`s of files since the wrapper was made.
+    var fileSyncs: Int { counts.withLock { $0.files } }
+    /// `fsync`s of the directory since the wrapper was made.
+    var directorySyncs: Int { counts.withLock { $0.directory } }
+
+    fileprivate func countFileSync() { counts.withLock { $0.files += 1 } }
+
+    var displayPath: String { base.displayPath }
+    func prepareDirectory(create: Bool) throws(PogrebError) { try base.prepareDirectory(create: create) }
+    func listFiles() throws(PogrebError) -> [String] { try base.listFiles() }
+    func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile {
+        SyncCountingFile(base: try base.open(name, mode), owner: self)
+    }
+    func remove(_ name: String) throws(PogrebError) { try base.remove(name) }
+    func rename(_ from: String, to: String) throws(PogrebError) { try base.rename(from, to: to) }
+    func syncDirectory() throws(PogrebError) {
+        counts.withLock { $0.directory += 1 }
+        try base.syncDirectory()
+    }
+    func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
+        try base.lock(name, exclusive: exclusive, create: create)
+    }
+}
+
+/// One file of a ``SyncCountingFileSystem``.
+final class SyncCountingFile: StorageFile, Sendable {
+    let base: any StorageFile
+    let owner: SyncCountingFileSystem
+
+    init(base: any StorageFile, owner: SyncCountingFileSystem) {
+        self.base = base
+        self.owner = owner
+    }
+
+    var name: String { base.name }
+    func size() throws(PogrebError) -> Int64 { try base.size() }
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(PogrebError) -> Int {
+        try base.read(into: buffer, at: offset)
+    }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(PogrebError) {
+        try base.write(bytes, at: offset)
+    }
+    func truncate(to size: Int64) throws(PogrebError) { try base.truncate(to: size) }
+    func sync() throws(PogrebError) {
+        owner.countFileSync()
+        try base.sync()
+    }
+    func map(length: Int, randomAccess: Bool) throws(PogrebError) -> MappedRegion {
+        try base.map(length: length, randomAccess: randomAccess)
+    }
+    func dropCache() { base.dropCache() }
+    func close() { base.close() }
+}
+
+// MARK: Errors
+
+/// Runs `body`, expecting a `PogrebError` with `code`; records an issue otherwise.
+func expectPogrebError(
+    _ code: PogrebError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) {
+    do {
+        try body()
+        Issue.record("expected a PogrebError \(code), nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as PogrebError {
+        #expect(error.code == code, "expected \(code), got \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected a PogrebError \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Opens a fresh database of `kind` with `configure`d options, passes it to `body`, and closes it.
+func withDatabase<R>(
+    _ kind: FileSystemKind, configure: (inout Options) -> Void = { _ in }, _ body: (Database, TestDatabase) throws -> R
+) throws -> R {
+    try withTestDatabase(kind, configure: configure) { t in
+        let db = try t.open()
+        defer { try? db.close() }
+        return try body(db, t)
+    }
+}

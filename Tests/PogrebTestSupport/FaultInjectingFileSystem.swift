@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Pogreb
+import Synchronization
+
+/// A ``FileSystem`` that passes everything to another one, counts the changing operations, and
+/// makes a chosen one fail with an `io` error (`EIO`), as a dying disk would.
+///
+/// Arm it with ``arm(_:failingAt:sticky:)``: the `n`th operation of the given kinds counted from
+/// then on throws instead of reaching the wrapped file system. With `sticky`, every changing
+/// operation after it fails too, which models a process that stopped at that point (take a crash
+/// image of the wrapped ``MemoryFileSystem`` then). Reads, mappings, listings and locks are never
+/// failed.
+package final class FaultInjectingFileSystem: FileSystem, Sendable {
+    /// The operations that change storage, which is what the wrapper counts and fails.
+    package enum Operation: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// `StorageFile.write` (`pwrite`).
+        case write
+        /// `StorageFile.truncate` (`ftruncate`).
+        case truncate
+        /// `StorageFile.sync` (`fdatasync`).
+        case sync
+        /// `FileSystem.syncDirectory` (`fsync` of the directory).
+        case syncDirectory
+        /// `FileSystem.open(_, .createNew)` (`open(O_CREAT | O_EXCL)`).
+        case create
+        /// `FileSystem.rename`.
+        case rename
+        /// `FileSystem.remove` (`unlink`).
+        case remove
+
+        package var description: String { rawValue }
+    }
+
+    private struct Rule {
+        var operations: Set<Operation>
+        var failAt: Int
+        var sticky: Bool
+    }
+
+    private struct State {
+        var rule: Rule?
+        /// Operations matching the rule since it was armed.
+        var matched = 0
+        /// Every changing operation since the last ``resetCounters()``, by kind.
+        var counts: [Operation: Int] = [:]
+        var failures: [String] = []
+        var tripped = false
+    }
+
+    /// The wrapped file system.
+    package let base: any FileSystem
+    private let state = Mutex(State())  // protects the rule, the counters and the failure log
+
+    package init(wrapping base: any FileSystem) {
+        self.base = base
+    }
+
+    package var displayPath: String { base.displayPath }
+
+    // MARK: Control
+
+    /// Fails the `occurrence`th (1-based) operation among `operations` counted from now, and with
+    /// `sticky` every changing operation after it.
+    package func arm(_ operations: Set<Operation>, failingAt occurrence: Int, sticky: Bool = false) {
+        state.withLock {
+            $0.rule = Rule(operations: operations, failAt: occurrence, sticky: sticky)
+            $0.matched = 0
+            $0.tripped = false
+        }
+    }
+
+    /// Fails the `n`th write from now.
+    package func failNthWrite(_ n: Int, sticky: Bool = false) { arm([.write], failingAt: n, sticky: sticky) }
+    /// Fails the `n`th file sync from now.
+    package func failNthSync(_ n: Int, sticky: Bool = false) { arm([.sync], failingAt: n, sticky: sticky) }
+    /// Fails the `n`th creation of a file from now.
+    package func failNthCreate(_ n: Int, sticky: Bool = false) { arm([.create], failingAt: n, sticky: sticky) }
+    /// Fails the `n`th changing operation of any kind from now.
+    package func failNthStep(_ n: Int, sticky: Bool = true) { arm(Set(Operation.allCases), failingAt: n, sticky: sticky) }
+
+    /// Stops failing; counters are kept.
+    package func disarm() {
+        state.withLock {
+            $0.rule = nil
+            $0.tripped = false
+        }
+    }
+
+    /// Whether an armed failure has fired.
+    package var hasFailed: Bool { state.withLock { !$0.failures.isEmpty } }
+
+    /// One line per failed operation, oldest first.
+    package var failures: [String] { state.withLock { $0.failures } }
+
+    /// Operations of `kind` since the last reset.
+    package func count(of kind: Operation) -> Int { state.withLock { $0.counts[kind] ?? 0 } }
+
+    /// Changing operations of any kind since the last reset.
+    package var totalCount: Int { state.withLock { $0.counts.values.reduce(0, +) } }
+
+    /// Sets every counter to zero and forgets past failures (the rule stays armed).
+    package func resetCounters() {
+        state.withLock {
+            $0.counts = [:]
+            $0.matched = 0
+            $0.failures = []
+            $0.tripped = false
+        }
+    }
+
+    /// Counts one operation and throws when the rule says so.
+    fileprivate func check(_ operation: Operation, _ what: @autoclosure () -> String) throws(PogrebError) {
+        let fail = state.withLock { state -> Bool in
+            state.counts[operation, default: 0] += 1
+            guard let rule = state.rule else { return false }
+            if state.tripped && rule.sticky {
+                state.failures.append("\(operation) \(what()) (after the failure)")
+                return true
+            }
+            guard rule.operations.contains(operation) else { return false }
+            state.matched += 1
+            guard state.matched == rule.failAt else { return false }
+            state.tripped = true
+            state.failures.append("\(operation) \(what())")
+            return true
+        }
+        if fail {
+            throw PogrebError(.io, "injected failure: \(operation) \(what())", underlying: Errno(rawValue: EIO))
+        }
+    }
+
+    // MARK: FileSystem
+
+    package func prepareDirectory(create: Bool) throws(PogrebError) { try base.prepareDirectory(create: create) }
+
+    package func listFiles() throws(PogrebError) -> [String] { try base.listFiles() }
+
+    package func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile {
+        if mode == .createNew { try check(.create, name) }
+        return FaultInjectingFile(base: try base.open(name, mode), owner: self)
+    }
+
+    package func remove(_ name: String) throws(PogrebError) {
+        try check(.remove, name)
+        try base.remove(name)
+    }
+
+    package func rename(_ from: String, to: String) throws(PogrebError) {
+        try check(.rename, "\(from) to \(to)")
+        try base.rename(from, to: to)
+    }
+
+    package func syncDirectory() throws(PogrebError) {
+        try check(.syncDirectory, displayPath)
+        try base.syncDirectory()
+    }
+
+    package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
+        try base.lock(name, exclusive: exclusive, create: create)
+    }
+}
+
+/// An open file of a ``FaultInjectingFileSystem``.
+final class FaultInjectingFile: StorageFile {
+    let base: any StorageFile
+    let owner: FaultInjectingFileSystem
+
+    init(base: any StorageFile, owner: FaultInjectingFileSystem) {
+        self.base = base
+        self.owner = owner
+    }
+
+    var name: String { base.name }
+
+    func size() throws(PogrebError) -> Int64 { try base.size() }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(PogrebError) -> Int {
+        try base.read(into: buffer, at: offset)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(PogrebError) {
+        try owner.check(.write, "\(bytes.count) bytes to \(name) at \(offset)")
+        try base.write(bytes, at: offset)
+    }
+
+    func truncate(to size: Int64) throws(PogrebError) {
+        try owner.check(.truncate, "\(name) to \(size)")
+        try base.truncate(to: size)
+    }
+
+    func sync() throws(PogrebError) {
+        try owner.check(.sync, name)
+        try base.sync()
+    }
+
+    func map(length: Int, randomAccess: Bool) throws(PogrebError) -> MappedRegion {
+        try base.map(length: length, randomAccess: randomAccess)
+    }
+
+    func dropCache() { base.dropCache() }
+
+    func close() { base.close() }
+}
