@@ -102,30 +102,45 @@ public final class Database: Sendable {
     }
 
     func withValueRethrowing<R>(rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        var result: Result<R, any Error>?
-        try unsafe withValue(rawKey: key) { (value) throws(PogrebError) in
-            result = Result { try unsafe body(value) }
+        var output: R?
+        var failure: (any Error)?
+        try unsafe lendValue(rawKey: key) { value in
+            do { output = try unsafe body(value) } catch { failure = error }
         }
-        guard let result else { throw PogrebError(.invalidArgument, "internal: no result") }
-        return try result.get()
+        if let failure { throw failure }
+        guard let output else { throw PogrebError(.invalidArgument, "internal: the value was not lent") }
+        return output
     }
 
     func withValue<R>(
         rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
+        var output: R?
+        var failure: PogrebError?
+        try unsafe lendValue(rawKey: key) { value in
+            do throws(PogrebError) { output = try unsafe body(value) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        guard let output else { throw PogrebError(.invalidArgument, "internal: the value was not lent") }
+        return output
+    }
+
+    /// The read path, not generic, so it is compiled once, specialized and inlined as a whole,
+    /// whatever type the caller's closure returns: hash, shared lock, probe, record, `body`.
+    func lendValue(rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> Void) throws(PogrebError) {
         let hash = unsafe XXH3.hash64(key, seed: hashSeed)
         let verify = options.verifyChecksums
         let shard = counters.shard
         shard.gets.add(1, ordering: .relaxed)
         var collisions = 0
         defer { if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) } }
-        return try shared.withReadLock { (state) throws(PogrebError) -> R in
+        try shared.withReadLock { (state) throws(PogrebError) in
             guard !state.isClosed else { throw Database.closedError() }
-            return try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) { (found) throws(PogrebError) -> R in
-                guard let (header, record) = unsafe found else { return try unsafe body(nil) }
+            try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) { (found) throws(PogrebError) in
+                guard let (header, record) = unsafe found else { return unsafe body(nil) }
                 shard.hits.add(1, ordering: .relaxed)
                 let start = Record.headerSize + header.keyLength
-                return try unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
+                unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
             }
         }
     }

@@ -33,6 +33,21 @@ struct SharedState: @unchecked Sendable {
     ) throws(PogrebError) -> R {
         let fileNumber = layout.fileNumber(of: address)
         let offset = layout.offset(of: address)
+        // Fast path: the record lies inside the segment's mapping. Plain values only, so no
+        // reference count is touched (two reader threads would fight over its cache line).
+        let (base, mapped) = unsafe segments.mapped(fileNumber)
+        if let base = unsafe base, offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= Int64(mapped) {
+            let start = Int(offset)
+            let bytes = unsafe UnsafeRawBufferPointer(start: base + start, count: mapped - start)
+            if case .success(let header) = unsafe Record.decodeHeader(bytes, available: mapped - start) {
+                let record = unsafe UnsafeRawBufferPointer(rebasing: bytes[0..<header.totalSize])
+                if verify, unsafe !Record.checksumMatches(record, header: header) {
+                    throw PogrebError.corrupted(file: segments[fileNumber]?.name ?? "segment file number \(fileNumber)", offset: offset, "record checksum mismatch")
+                }
+                return try unsafe body(header, record)
+            }
+            // A bad header, or a record that runs past the mapping: the checks below say which.
+        }
         guard let segment = segments[fileNumber] else {
             throw PogrebError(.corrupted, "the index points to segment file number \(fileNumber), which does not exist. Reopen the database to rebuild the index, or run `pogreb check`.")
         }
@@ -124,26 +139,34 @@ struct SharedState: @unchecked Sendable {
         key: UnsafeRawBufferPointer, hash: UInt64, verify: Bool, collisions: inout Int,
         _ body: ((header: Record.Header, record: UnsafeRawBufferPointer)?) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
-        var result: R?
-        var misses = 0
-        defer { collisions += misses }
-        _ = try index.find(hash: hash) { (address) throws(PogrebError) -> Bool in
-            try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
-                guard header.keyLength == key.count, header.kind == .put,
-                    unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
-                else {
-                    misses += 1
-                    return false
+        // A plain loop, and closures that capture nothing of `self`: capturing this struct
+        // would copy it, retaining every object it holds, on every lookup.
+        let tag = Bucket.tag(ofHash: hash)
+        var id = index.mainBucketNumber(forHash: hash)
+        var hops: UInt64 = 0
+        while true {
+            let current = index.bucket(id)
+            for i in 0..<Bucket.slotCount {
+                let slot = current.slot(i)
+                if slot == 0 { return try body(nil) }
+                guard Bucket.tag(ofSlot: slot) == tag else { continue }
+                let found: R? = try unsafe withRecord(at: Bucket.address(ofSlot: slot), verify: verify) { (header, record) throws(PogrebError) -> R? in
+                    guard header.keyLength == key.count, header.kind == .put,
+                        unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
+                    else { return nil }
+                    return try unsafe body((header, record))
                 }
-                if verify, unsafe !Record.checksumMatches(record, header: header) {
-                    throw PogrebError.corrupted(file: segments[layout.fileNumber(of: address)]?.name ?? "a segment", offset: layout.offset(of: address), "record checksum mismatch")
-                }
-                result = try unsafe body((header, record))
-                return true
+                if let found { return found }
+                collisions += 1
             }
+            let next = current.next
+            if next == 0 { return try body(nil) }
+            hops += 1
+            guard hops < index.overflowCount, next < index.overflowCount else {
+                throw PogrebError(.corrupted, "the index's overflow chain is broken at overflow bucket \(next). Reopen to rebuild the index.")
+            }
+            id = HashIndex.overflowID(next)
         }
-        if let result { return result }
-        return try body(nil)
     }
 
     /// The address of `key`'s current record, or nil.

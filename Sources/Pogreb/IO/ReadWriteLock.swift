@@ -18,10 +18,14 @@ package final class ReadWriteLock<Value>: @unchecked Sendable {
     private let locks: UnsafeMutableRawPointer
     private let shardCount: Int
     private static var stride: Int { 128 }  // two cache lines per lock: no false sharing
-    private var value: Value
+    /// The value lives in its own allocation, so a borrow of it is a pointer, never a copy (a
+    /// stored property of a class would be read through exclusivity checks and may be copied,
+    /// retaining every reference inside it, on every lookup).
+    private let value: UnsafeMutablePointer<Value>
 
     package init(_ value: Value) {
-        self.value = value
+        unsafe self.value = UnsafeMutablePointer<Value>.allocate(capacity: 1)
+        unsafe self.value.initialize(to: value)
         var shards = 1
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         while shards < min(16, max(2, 2 * cores)) { shards *= 2 }
@@ -43,6 +47,8 @@ package final class ReadWriteLock<Value>: @unchecked Sendable {
     deinit {
         for i in 0..<shardCount { unsafe pthread_rwlock_destroy(lock(i)) }
         unsafe locks.deallocate()
+        unsafe value.deinitialize(count: 1)
+        unsafe value.deallocate()
     }
 
     @inline(__always)
@@ -56,7 +62,7 @@ package final class ReadWriteLock<Value>: @unchecked Sendable {
         let shard = unsafe lock(ReaderSlot.current & (shardCount - 1))
         unsafe pthread_rwlock_rdlock(shard)
         defer { unsafe pthread_rwlock_unlock(shard) }
-        return try body(value)
+        return try unsafe body(value.pointee)
     }
 
     /// Runs `body` with exclusive access (`pthread_rwlock_wrlock` on every shard, in order).
@@ -64,7 +70,7 @@ package final class ReadWriteLock<Value>: @unchecked Sendable {
     package func withWriteLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         for i in 0..<shardCount { unsafe pthread_rwlock_wrlock(lock(i)) }
         defer { for i in (0..<shardCount).reversed() { unsafe pthread_rwlock_unlock(lock(i)) } }
-        return try body(&value)
+        return try unsafe body(&value.pointee)
     }
 }
 

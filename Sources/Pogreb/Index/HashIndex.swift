@@ -17,8 +17,11 @@ struct HashIndex: @unchecked Sendable {
     /// Split a bucket when keys exceed this fraction of the main slots.
     static let maxLoad = 0.75
 
-    var mainRegion: MappedRegion?
-    var overflowRegion: MappedRegion?
+    var mainRegion: MappedRegion? { didSet { unsafe mainBase = mainRegion?.base } }
+    var overflowRegion: MappedRegion? { didSet { unsafe overflowBase = overflowRegion?.base } }
+    /// The regions' addresses as plain values, so a bucket read touches no reference count.
+    private var mainBase: UnsafeRawPointer?
+    private var overflowBase: UnsafeRawPointer?
     /// Buckets visible in the mappings (the rest read as empty).
     var mappedMainCount: UInt64 = 0
     var mappedOverflowCount: UInt64 = 0
@@ -55,12 +58,15 @@ struct HashIndex: @unchecked Sendable {
         if !dirty.isEmpty, let changed = dirty[id] { return changed }
         let isOverflow = id & Checkpoint.overflowFlag != 0
         let number = id & ~Checkpoint.overflowFlag
-        let region = isOverflow ? overflowRegion : mainRegion
+        let base = unsafe isOverflow ? overflowBase : mainBase
         let mapped = isOverflow ? mappedOverflowCount : mappedMainCount
-        guard number < mapped, let region else { return Bucket() }
-        let base = Int(HashIndex.fileOffset(ofBucket: number))
+        // `mapped` never exceeds what the region holds: both are set together at a checkpoint.
+        guard number < mapped, let base = unsafe base else { return Bucket() }
+        let offset = Int(HashIndex.fileOffset(ofBucket: number))
         var bucket = Bucket()
-        for i in 0..<8 { bucket.words[i] = region.loadUInt64(at: base + i * 8) }
+        for i in 0..<8 {
+            bucket.words[i] = unsafe UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + i * 8, as: UInt64.self))
+        }
         return bucket
     }
 

@@ -18,8 +18,17 @@ final class Segment: @unchecked Sendable {
     var deadBytes: Int64 = 0
     /// Set once the writer has moved to a newer segment.
     var isSealed: Bool = false
-    /// The read-only mapping of a sealed segment, in mmap mode.
-    var region: MappedRegion?
+    /// The read-only mapping of the segment (sealed: whole; active: up to what was flushed).
+    var region: MappedRegion? {
+        didSet {
+            unsafe mappedBase = region?.base
+            mappedCount = region?.count ?? 0
+        }
+    }
+    /// ``region``'s address and length, as plain values: the read path uses them without
+    /// touching the region object's reference count.
+    private(set) var mappedBase: UnsafeRawPointer?
+    private(set) var mappedCount = 0
 
     init(sequence: UInt64, fileNumber: UInt32, file: any StorageFile, name: String, size: Int64) {
         self.sequence = sequence

@@ -1,7 +1,11 @@
 /// The live segments by file number: an array indexed by the number, since numbers are small
 /// (the smallest free one is reused) and a lookup sits on every read.
-struct SegmentTable: Sendable {
+struct SegmentTable: @unchecked Sendable {
+    // @unchecked Sendable: `unretained` mirrors `slots`, which owns the segments; both change
+    // only under the database's exclusive state lock.
     private var slots: [Segment?] = []
+    /// The same segments without reference counting, for the read path (see ``mapped(_:)``).
+    private var unretained: [Unmanaged<Segment>?] = []
     private(set) var count = 0
 
     init() {}
@@ -21,11 +25,23 @@ struct SegmentTable: Sendable {
             if i >= slots.count {
                 guard newValue != nil else { return }
                 slots.append(contentsOf: repeatElement(nil, count: i + 1 - slots.count))
+                unretained.append(contentsOf: repeatElement(nil, count: i + 1 - unretained.count))
             }
             if slots[i] == nil, newValue != nil { count += 1 }
             if slots[i] != nil, newValue == nil { count -= 1 }
             slots[i] = newValue
+            unretained[i] = newValue.map { Unmanaged.passUnretained($0) }
         }
+    }
+
+    /// The mapped bytes of segment `number`: its address and length (0 when it is not mapped
+    /// or does not exist). Touches no reference count: the caller holds the state lock, under
+    /// which the table keeps the segment, and the segment its mapping, alive.
+    @inline(__always)
+    func mapped(_ number: UInt32) -> (base: UnsafeRawPointer?, count: Int) {
+        let i = Int(number)
+        guard i < unretained.count, let segment = unretained[i] else { return (nil, 0) }
+        return unsafe segment._withUnsafeGuaranteedRef { unsafe ($0.mappedBase, $0.mappedCount) }
     }
 
     @discardableResult
