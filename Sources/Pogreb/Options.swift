@@ -50,6 +50,11 @@ public struct Options: Sendable {
     /// Write a checkpoint once this many bytes of log were written since the last; recovery after
     /// a crash replays at most about this much. Default: 256 MiB.
     public var checkpointLogBytes: Int64 = 256 << 20
+    /// ``Database/sync()`` also writes a checkpoint when at least this many bytes of log were
+    /// written since the last one, so that reopening after a crash that follows a `sync()`
+    /// replays at most this much. Writes made durable by ``SyncPolicy/everyWrite`` or the
+    /// interval timer never checkpoint here. Default: 8 MiB.
+    public var checkpointOnSyncLogBytes: Int64 = 8 << 20
     /// Write buffer size: records are appended to the active segment in writes of about this size.
     /// Default: 1 MiB.
     public var writeBufferSize: Int = 1 << 20

@@ -16,7 +16,8 @@ extension Database {
     /// segments.
     ///
     /// A segment qualifies when its dead bytes are at least ``Options/compactionMinDeadBytes``
-    /// and at least ``Options/compactionMinDeadFraction`` of its size. Its live records are
+    /// and at least ``Options/compactionMinDeadFraction`` of its size; the active segment too,
+    /// which is then sealed first and a new one started. Its live records are
     /// appended to the active segment in small steps under the writer lock (so reads and writes
     /// go on meanwhile), each moved only if its key still points at it. The emptied segment
     /// leaves the segment table at once and its file is deleted after the next checkpoint, which
@@ -34,6 +35,22 @@ extension Database {
 
     private func compactLocked() throws(PogrebError) -> CompactionResult {
         var result = CompactionResult(segmentsCompacted: 0, recordsCopied: 0, bytesReclaimed: 0)
+        // The active segment qualifies too: seal it first, so that a database that fits in one
+        // segment can still shed its garbage.
+        try writer.withLock { (w) throws(PogrebError) in
+            guard w.failure == nil else { return }
+            let qualifies = shared.withReadLock { state -> Bool in
+                guard let active = state.active else { return false }
+                return active.deadBytes >= options.compactionMinDeadBytes
+                    && Double(active.deadBytes) >= options.compactionMinDeadFraction * Double(active.size)
+            }
+            if qualifies {
+                do throws(PogrebError) { try rotate(writer: &w) } catch {
+                    w.failure = error
+                    throw error
+                }
+            }
+        }
         let candidates = try shared.withReadLock { (state) throws(PogrebError) -> [Segment] in
             guard !state.isClosed else { throw Database.closedError() }
             return state.segments.values.filter { segment in

@@ -252,10 +252,21 @@ extension Database {
     /// segment (`F_FULLFSYNC` on Darwin) and `fsync`s the directory when a file was created or
     /// removed. Callers that arrive while another sync runs usually find their writes covered by
     /// it when it ends, and return without a second `fdatasync`.
+    ///
+    /// When at least ``Options/checkpointOnSyncLogBytes`` of log were written since the last
+    /// checkpoint, it then writes one (see ``checkpoint()``), so a crash after `sync()` costs a
+    /// short replay.
     public func sync() throws(PogrebError) {
         guard !isReadOnly else { return }
         let end = writer.withLock { $0.appended }
         try makeDurable(upTo: end)
+        try writer.withLock { (w) throws(PogrebError) in
+            guard w.failure == nil, w.logBytesSinceCheckpoint >= options.checkpointOnSyncLogBytes else { return }
+            do throws(PogrebError) { try checkpoint(writer: &w) } catch {
+                w.failure = error
+                throw error
+            }
+        }
     }
 
     /// Group commit: returns once `target` bytes of appends are durable. One caller at a time
