@@ -8,6 +8,9 @@ public struct BuildReport: Sendable {
     public var keys: Int
     /// Whether an existing database at the path was replaced.
     public var replacedExisting: Bool
+    /// Where the replaced database was left because a reader still had it open (delete it once
+    /// that reader is done), or `nil` when it was deleted.
+    public var oldDatabaseLeftAt: String?
 }
 
 extension Database {
@@ -15,8 +18,9 @@ extension Database {
     /// atomically, for the "rebuild, then serve read-only" use.
     ///
     /// The database is written to a sibling directory `<path>.building-<random>`: the log in
-    /// large appends, the index sized up front from `expectedCount` (so no bucket ever splits)
-    /// and written straight to its files with no journal, since a crash throws the sibling away.
+    /// large sequential appends while the keys' hashes and addresses are kept in memory (16 bytes
+    /// a pair), then the index, sized for the final count, sorted by bucket and written in
+    /// order — no bucket split, no journal, since a crash throws the sibling away.
     /// Then, everything synced, the directory takes the place of `path`: a plain `rename` when
     /// nothing is there, an atomic exchange (`renameat2(RENAME_EXCHANGE)` on Linux,
     /// `renamex_np(RENAME_SWAP)` on Darwin) when a database is, after which the old one is
@@ -26,7 +30,7 @@ extension Database {
     /// they close.
     /// - Parameters:
     ///   - path: the database directory to create or replace.
-    ///   - expectedCount: about how many keys; sizing the index for them avoids splits.
+    ///   - expectedCount: about how many pairs, to reserve memory up front (optional).
     ///   - options: the new database's options (its segment size, mainly).
     ///   - pairs: the keys and values, read once; a key given twice keeps its last value.
     /// - Throws: `locked` when a writer holds the database at `path`; `notADatabase` when
@@ -42,40 +46,13 @@ extension Database {
         let fileSystem = PosixFileSystem(directory: staging)
         do throws(PogrebError) {
             try fileSystem.prepareDirectory(create: true)
-            try create(fileSystem: fileSystem, options: options, expectedKeys: expectedCount)
-            var buildOptions = options
-            buildOptions.readOnly = false
-            buildOptions.syncPolicy = .never
-            buildOptions.checkpointDirtyBuckets = .max
-            buildOptions.checkpointLogBytes = .max
-            buildOptions.compactionIntervalMilliseconds = nil
-            buildOptions.writeBufferSize = max(options.writeBufferSize, 4 << 20)
-            let database = try open(fileSystem: fileSystem, options: buildOptions)
-            var count = 0
-            var batch = WriteBatch()
-            batch.operations.reserveCapacity(4096)
-            func drain() throws(PogrebError) {
-                try batch.withRawOperations { (raw) throws(PogrebError) in
-                    _ = try unsafe database.apply(raw, atomic: false)
-                }
-                batch.operations.removeAll(keepingCapacity: true)
-                // Bound memory: move changed buckets straight to the index files.
-                let dirty = database.shared.withReadLock { $0.index.dirty.count }
-                if dirty >= options.checkpointDirtyBuckets {
-                    try database.writer.withLock { (w) throws(PogrebError) in try database.checkpoint(writer: &w, journal: false) }
-                }
-            }
-            for (key, value) in pairs {
-                batch.put(key, value)
-                count += 1
-                if batch.count >= 4096 { try drain() }
-            }
-            try drain()
-            try database.writer.withLock { (w) throws(PogrebError) in try database.checkpoint(writer: &w, journal: false) }
-            let keys = try database.count
-            try database.close()
+            var builder = try BulkBuilder(fileSystem: fileSystem, options: options, expectedCount: expectedCount)
+            for (key, value) in pairs { try builder.add(key: key, value: value) }
+            let keys = try builder.finish()
+            let count = builder.pairs
 
             let replacing = PathOperations.exists(path)
+            var leftBehind: String?
             if replacing {
                 // Only a database may be replaced, and only while no writer holds it. Readers may:
                 // a shared lock succeeds beside theirs and fails against a writer's.
@@ -84,15 +61,26 @@ extension Database {
                     throw PogrebError(.notADatabase, "\(path)/\(name) is not a file of a Pogreb database; refusing to replace the directory. Nothing was changed.")
                 }
                 let lock = try target.lock(lockFileName, exclusive: false, create: false)
-                defer { lock.unlock() }
-                try PathOperations.exchange(staging, path)
+                do throws(PogrebError) { try PathOperations.exchange(staging, path) } catch {
+                    lock.unlock()
+                    throw error
+                }
+                lock.unlock()
                 try PathOperations.syncParent(of: path)
-                try PathOperations.removeDirectory(staging)
+                // The old database now sits at the staging name. Delete it unless a reader still
+                // has it open (then it stays, for that reader, and the report names it).
+                let old = PosixFileSystem(directory: staging)
+                if let exclusive = try? old.lock(lockFileName, exclusive: true, create: false) {
+                    exclusive.unlock()
+                    try PathOperations.removeDirectory(staging)
+                } else {
+                    leftBehind = staging
+                }
             } else {
                 try PathOperations.rename(staging, path)
                 try PathOperations.syncParent(of: path)
             }
-            return BuildReport(pairs: count, keys: keys, replacedExisting: replacing)
+            return BuildReport(pairs: count, keys: keys, replacedExisting: replacing, oldDatabaseLeftAt: leftBehind)
         } catch {
             if PathOperations.exists(staging) { try? PathOperations.removeDirectory(staging) }
             throw error

@@ -173,6 +173,13 @@ extension Database {
         }
         if isReadOnly { return try shared.withReadLock(read) }
         return try writer.withLock { (w) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+            guard w.failure == nil else {
+                // After a failed write nothing more is flushed: walk what reached the file.
+                return try shared.withReadLock { (state) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+                    let (segments, sequence, _) = try read(state)
+                    return (segments, sequence, state.bufferStart)
+                }
+            }
             try flush(writer: &w)
             return try shared.withReadLock(read)
         }

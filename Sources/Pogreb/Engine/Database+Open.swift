@@ -18,7 +18,17 @@ extension Database {
     ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
     ///   `unsupportedVersion`; `readOnly`; `io`.
     public static func open(at path: String, options: Options = Options()) throws(PogrebError) -> Database {
-        try open(fileSystem: PosixFileSystem(directory: path), options: options)
+        var attempt = 0
+        while true {
+            let fileSystem = PosixFileSystem(directory: path)
+            do throws(PogrebError) {
+                return try open(fileSystem: fileSystem, options: options)
+            } catch where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
+                // The bulk builder swapped a new database in while this open read the old one:
+                // start again on what the path names now.
+                attempt += 1
+            }
+        }
     }
 
     package static func open(fileSystem: any FileSystem, options: Options = Options()) throws(PogrebError) -> Database {

@@ -6,15 +6,55 @@ import Darwin
 import Synchronization
 
 /// The real file system: one directory on disk, reached through POSIX calls.
-package struct PosixFileSystem: FileSystem {
+///
+/// The directory is opened once (`open(O_DIRECTORY)`), at the first call, and every file is then
+/// reached relative to that descriptor (`openat`, `unlinkat`, `renameat`, `fdopendir`): if the
+/// path is later made to name another directory — the bulk builder swaps directories — an open
+/// database keeps working on the one it opened, never on a mix of the two.
+package final class PosixFileSystem: FileSystem {
     package let directory: String
     package var displayPath: String { directory }
+    private let descriptor = Mutex<Int32>(-1)  // protects the directory descriptor: -1 until opened
 
     package init(directory: String) {
         self.directory = directory
     }
 
+    deinit {
+        descriptor.withLock { fd in
+            if fd >= 0 { _ = Glibc_close(fd) }
+        }
+    }
+
     private func path(_ name: String) -> String { directory + "/" + name }
+
+    /// Whether `directory` still names the directory this value opened (same device and inode).
+    /// False after the path was swapped or removed; true when the directory was never opened.
+    package func stillNamesOpenedDirectory() -> Bool {
+        let fd = descriptor.withLock { $0 }
+        guard fd >= 0 else { return true }
+        var opened = stat()
+        var current = stat()
+        guard unsafe fstat(fd, &opened) == 0, unsafe stat(directory, &current) == 0 else { return false }
+        return opened.st_dev == current.st_dev && opened.st_ino == current.st_ino
+    }
+
+    /// The directory's descriptor, opened at the first call.
+    private func directoryFD() throws(PogrebError) -> Int32 {
+        try descriptor.withLock { (fd) throws(PogrebError) -> Int32 in
+            if fd >= 0 { return fd }
+            let opened = unsafe Glibc_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+            guard opened >= 0 else {
+                let error = Errno.current
+                if error.rawValue == ENOTDIR {
+                    throw PogrebError(.notADatabase, "\(directory) is not a directory: a database is a directory of files.")
+                }
+                throw PogrebError.io(error, "cannot open the directory \(directory)")
+            }
+            fd = opened
+            return opened
+        }
+    }
 
     package func prepareDirectory(create: Bool) throws(PogrebError) {
         var info = stat()
@@ -22,6 +62,7 @@ package struct PosixFileSystem: FileSystem {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
                 throw PogrebError(.notADatabase, "\(directory) is not a directory: a database is a directory of files.")
             }
+            _ = try directoryFD()
             return
         }
         let error = Errno.current
@@ -32,13 +73,19 @@ package struct PosixFileSystem: FileSystem {
             let error = Errno.current
             if error != .exists { throw PogrebError.io(error, "cannot create the directory \(directory)") }
         }
+        _ = try directoryFD()
     }
 
     package func listFiles() throws(PogrebError) -> [String] {
-        guard let handle = unsafe opendir(directory) else {
-            throw PogrebError.io(Errno.current, "cannot list the directory \(directory)")
+        // fdopendir takes ownership of the descriptor it is given: give it a duplicate.
+        let copy = dup(try directoryFD())
+        guard copy >= 0, let handle = unsafe fdopendir(copy) else {
+            let error = Errno.current
+            if copy >= 0 { _ = Glibc_close(copy) }
+            throw PogrebError.io(error, "cannot list the directory \(directory)")
         }
         defer { unsafe closedir(handle) }
+        unsafe rewinddir(handle)
         var names: [String] = []
         while let entry = unsafe readdir(handle) {
             let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -57,7 +104,8 @@ package struct PosixFileSystem: FileSystem {
         case .readWrite: flags = O_RDWR
         case .createNew: flags = O_RDWR | O_CREAT | O_EXCL
         }
-        let fd = Glue.retryingOnInterrupt { unsafe Glibc_open(path(name), flags | O_CLOEXEC, 0o644) }
+        let dir = try directoryFD()
+        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, name, flags | O_CLOEXEC, 0o644) }
         guard fd >= 0 else {
             throw PogrebError.io(Errno.current, "cannot open \(path(name))")
         }
@@ -65,27 +113,21 @@ package struct PosixFileSystem: FileSystem {
     }
 
     package func remove(_ name: String) throws(PogrebError) {
-        if unlink(path(name)) != 0 {
+        if unlinkat(try directoryFD(), name, 0) != 0 {
             let error = Errno.current
             if error != .noEntry { throw PogrebError.io(error, "cannot remove \(path(name))") }
         }
     }
 
     package func rename(_ from: String, to: String) throws(PogrebError) {
-        #if canImport(Glibc)
-        let result = Glibc.rename(path(from), path(to))
-        #else
-        let result = Darwin.rename(path(from), path(to))
-        #endif
-        if result != 0 {
+        let dir = try directoryFD()
+        if renameat(dir, from, dir, to) != 0 {
             throw PogrebError.io(Errno.current, "cannot rename \(path(from)) to \(path(to))")
         }
     }
 
     package func syncDirectory() throws(PogrebError) {
-        let fd = unsafe Glibc_open(directory, O_RDONLY | O_CLOEXEC, 0)
-        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open \(directory) to sync it") }
-        defer { _ = Glibc_close(fd) }
+        let fd = try directoryFD()
         if fsync(fd) != 0 {
             let error = Errno.current
             // Some file systems refuse fsync on a directory; that is not a failure of ours.
@@ -96,9 +138,10 @@ package struct PosixFileSystem: FileSystem {
     }
 
     package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
-        var fd = unsafe Glibc_open(path(name), (exclusive ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0o644)
+        let dir = try directoryFD()
+        var fd = unsafe openat(dir, name, (exclusive ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0o644)
         if fd < 0, Errno.current == .noEntry, create {
-            fd = unsafe Glibc_open(path(name), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            fd = unsafe openat(dir, name, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         }
         if fd < 0, !exclusive, Errno.current == .noEntry {
             // A read-only open of a database whose writer never created the lock file: there is
