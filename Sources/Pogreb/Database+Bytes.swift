@@ -6,7 +6,7 @@ extension Database {
     static func withBytes<S: Sequence<UInt8>, R>(
         _ bytes: S, _ body: (UnsafeRawBufferPointer) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
-        let lent: Result<R, PogrebError>? = unsafe bytes.withContiguousStorageIfAvailable { buffer in
+        let lent: Result<R, PogrebError>? = bytes.withContiguousStorageIfAvailable { buffer in
             do throws(PogrebError) { return .success(try unsafe body(UnsafeRawBufferPointer(buffer))) } catch { return .failure(error) }
         }
         if let lent { return try lent.get() }

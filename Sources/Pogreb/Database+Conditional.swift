@@ -80,8 +80,8 @@ extension Database {
             }
             var batch = WriteBatch()
             batch.operations = [operation]
-            try batch.withRawOperations { (raw) throws(PogrebError) in
-                _ = try unsafe applyLocked(raw, atomic: false, writer: &w)
+            unsafe try batch.withRawOperations { (raw) throws(PogrebError) in
+                _ = unsafe try applyLocked(raw, atomic: false, writer: &w)
             }
             if case .put(let value) = decision { return (value, true, w.appended) }
             return (nil, true, w.appended)

@@ -10,7 +10,7 @@ extension Database {
     public func get(many keys: [[UInt8]]) throws(PogrebError) -> [[UInt8]?] {
         var results: [[UInt8]?] = []
         results.reserveCapacity(keys.count)
-        let hashes = unsafe keys.map { key in unsafe key.withUnsafeBytes { unsafe XXH3.hash64($0, seed: hashSeed) } }
+        let hashes = keys.map { key in unsafe key.withUnsafeBytes { unsafe XXH3.hash64($0, seed: hashSeed) } }
         let verify = options.verifyChecksums
         let shard = counters.shard
         var start = 0

@@ -137,7 +137,7 @@ public final class Database: Sendable {
         try shared.withReadLock { (state) throws(PogrebError) in
             guard !state.isClosed else { throw Database.closedError() }
             try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) { (found) throws(PogrebError) in
-                guard let (header, record) = unsafe found else { return unsafe body(nil) }
+                guard let (header, record) = unsafe found else { return body(nil) }
                 shard.hits.add(1, ordering: .relaxed)
                 let start = Record.headerSize + header.keyLength
                 unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
@@ -190,8 +190,8 @@ public final class Database: Sendable {
     /// - Returns: for each operation in order, whether the key was present before it.
     @discardableResult
     public func apply(_ batch: WriteBatch) throws(PogrebError) -> [Bool] {
-        try batch.withRawOperations { (operations) throws(PogrebError) -> [Bool] in
-            try unsafe apply(operations, atomic: true)
+        unsafe try batch.withRawOperations { (operations) throws(PogrebError) -> [Bool] in
+            unsafe try apply(operations, atomic: true)
         }
     }
 

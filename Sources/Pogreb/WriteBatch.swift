@@ -50,18 +50,18 @@ public struct WriteBatch: Sendable {
                 }
                 return unsafe .delete(key: key)
             }
-            return try unsafe body(raw)
+            return unsafe try body(raw)
         }
     }
 }
 
 /// One write, with its bytes lent by the caller for the duration of the call.
-enum RawOperation {
+@unsafe enum RawOperation {
     case put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
     case delete(key: UnsafeRawBufferPointer)
 
     var key: UnsafeRawBufferPointer {
-        switch self {
+        switch unsafe self {
         case .put(let key, _): return unsafe key
         case .delete(let key): return unsafe key
         }

@@ -65,6 +65,15 @@ import Testing
 
     @Test(arguments: FileSystemKind.allCases)
     func readersSeeOnlyWholeValuesOfTheirKey(kind: FileSystemKind) throws {
+        try Self.readersSeeOnlyWholeValues(kind: kind, seconds: 1.5)
+    }
+
+    @Test(.enabled(if: longTestsEnabled, "set POGREB_LONG_TESTS=1"), arguments: FileSystemKind.allCases)
+    func longReadersSeeOnlyWholeValuesOfTheirKey(kind: FileSystemKind) throws {
+        try Self.readersSeeOnlyWholeValues(kind: kind, seconds: 20)
+    }
+
+    static func readersSeeOnlyWholeValues(kind: FileSystemKind, seconds: Double) throws {
         try withTestDatabase(kind, configure: { options in
             smallOptions(&options)
             options.writeBufferSize = 8 << 10
@@ -168,7 +177,7 @@ import Testing
                     }
                 }
             }
-            Self.run(seconds: 1.5, [writer, deleter, reader(0), reader(1), maintainer])
+            Self.run(seconds: seconds, [writer, deleter, reader(0), reader(1), maintainer])
 
             let problems = shared.problems.withLock { $0 }
             #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")

@@ -54,6 +54,20 @@ import Testing
 
     @Test func randomWritesSurviveCrashImages() throws {
         var generator = SeededGenerator.make("crash images")
+        try Self.randomWritesSurviveCrashImages(operations: 3000, generator: &generator)
+    }
+
+    @Test(.enabled(if: longTestsEnabled, "set POGREB_LONG_TESTS=1"))
+    func longRandomWritesSurviveCrashImages() throws {
+        var generator = SeededGenerator.make("long crash images")
+        for _ in 0..<6 {
+            var run = generator.fork()
+            print("sub-run seed: \(run.seed)")
+            try Self.randomWritesSurviveCrashImages(operations: 20_000, generator: &run)
+        }
+    }
+
+    static func randomWritesSurviveCrashImages(operations: Int, generator: inout SeededGenerator) throws {
         var options = Options()
         Self.options(&options)
         let fs = MemoryFileSystem()
@@ -63,7 +77,7 @@ import Testing
         var batchID = 0
         var crashes = 0
         var recoveredStates: [Int: Int] = [:]
-        for n in 0..<3000 {
+        for n in 0..<operations {
             var model = timeline.current
             let k = key(Int.random(in: 0..<500, using: &generator))
             switch Int.random(in: 0..<100, using: &generator) {

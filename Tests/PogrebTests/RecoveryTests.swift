@@ -488,6 +488,82 @@ import Testing
         }
     }
 
+    /// A checkpoint whose checksum is right but whose fields are out of range (as a bug or a
+    /// hostile file could leave): opening gives a typed error or a working database, never a trap.
+    @Test(arguments: FileSystemKind.allCases)
+    func checkpointWithOutOfRangeFields(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            var model = ReferenceModel()
+            let db = try t.open()
+            for i in 0..<500 {
+                try db.put(key(i), value(i))
+                model.put(key(i), value(i))
+            }
+            try db.checkpoint()
+            for i in 500..<550 {
+                try db.put(key(i), value(i))
+                model.put(key(i), value(i))
+            }
+            try db.close()
+            let files = try t.snapshot()
+            var newest: (slot: Int, header: FileHeader, checkpoint: Checkpoint)?
+            for slot in 0..<2 {
+                guard let (header, checkpoint) = try? Database.readCheckpoint(fileSystem: t.fileSystem, slot: slot, withBuckets: false) else { continue }
+                if newest == nil || checkpoint.sequence > newest?.checkpoint.sequence ?? 0 { newest = (slot, header, checkpoint) }
+            }
+            guard let newest else { throw TestSupportError("no checkpoint") }
+            let name = "checkpoint-\(newest.slot).pgc"
+            let original = newest.checkpoint
+            let first = original.segments.first ?? Checkpoint.SegmentEntry(sequence: 1, fileNumber: 0, size: 64, deadBytes: 0)
+            let mutations: [(String, (inout Checkpoint) -> Void)] = [
+                ("bucket count 0", { $0.bucketCount = 0 }),
+                ("bucket count 1", { $0.bucketCount = 1 }),
+                ("bucket count 3", { $0.bucketCount = 3 }),
+                ("bucket count 2^40", { $0.bucketCount = 1 << 40 }),
+                ("bucket count max", { $0.bucketCount = .max }),
+                ("overflow count 0", { $0.overflowCount = 0 }),
+                ("overflow count 2^40", { $0.overflowCount = 1 << 40 }),
+                ("overflow count max", { $0.overflowCount = .max }),
+                ("free head max", { $0.freeHead = .max }),
+                ("free head 5", { $0.freeHead = 5 }),
+                ("key count 0", { $0.keyCount = 0 }),
+                ("key count max", { $0.keyCount = .max }),
+                ("position segment 0", { $0.positionSegment = 0 }),
+                ("position segment 999", { $0.positionSegment = 999 }),
+                ("position offset 0", { $0.positionOffset = 0 }),
+                ("position offset 2^40", { $0.positionOffset = 1 << 40 }),
+                ("position offset max", { $0.positionOffset = .max }),
+                ("next sequence 0", { $0.nextSegmentSequence = 0 }),
+                ("next sequence max", { $0.nextSegmentSequence = .max }),
+                ("hash seed changed", { $0.hashSeed ^= 1 }),
+                ("offset bits 20", { $0.offsetBits = 20 }),
+                ("offset bits 40", { $0.offsetBits = 40 }),
+                ("no segments", { $0.segments = [] }),
+                ("a segment twice", { $0.segments.append(first) }),
+                ("file number max", { $0.segments[0].fileNumber = .max }),
+                ("file number 2^28", { $0.segments[0].fileNumber = 1 << 28 }),
+                ("segment size 0", { $0.segments[0].size = 0 }),
+                ("segment size max", { $0.segments[0].size = .max }),
+                ("dead bytes = size", { $0.segments[0].deadBytes = $0.segments[0].size }),
+                ("segment sequence 0", { $0.segments[0].sequence = 0 }),
+                ("segment sequence max", { $0.segments[0].sequence = .max }),
+            ]
+            for (what, mutate) in mutations {
+                var crafted = original
+                mutate(&crafted)
+                var damaged = files
+                damaged[name] = crafted.encoded(databaseID: newest.header.databaseID)
+                for readOnly in [true, false] {
+                    try t.restore(damaged)
+                    let outcome = Self.openAndUse(t, readOnly: readOnly, model: model)
+                    if case .openedWithWrongData(let problem) = outcome {
+                        print("\(kind) checkpoint with \(what), readOnly \(readOnly): opened, \(problem)")
+                    }
+                }
+            }
+        }
+    }
+
     enum Outcome {
         case failed(PogrebError)
         case openedIntact

@@ -193,8 +193,6 @@ extension Database {
             damaged.isIndexDamage = true
             throw damaged
         }
-        let layout = LogLayout(offsetBits: checkpoint.offsetBits)
-        let path = fileSystem.displayPath
 
         return try loadSegments(fileSystem: fileSystem, options: options, lock: lock, checkpoint: checkpoint, id: id, index: index, indexFile: indexFile, overflowFile: overflowFile)
     }

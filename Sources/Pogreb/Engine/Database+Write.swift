@@ -9,17 +9,17 @@ extension Database {
         guard !isReadOnly else {
             throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
         }
-        for operation in operations {
-            guard operation.key.count <= Limits.maxKeySize else {
-                throw PogrebError(.keyTooLarge, "a key of \(operation.key.count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
+        for unsafe operation in unsafe operations {
+            guard unsafe operation.key.count <= Limits.maxKeySize else {
+                throw PogrebError(.keyTooLarge, unsafe "a key of \(operation.key.count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
             }
-            if case .put(_, let value) = operation, value.count > Limits.maxValueSize {
+            if case .put(_, let value) = unsafe operation, value.count > Limits.maxValueSize {
                 throw PogrebError(.valueTooLarge, "a value of \(value.count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
             }
         }
-        if operations.isEmpty { return [] }
+        if unsafe operations.isEmpty { return [] }
         let (results, end) = try writer.withLock { (w) throws(PogrebError) -> ([Bool], UInt64) in
-            let results = try unsafe applyLocked(operations, atomic: atomic, writer: &w)
+            let results = unsafe try applyLocked(operations, atomic: atomic, writer: &w)
             return (results, w.appended)
         }
         if options.syncPolicy == .everyWrite {
@@ -37,12 +37,12 @@ extension Database {
             throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
         }
         let hashes = unsafe operations.map { unsafe XXH3.hash64($0.key, seed: hashSeed) }
-        let batch = atomic && operations.count > 1
+        let batch = unsafe atomic && operations.count > 1
         if batch {
             // A batch never spans segments (recovery finds its commit in the same file), and
             // every record must start at an offset the log address can hold.
             let sizes = unsafe operations.map { operation -> Int64 in
-                switch operation {
+                switch unsafe operation {
                 case .put(let key, let value): return Int64(Record.size(keyLength: key.count, valueLength: value.count))
                 case .delete(let key): return Int64(Record.size(keyLength: key.count, valueLength: 0))
                 }
@@ -67,27 +67,27 @@ extension Database {
                 throw error
             }
         }
-        if !batch && operations.count > 1 {
+        if unsafe !batch && operations.count > 1 {
             // Independent writes: one at a time, so the segment rotates between any two and
             // every record starts at an offset below the segment size.
             var results: [Bool] = []
-            results.reserveCapacity(operations.count)
-            for (i, operation) in operations.enumerated() {
-                results += try unsafe appendChecked([operation], hashes: [hashes[i]], batch: false, writer: &w)
+            unsafe results.reserveCapacity(operations.count)
+            for unsafe (i, operation) in unsafe operations.enumerated() {
+                unsafe results += try appendChecked([operation], hashes: [hashes[i]], batch: false, writer: &w)
             }
             return results
         }
-        return try unsafe appendChecked(operations, hashes: hashes, batch: batch, writer: &w)
+        return unsafe try appendChecked(operations, hashes: hashes, batch: batch, writer: &w)
     }
 
     private func appendChecked(_ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
         let results: [Bool]
         do throws(PogrebError) {
-            results = try unsafe appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
+            results = unsafe try appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
             var puts = 0
             var deletes = 0
-            for (i, operation) in operations.enumerated() {
-                if case .put = operation { puts += 1 } else if results[i] { deletes += 1 }
+            for unsafe (i, operation) in unsafe operations.enumerated() {
+                if case .put = unsafe operation { puts += 1 } else if results[i] { deletes += 1 }
             }
             let shard = counters.shard
             if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
@@ -112,14 +112,14 @@ extension Database {
             swap(&index, &state.index)
             defer { swap(&index, &state.index) }
             var results: [Bool] = []
-            results.reserveCapacity(operations.count)
+            unsafe results.reserveCapacity(operations.count)
             var written = 0
             var records = 0
             let flags: Record.Flags = batch ? .batch : []
-            for (i, operation) in operations.enumerated() {
+            for unsafe (i, operation) in unsafe operations.enumerated() {
                 let hash = hashes[i]
                 let key = unsafe operation.key
-                switch operation {
+                switch unsafe operation {
                 case .put(_, let value):
                     let offset = state.bufferStart + Int64(state.buffer.count)
                     unsafe Record.append(kind: .put, flags: flags, key: key, value: value, to: &state.buffer)

@@ -186,6 +186,6 @@ struct SharedState: @unchecked Sendable {
 
     /// The size of the record at `address`, for dead-byte accounting (0 when unreadable).
     func recordSize(at address: UInt64) -> Int64 {
-        (try? withRecord(at: address, verify: false) { header, _ in Int64(header.totalSize) }) ?? 0
+        unsafe (try? withRecord(at: address, verify: false) { header, _ in Int64(header.totalSize) }) ?? 0
     }
 }

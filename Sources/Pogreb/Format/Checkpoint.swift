@@ -135,6 +135,12 @@ struct Checkpoint: Sendable {
         guard (20...40).contains(offsetBits) else {
             throw PogrebError.corrupted(file: file, offset: reader.offset - 8, "offset bits \(offsetBits) out of range")
         }
+        // The index's shape: values past these would trap in the bucket arithmetic.
+        guard bucketCount >= 1, bucketCount <= 1 << 40, overflowCount >= 1, overflowCount <= 1 << 40,
+            freeHead < overflowCount, keyCount <= (bucketCount + overflowCount) * UInt64(Bucket.slotCount)
+        else {
+            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size), "index shape out of range: \(bucketCount) buckets, \(overflowCount) overflow buckets, free list at \(freeHead), \(keyCount) keys")
+        }
         let segmentCount = try reader.uint64("segment count")
         guard segmentCount <= UInt64(reader.remaining / 32) else {
             throw PogrebError.corrupted(file: file, offset: reader.offset - 8, "segment count \(segmentCount) exceeds the payload")
@@ -156,8 +162,19 @@ struct Checkpoint: Sendable {
         guard changedCount <= 1 << 34 / 72 else {
             throw PogrebError.corrupted(file: file, offset: reader.offset - 16, "changed bucket count \(changedCount) out of range")
         }
-        guard positionOffset <= UInt64(Int64.max) else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 40, "log position out of range")
+        guard positionOffset <= UInt64(Int64.max), positionOffset >= UInt64(FileHeader.size) else {
+            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 40, "log position \(positionOffset) out of range")
+        }
+        // Counts every later computation relies on: at least one bucket, numbers within 48 bits.
+        let limit: UInt64 = 1 << 48
+        guard bucketCount >= 1, bucketCount < limit else {
+            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size), "bucket count \(bucketCount) out of range")
+        }
+        guard overflowCount >= 1, overflowCount < limit, freeHead < overflowCount else {
+            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 8, "overflow count \(overflowCount) or free list head \(freeHead) out of range")
+        }
+        guard keyCount <= (bucketCount + overflowCount) * UInt64(Bucket.slotCount) else {
+            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 24, "key count \(keyCount) exceeds the index's slots")
         }
         var checkpoint = Checkpoint(
             sequence: sequence, bucketCount: bucketCount, overflowCount: overflowCount, freeHead: freeHead,

@@ -11,7 +11,7 @@ import CPogrebSystem
 /// The mapping is released exactly once, when the last reference goes away. The owner of a region
 /// (the segment or index that mapped it) keeps it alive for as long as any reader may use the
 /// pointer; readers only see bytes through ``withBytes(_:)`` and the checked loads below.
-package final class MappedRegion: @unchecked Sendable {
+@safe package final class MappedRegion: @unchecked Sendable {
     // @unchecked Sendable: the bytes are never written through this object, and `base`/`count`
     // are immutable, so sharing it between threads is safe.
     package let base: UnsafeRawPointer
@@ -21,7 +21,7 @@ package final class MappedRegion: @unchecked Sendable {
     package init(base: UnsafeRawPointer, count: Int, release: @escaping @Sendable (UnsafeRawPointer, Int) -> Void) {
         unsafe self.base = base
         self.count = count
-        self.release = release
+        unsafe self.release = unsafe release
     }
 
     /// Lends the whole region; the buffer must not escape `body`.
@@ -62,7 +62,7 @@ extension MappedRegion {
     static func copy(of bytes: UnsafeRawBufferPointer) -> MappedRegion {
         let count = max(bytes.count, 1)
         let storage = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
-        if let source = unsafe bytes.baseAddress, bytes.count > 0 {
+        if let source = bytes.baseAddress, bytes.count > 0 {
             unsafe storage.copyMemory(from: source, byteCount: bytes.count)
         }
         return unsafe MappedRegion(base: UnsafeRawPointer(storage), count: bytes.count) { base, _ in

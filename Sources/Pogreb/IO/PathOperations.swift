@@ -17,7 +17,7 @@ enum PathOperations {
     /// `renamex_np(RENAME_SWAP)` on Darwin. A process that opens either path sees one directory
     /// or the other, never a mix.
     static func exchange(_ a: String, _ b: String) throws(PogrebError) {
-        let result = c_pogreb_exchange(a, b)
+        let result = unsafe c_pogreb_exchange(a, b)
         if result != 0 {
             throw PogrebError.io(Errno.current, "cannot exchange \(a) and \(b) atomically")
         }
@@ -26,7 +26,7 @@ enum PathOperations {
     /// Renames `from` to `to` (`rename`), which must not exist or be an empty directory.
     static func rename(_ from: String, _ to: String) throws(PogrebError) {
         #if canImport(Glibc)
-        let result = Glibc.rename(from, to)
+        let result = unsafe Glibc.rename(from, to)
         #else
         let result = Darwin.rename(from, to)
         #endif
@@ -38,7 +38,7 @@ enum PathOperations {
     static func removeDirectory(_ path: String) throws(PogrebError) {
         let fileSystem = PosixFileSystem(directory: path)
         for name in try fileSystem.listFiles() { try fileSystem.remove(name) }
-        if rmdir(path) != 0 { throw PogrebError.io(Errno.current, "cannot remove the directory \(path)") }
+        if unsafe rmdir(path) != 0 { throw PogrebError.io(Errno.current, "cannot remove the directory \(path)") }
     }
 
     /// `fsync`s the directory that contains `path`, making a rename of `path` durable.

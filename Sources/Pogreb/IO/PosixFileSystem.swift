@@ -43,7 +43,7 @@ package final class PosixFileSystem: FileSystem {
     private func directoryFD() throws(PogrebError) -> Int32 {
         try descriptor.withLock { (fd) throws(PogrebError) -> Int32 in
             if fd >= 0 { return fd }
-            let opened = unsafe Glibc_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+            let opened = Glibc_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
             guard opened >= 0 else {
                 let error = Errno.current
                 if error.rawValue == ENOTDIR {
@@ -69,7 +69,7 @@ package final class PosixFileSystem: FileSystem {
         guard error == .noEntry, create else {
             throw PogrebError.io(error, "cannot open the directory \(directory)")
         }
-        if mkdir(directory, 0o755) != 0 {
+        if unsafe mkdir(directory, 0o755) != 0 {
             let error = Errno.current
             if error != .exists { throw PogrebError.io(error, "cannot create the directory \(directory)") }
         }
@@ -113,7 +113,7 @@ package final class PosixFileSystem: FileSystem {
     }
 
     package func remove(_ name: String) throws(PogrebError) {
-        if unlinkat(try directoryFD(), name, 0) != 0 {
+        if unsafe unlinkat(try directoryFD(), name, 0) != 0 {
             let error = Errno.current
             if error != .noEntry { throw PogrebError.io(error, "cannot remove \(path(name))") }
         }
@@ -121,7 +121,7 @@ package final class PosixFileSystem: FileSystem {
 
     package func rename(_ from: String, to: String) throws(PogrebError) {
         let dir = try directoryFD()
-        if renameat(dir, from, dir, to) != 0 {
+        if unsafe renameat(dir, from, dir, to) != 0 {
             throw PogrebError.io(Errno.current, "cannot rename \(path(from)) to \(path(to))")
         }
     }
@@ -166,7 +166,7 @@ package final class PosixFileSystem: FileSystem {
 /// Thin wrappers so the rest of the file can name the C calls the same way on both platforms.
 @inline(__always) func Glibc_open(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
     #if canImport(Glibc)
-    return Glibc.open(path, flags, mode)
+    return unsafe Glibc.open(path, flags, mode)
     #else
     return Darwin.open(path, flags, mode)
     #endif

@@ -10,7 +10,7 @@ enum RawBytes {
     @inline(__always)
     static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
-        guard a.count > 0, let pa = unsafe a.baseAddress, let pb = unsafe b.baseAddress else { return true }
+        guard a.count > 0, let pa = a.baseAddress, let pb = b.baseAddress else { return true }
         return unsafe memcmp(pa, pb, a.count) == 0
     }
 

@@ -12,7 +12,7 @@ import Synchronization
 /// different lines and do not slow each other down. A writer takes every shard, in order. On
 /// Linux each lock prefers writers, so a steady stream of readers cannot starve the writer.
 /// The locks live in one heap allocation that never moves (a pthread lock must not move).
-package final class ReadWriteLock<Value>: @unchecked Sendable {
+@safe package final class ReadWriteLock<Value>: @unchecked Sendable {
     // @unchecked Sendable: `value` is only touched while the locks are held — one shard shared
     // for reads, all shards exclusively for writes — which is what makes sharing it safe.
     private let locks: UnsafeMutableRawPointer

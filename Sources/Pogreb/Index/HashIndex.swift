@@ -10,7 +10,7 @@
 /// one bucket splits exactly one old bucket, so there is never a stop-the-world rehash.
 ///
 /// This is a value type held inside the database's state lock; it does no locking of its own.
-struct HashIndex: @unchecked Sendable {
+@safe struct HashIndex: @unchecked Sendable {
     // @unchecked Sendable: MappedRegion is Sendable; the dictionary and counters are values.
     static let initialBucketCount: UInt64 = 16
     static let headerPageSize: Int64 = 4096

@@ -4,7 +4,7 @@
 /// sequence order) and is never reused; the file number is what index slots store and is reused
 /// once a segment is deleted. A segment is *active* while the writer appends to it and *sealed*
 /// after; a sealed segment never changes again until compaction deletes it, so it may be mapped.
-final class Segment: @unchecked Sendable {
+@safe final class Segment: @unchecked Sendable {
     // @unchecked Sendable: `size`, `deadBytes`, `region` and `isSealed` change only under the
     // database's exclusive state lock, and are read under its shared lock.
     let sequence: UInt64

@@ -1,11 +1,11 @@
 /// The live segments by file number: an array indexed by the number, since numbers are small
 /// (the smallest free one is reused) and a lookup sits on every read.
-struct SegmentTable: @unchecked Sendable {
+@safe struct SegmentTable: @unchecked Sendable {
     // @unchecked Sendable: `unretained` mirrors `slots`, which owns the segments; both change
     // only under the database's exclusive state lock.
     private var slots: [Segment?] = []
     /// The same segments without reference counting, for the read path (see ``mapped(_:)``).
-    private var unretained: [Unmanaged<Segment>?] = []
+    private var unretained: [Unmanaged<Segment>?] = unsafe []
     private(set) var count = 0
 
     init() {}
@@ -25,12 +25,12 @@ struct SegmentTable: @unchecked Sendable {
             if i >= slots.count {
                 guard newValue != nil else { return }
                 slots.append(contentsOf: repeatElement(nil, count: i + 1 - slots.count))
-                unretained.append(contentsOf: repeatElement(nil, count: i + 1 - unretained.count))
+                unsafe unretained.append(contentsOf: repeatElement(nil, count: i + 1 - unretained.count))
             }
             if slots[i] == nil, newValue != nil { count += 1 }
             if slots[i] != nil, newValue == nil { count -= 1 }
             slots[i] = newValue
-            unretained[i] = newValue.map { Unmanaged.passUnretained($0) }
+            unsafe unretained[i] = unsafe newValue.map { unsafe Unmanaged.passUnretained($0) }
         }
     }
 
@@ -40,7 +40,7 @@ struct SegmentTable: @unchecked Sendable {
     @inline(__always)
     func mapped(_ number: UInt32) -> (base: UnsafeRawPointer?, count: Int) {
         let i = Int(number)
-        guard i < unretained.count, let segment = unretained[i] else { return (nil, 0) }
+        guard unsafe i < unretained.count, let segment = unsafe unretained[i] else { return (nil, 0) }
         return unsafe segment._withUnsafeGuaranteedRef { unsafe ($0.mappedBase, $0.mappedCount) }
     }
 
