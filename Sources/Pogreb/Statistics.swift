@@ -2,6 +2,8 @@ import Synchronization
 
 /// Counters of a ``Database`` since it was opened, and its current shape.
 public struct Statistics: Sendable, Equatable {
+    /// The on-disk format version of the database's files.
+    public var formatVersion: Int { Int(FileHeader.currentVersion) }
     /// Keys in the database.
     public var keyCount: Int
     /// Main buckets of the index.

@@ -22,6 +22,8 @@ public struct VerificationReport: Sendable {
     public var liveRecords = 0
     /// Slots in the index.
     public var indexSlots = 0
+    /// Buckets in the longest chain of the index (1 when no bucket has an overflow bucket).
+    public var longestChain = 0
     /// Whether nothing was found wrong.
     public var isClean: Bool { problems.isEmpty }
 }
@@ -106,14 +108,17 @@ extension Database {
         var number: UInt64 = 0
         var keyCount: UInt64 = 0
         while true {
-            let (finished, problems, slots, keys) = try shared.withReadLock { (state) throws(PogrebError) -> (Bool, [VerificationReport.Problem], Int, UInt64) in
+            let (finished, problems, slots, keys, longest) = try shared.withReadLock { (state) throws(PogrebError) -> (Bool, [VerificationReport.Problem], Int, UInt64, Int) in
                 guard !state.isClosed else { throw Database.closedError() }
                 var problems: [VerificationReport.Problem] = []
                 var slots = 0
+                var longest = 0
                 let indexName = fileSystem.displayPath + "/" + Database.indexFileName
                 let last = min(state.index.bucketCount, number + 4096)
                 while number < last {
-                    for id in try state.index.chain(startingAt: number) {
+                    let chain = try state.index.chain(startingAt: number)
+                    longest = max(longest, chain.count)
+                    for id in chain {
                         let bucket = state.index.bucket(id)
                         if !bucket.reservedBitsAreZero {
                             problems.append(.init(file: indexName, offset: HashIndex.fileOffset(ofBucket: id & ~Checkpoint.overflowFlag), what: "reserved bits set in bucket \(id)"))
@@ -133,10 +138,11 @@ extension Database {
                     }
                     number += 1
                 }
-                return (number >= state.index.bucketCount, problems, slots, state.index.keyCount)
+                return (number >= state.index.bucketCount, problems, slots, state.index.keyCount, longest)
             }
             report.problems += problems
             report.indexSlots += slots
+            report.longestChain = max(report.longestChain, longest)
             keyCount = keys
             if finished { break }
         }
