@@ -230,7 +230,8 @@ import Testing
             var model = ReferenceModel()
             var generator = SeededGenerator.make("reopen \(kind)")
             for round in 0..<4 {
-                let db = try t.open()
+                // The file access mode is not part of the files: alternate it between opens.
+                let db = try t.open { $0.fileAccess = round % 2 == 0 ? kind.fileAccess : (kind.fileAccess == .mmap ? .pread : .mmap) }
                 try checkInvariants(db, model: model)
                 for _ in 0..<1500 {
                     let i = Int.random(in: 0..<1000, using: &generator)
@@ -300,10 +301,63 @@ import Testing
                 expectPogrebError(.locked) { _ = try Database.open(at: directory) }
             }
             #expect(try db.get(key(1)) == value(1))
+            // Nor may a reader join a writer.
+            expectPogrebError(.locked) { _ = try t.open { $0.readOnly = true } }
             try db.close()
             let again = try t.open()
             #expect(try again.get(key(1)) == value(1))
             try again.close()
+        }
+    }
+
+    @Test(arguments: FileSystemKind.allCases)
+    func optionsOutOfRangeAreRejected(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            expectPogrebError(.invalidArgument) { _ = try t.open { $0.segmentSize = (1 << 20) - 1 } }
+            expectPogrebError(.invalidArgument) { _ = try t.open { $0.segmentSize = (1 << 40) + 1 } }
+            #expect(try t.fileNames().isEmpty || kind.isMemory, "nothing is created")
+            // Created with 1 MiB segments; a later open may not raise the limit past the layout.
+            let db = try t.open { $0.segmentSize = 1 << 20 }
+            try db.close()
+            let again = try t.open { $0.segmentSize = 1 << 30 }
+            for i in 0..<1200 { try again.put(key(i), value(i, length: 1000)) }
+            #expect(try again.statistics.segments.count >= 2, "segments still rotate at 1 MiB")
+            for i in 0..<1200 { #expect(try again.get(key(i)) == value(i, length: 1000)) }
+            try again.close()
+        }
+    }
+
+    @Test(arguments: FileSystemKind.allCases)
+    func batchLargerThanASegmentIsRejected(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: smallOptions) { t in
+            let db = try t.open()
+            try db.put(key(0), value(0))
+            try db.sync()
+            let before = try db.statistics.logBytes
+            var batch = WriteBatch()
+            batch.put(key(1), [UInt8](repeating: 1, count: 600_000))
+            batch.put(key(2), [UInt8](repeating: 2, count: 600_000))
+            batch.delete(key(0))
+            expectPogrebError(.invalidArgument) { try db.apply(batch) }
+            try db.sync()
+            #expect(try db.statistics.logBytes == before, "nothing written")
+            #expect(try db.get(key(0)) == value(0))
+            #expect(try db.get(key(1)) == nil)
+            // A batch that fits a segment but not what is left of the active one starts a new one.
+            var fits = WriteBatch()
+            fits.put(key(3), [UInt8](repeating: 3, count: 500_000))
+            fits.put(key(4), [UInt8](repeating: 4, count: 500_000))
+            try db.apply(fits)
+            var again = WriteBatch()
+            again.put(key(5), [UInt8](repeating: 5, count: 500_000))
+            again.put(key(6), [UInt8](repeating: 6, count: 500_000))
+            try db.apply(again)
+            for i in 3...6 { #expect(try db.get(key(i)) == [UInt8](repeating: UInt8(i), count: 500_000)) }
+            try checkInvariants(db)
+            try db.close()
+            let reopened = try t.open()
+            for i in 3...6 { #expect(try reopened.get(key(i)) == [UInt8](repeating: UInt8(i), count: 500_000)) }
+            try reopened.close()
         }
     }
 

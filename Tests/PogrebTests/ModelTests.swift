@@ -26,12 +26,12 @@ import Testing
 /// One random run: a database and the model, driven by the same operations.
 struct ModelRun {
     enum Step: CaseIterable {
-        case put, delete, batch, get, contains, sync, checkpoint, compact, reopen, crashReopen, check
+        case put, delete, batch, get, contains, sync, checkpoint, compact, reopen, crashReopen, readOnlyReopen, check
     }
 
     static let weights: [(Step, Int)] = [
         (.put, 380), (.delete, 110), (.batch, 70), (.get, 250), (.contains, 60), (.sync, 20),
-        (.checkpoint, 10), (.compact, 6), (.reopen, 6), (.crashReopen, 6), (.check, 8),
+        (.checkpoint, 10), (.compact, 6), (.reopen, 6), (.crashReopen, 6), (.readOnlyReopen, 3), (.check, 8),
     ]
 
     static func run(kind: FileSystemKind, operations: Int, generator: inout SeededGenerator) throws {
@@ -138,6 +138,17 @@ struct ModelRun {
                     db = try t.open()
                     #expect(try db.statistics.tornTails == [], context)
                     try checkInvariants(db, model: model)
+                case .readOnlyReopen:
+                    // A killed writer, then a reader: it replays the tail without writing.
+                    note("crash, read-only open, reopen")
+                    try db.sync()
+                    abandon(db)
+                    let files = try t.snapshot()
+                    let reader = try t.open { $0.readOnly = true }
+                    try checkInvariants(reader, model: model)
+                    try reader.close()
+                    #expect(try t.snapshot() == files, "a read-only open writes nothing: \(context)")
+                    db = try t.open()
                 case .check:
                     #expect(try db.count == model.count, context)
                     try checkInvariants(db, model: model)

@@ -201,7 +201,7 @@
             dirty[previousID] = previous
             free(overflow: lastID & ~Checkpoint.overflowFlag)
         }
-        keyCount -= 1
+        if keyCount > 0 { keyCount -= 1 }  // a damaged checkpoint may undercount; never trap
         return old
     }
 
