@@ -58,7 +58,7 @@ public struct Options: Sendable {
     /// Write buffer size: records are appended to the active segment in writes of about this size.
     /// Default: 1 MiB.
     public var writeBufferSize: Int = 1 << 20
-    /// Compaction rewrites sealed segments with at least this fraction of dead bytes.
+    /// Compaction rewrites segments with at least this fraction of their record bytes dead.
     /// Default: 0.5.
     public var compactionMinDeadFraction: Double = 0.5
     /// Compaction ignores segments whose dead bytes are fewer than this. Default: 1 MiB.

@@ -42,7 +42,7 @@ extension Database {
             let qualifies = shared.withReadLock { state -> Bool in
                 guard let active = state.active else { return false }
                 return active.deadBytes >= options.compactionMinDeadBytes
-                    && Double(active.deadBytes) >= options.compactionMinDeadFraction * Double(active.size)
+                    && Double(active.deadBytes) >= options.compactionMinDeadFraction * Double(active.size - Int64(FileHeader.size))
             }
             if qualifies {
                 do throws(PogrebError) { try rotate(writer: &w) } catch {
@@ -55,7 +55,7 @@ extension Database {
             guard !state.isClosed else { throw Database.closedError() }
             return state.segments.values.filter { segment in
                 segment.isSealed && segment.deadBytes >= options.compactionMinDeadBytes
-                    && Double(segment.deadBytes) >= options.compactionMinDeadFraction * Double(segment.size)
+                    && Double(segment.deadBytes) >= options.compactionMinDeadFraction * Double(segment.size - Int64(FileHeader.size))
             }.sorted { $0.sequence < $1.sequence }
         }
         for segment in candidates {
