@@ -2,7 +2,8 @@
 /// the log in large sequential appends, then the index sorted by bucket and written in order,
 /// with no journal, no bucket split and no in-memory dirty table.
 ///
-/// Memory: 16 bytes per pair (its hash and log address) until the index is written.
+/// Memory: 16 bytes per pair (its hash and log address) while the log is written, 24 while the
+/// index is (the bucket number added for the sort).
 struct BulkBuilder {
     let fileSystem: any FileSystem
     let options: Options
@@ -99,9 +100,11 @@ struct BulkBuilder {
         // Sort by bucket, then hash, then address: a key given twice sits next to itself, its
         // later record last.
         let table = index
-        entries.sort { a, b in
-            let ba = table.mainBucketNumber(forHash: a.hash), bb = table.mainBucketNumber(forHash: b.hash)
-            if ba != bb { return ba < bb }
+        // Each pair's bucket computed once, then one sort on (bucket, hash, address).
+        var sorted = entries.map { (bucket: table.mainBucketNumber(forHash: $0.hash), hash: $0.hash, address: $0.address) }
+        entries = []
+        sorted.sort { a, b in
+            if a.bucket != b.bucket { return a.bucket < b.bucket }
             if a.hash != b.hash { return a.hash < b.hash }
             return a.address < b.address
         }
@@ -125,13 +128,13 @@ struct BulkBuilder {
         for number in 0..<bucketCount {
             // The distinct keys of this bucket.
             var slots: [UInt64] = []
-            while i < entries.count, table.mainBucketNumber(forHash: entries[i].hash) == number {
-                let entry = entries[i]
+            while i < sorted.count, sorted[i].bucket == number {
+                let entry = sorted[i]
                 var j = i + 1
                 var keep = true
                 // A later record of the same key (same hash, same key bytes) replaces this one.
-                while j < entries.count, entries[j].hash == entry.hash {
-                    if try sameKey(state, entry.address, entries[j].address) {
+                while j < sorted.count, sorted[j].hash == entry.hash {
+                    if try sameKey(state, entry.address, sorted[j].address) {
                         keep = false
                         break
                     }
