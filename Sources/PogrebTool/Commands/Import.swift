@@ -114,7 +114,8 @@ struct Import: ParsableCommand {
 
     /// Builds a new database from the (already checked) input with `Database.build`.
     private func build(_ source: String, decoder: LineDecoder, name: String, expected: Int, totalBytes: Int64?) throws(ToolError) -> BuildReport {
-        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let target = self.path
+        let parent = target.lastIndex(of: "/").map { String(target[..<$0]) } ?? "."
         let stagingPrefix = baseName(path) + ".building-"
         let before = Set(((try? Files.list(parent.isEmpty ? "/" : parent)) ?? []).map(\.name).filter { $0.hasPrefix(stagingPrefix) })
         let items = ItemSource(reader: try LineReader(path: source), decoder: decoder, name: name,
