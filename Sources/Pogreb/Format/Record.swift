@@ -47,13 +47,15 @@ enum Record {
         to buffer: inout [UInt8]
     ) {
         let start = buffer.count
-        var header = ByteWriter(capacity: headerSize)
-        header.append(UInt32(0))
-        header.append(UInt32(value.count))
-        header.append(UInt16(key.count))
-        header.append(kind.rawValue)
-        header.append(flags.rawValue)
-        buffer.append(contentsOf: header.bytes)
+        // The header in place, little-endian, without a temporary array.
+        let valueLength = UInt32(value.count)
+        let keyLength = UInt16(key.count)
+        buffer.append(contentsOf: repeatElement(0, count: 4))
+        for shift in stride(from: UInt32(0), to: 32, by: 8) { buffer.append(UInt8(truncatingIfNeeded: valueLength >> shift)) }
+        buffer.append(UInt8(truncatingIfNeeded: keyLength))
+        buffer.append(UInt8(truncatingIfNeeded: keyLength >> 8))
+        buffer.append(kind.rawValue)
+        buffer.append(flags.rawValue)
         unsafe buffer.append(contentsOf: key)
         unsafe buffer.append(contentsOf: value)
         let crc = unsafe buffer.withUnsafeBytes { all in
