@@ -65,6 +65,7 @@ extension Database {
         guard key.count <= Limits.maxKeySize else {
             throw PogrebError(.keyTooLarge, "a key of \(key.count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
         }
+        try refuseInsideRead("a write")
         let (result, changed, end) = try writer.withLock { (w) throws(PogrebError) -> ([UInt8]?, Bool, UInt64) in
             let current = try get(key)
             let decision = decide(current)

@@ -203,6 +203,14 @@ public final class Database: Sendable {
         return try apply(batch)
     }
 
+    /// Refuses a call that takes the writer lock from inside a read of this database on the same
+    /// thread (a `withValue` closure): it could wait for a writer that waits for this read.
+    func refuseInsideRead(_ what: String) throws(PogrebError) {
+        if shared.isReadHeldByCurrentThread {
+            throw PogrebError(.invalidArgument, "\(what) was called inside a withValue closure of the same database, which would deadlock; call it after the closure returns")
+        }
+    }
+
     static func closedError() -> PogrebError {
         PogrebError(.closed, "the database was closed; open it again to use it")
     }

@@ -96,6 +96,7 @@ extension Database {
     /// The current shape of the database and its counters.
     public var statistics: Statistics {
         get throws(PogrebError) {
+            try refuseInsideRead("statistics")
             let (replayed, torn, rebuilt, checkpoint) = writer.withLock { ($0.replayedRecords, $0.torn, $0.indexRebuild, $0.checkpointSequence) }
             return try shared.withReadLock { (state) throws(PogrebError) -> Statistics in
                 guard !state.isClosed else { throw Database.closedError() }

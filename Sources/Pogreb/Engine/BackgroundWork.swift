@@ -68,48 +68,51 @@ extension Database {
     ///
     /// A clean close leaves nothing to replay: the next open costs a few milliseconds.
     public func close() throws(PogrebError) {
+        try refuseInsideRead("close()")
         background.stop()
         var firstError: PogrebError?
-        if !isReadOnly {
+        // Every lock, in the order the rest of the engine takes them (sync gate, maintenance,
+        // writer, state): no sync, compaction or write is half-way when the files close, and
+        // none can start after (each checks `isClosed` under the writer lock or the state lock).
+        syncGate.withLock { _ in
             maintenance.withLock { _ in
                 writer.withLock { w in
                     let alreadyClosed = shared.withReadLock { $0.isClosed }
                     guard !alreadyClosed else { return }
-                    if let failure = w.failure {
-                        firstError = PogrebError(.previousIOFailure, "closed without a final checkpoint: an earlier write failed (\(failure.message)); what the last successful sync covered is safe, and the next open recovers it", underlying: failure)
-                        return
-                    }
-                    do throws(PogrebError) {
-                        let needed = shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0 || !w.retired.isEmpty
-                        if needed { try checkpoint(writer: &w) }
-                        if w.directoryNeedsSync {
-                            try fileSystem.syncDirectory()
-                            w.directoryNeedsSync = false
+                    if !isReadOnly {
+                        if let failure = w.failure {
+                            firstError = PogrebError(.previousIOFailure, "closed without a final checkpoint: an earlier write failed (\(failure.message)); what the last successful sync covered is safe, and the next open recovers it", underlying: failure)
+                        } else {
+                            do throws(PogrebError) {
+                                let needed = shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0 || !w.retired.isEmpty
+                                if needed { try checkpoint(writer: &w) }
+                                if w.directoryNeedsSync {
+                                    try fileSystem.syncDirectory()
+                                    w.directoryNeedsSync = false
+                                }
+                            } catch {
+                                w.failure = error
+                                firstError = error
+                            }
                         }
-                    } catch {
-                        w.failure = error
-                        firstError = error
                     }
+                    let files: [any StorageFile] = shared.withWriteLock { state in
+                        state.isClosed = true
+                        let files = state.segments.values.map(\.file)
+                        for segment in state.segments.values { segment.region = nil }
+                        state.index.mainRegion = nil
+                        state.index.overflowRegion = nil
+                        state.index.dirty = [:]
+                        state.buffer = []
+                        return files
+                    }
+                    w.indexFile?.close()
+                    w.overflowFile?.close()
+                    for file in files { file.close() }
+                    directoryLock.unlock()
                 }
             }
         }
-        let files: [any StorageFile] = shared.withWriteLock { state in
-            if state.isClosed { return [] }
-            state.isClosed = true
-            let files = state.segments.values.map(\.file)
-            for segment in state.segments.values { segment.region = nil }
-            state.index.mainRegion = nil
-            state.index.overflowRegion = nil
-            state.index.dirty = [:]
-            state.buffer = []
-            return files
-        }
-        writer.withLock { w in
-            w.indexFile?.close()
-            w.overflowFile?.close()
-        }
-        for file in files { file.close() }
-        directoryLock.unlock()
         if let firstError { throw firstError }
     }
 }

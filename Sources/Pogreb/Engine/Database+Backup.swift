@@ -18,6 +18,7 @@ extension Database {
     }
 
     package func backup(to destination: any FileSystem) throws(PogrebError) {
+        try refuseInsideRead("backup(to:)")
         guard !isReadOnly else {
             throw PogrebError(.readOnly, "backup needs a writable open (it writes a checkpoint first); copy the files of a read-only database with the writer stopped instead")
         }

@@ -14,6 +14,7 @@ extension Database {
     /// opening redoes the bucket writes from the journal.
     public func checkpoint() throws(PogrebError) {
         guard !isReadOnly else { return }
+        try refuseInsideRead("checkpoint()")
         try writer.withLock { (w) throws(PogrebError) in
             if shared.withReadLock({ $0.isClosed }) { throw Database.closedError() }
             if let failure = w.failure {

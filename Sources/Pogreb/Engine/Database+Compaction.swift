@@ -26,6 +26,7 @@ extension Database {
     @discardableResult
     public func compact() throws(PogrebError) -> CompactionResult {
         guard !isReadOnly else { throw PogrebError(.readOnly, "cannot compact a database opened read-only") }
+        try refuseInsideRead("compact()")
         let outcome = maintenance.withLockIfAvailable { (_) -> Result<CompactionResult, PogrebError> in
             do throws(PogrebError) { return .success(try compactLocked()) } catch { return .failure(error) }
         }

@@ -85,6 +85,9 @@ struct LogWalk {
     var scanner: SegmentScanner?
     var current: Segment?
     var ready: [Item] = []
+    /// Compaction copies (past the walk's end) already stood for by a record returned earlier:
+    /// a key must not be returned a second time through an older record of the same value.
+    var returnedCopies: Set<UInt64> = []
 
     init(database: Database, includeValues: Bool) throws(PogrebError) {
         self.database = database
@@ -120,13 +123,13 @@ struct LogWalk {
                 continue
             }
             scanner = active
-            ready = try live(batch, in: segment).reversed()
+            ready = try live(batch, in: segment, returnedCopies: &returnedCopies).reversed()
         }
         return ready.popLast()
     }
 
     /// The records of `batch` that are still the current version of their key.
-    private func live(_ batch: [(Int64, [UInt8], Int)], in segment: Segment) throws(PogrebError) -> [Item] {
+    private func live(_ batch: [(Int64, [UInt8], Int)], in segment: Segment, returnedCopies: inout Set<UInt64>) throws(PogrebError) -> [Item] {
         let database = self.database
         let endSequence = self.endSequence
         let endOffset = self.endOffset
@@ -145,10 +148,12 @@ struct LogWalk {
                     // end, so this record stands for it if the copy holds the same value.
                     guard let moved = state.segments[state.layout.fileNumber(of: current)] else { return false }
                     let pastEnd = moved.sequence > endSequence || (moved.sequence == endSequence && state.layout.offset(of: current) >= endOffset)
-                    guard pastEnd else { return false }
-                    return try unsafe state.withRecord(at: current, verify: false) { (header, copy) throws(PogrebError) -> Bool in
+                    guard pastEnd, !returnedCopies.contains(current) else { return false }
+                    let standsFor = try unsafe state.withRecord(at: current, verify: false) { (header, copy) throws(PogrebError) -> Bool in
                         unsafe header.flags.contains(.compactionCopy) && RawBytes.equal(UnsafeRawBufferPointer(rebasing: copy[Record.headerSize...]), UnsafeRawBufferPointer(rebasing: raw[Record.headerSize...]))
                     }
+                    if standsFor { returnedCopies.insert(current) }
+                    return standsFor
                 }
                 if isLive {
                     let key = Array(record[Record.headerSize..<(Record.headerSize + keyLength)])
@@ -165,6 +170,7 @@ extension Database {
     /// The segments, oldest first, and the end of the log as written to the files: the writer's
     /// buffer is flushed first, under the writer lock, so no byte below the end is only in memory.
     func snapshotLog() throws(PogrebError) -> ([Segment], UInt64, Int64) {
+        try refuseInsideRead("iteration or verify()")
         let read = { (state: borrowing SharedState) throws(PogrebError) -> ([Segment], UInt64, Int64) in
             guard !state.isClosed else { throw Database.closedError() }
             let ordered = state.segments.values.sorted { $0.sequence < $1.sequence }

@@ -24,8 +24,9 @@ extension Database {
     /// missing. Never changes a good record: it only reads the segments (cutting a torn tail of
     /// the newest one, as opening does) and writes new index, overflow and checkpoint files.
     ///
-    /// The old checkpoints are removed first, so a crash during the repair leaves a directory
-    /// that opening refuses with a message to run the repair again.
+    /// The whole log is read first, so a damaged sealed segment fails the repair while the old
+    /// files are untouched. Then the old checkpoints are removed first, so a crash during the
+    /// rest leaves a directory that opening refuses with a message to run the repair again.
     /// - Throws: `locked` if a writer holds the directory; `corrupted` for a bad record in a
     ///   sealed segment (which no repair of the index can fix: restore that segment from a backup).
     public static func repair(at path: String) throws(PogrebError) -> RepairReport {
@@ -59,10 +60,13 @@ extension Database {
             let file = try fileSystem.open(name, .readWrite)
             let size = try file.size()
             let header: FileHeader
+            let headerBytes = try file.readExactly(count: Int(min(size, Int64(FileHeader.size))), at: 0)
             do throws(PogrebError) {
-                header = try FileHeader.decode(try file.readExactly(count: Int(min(size, Int64(FileHeader.size))), at: 0), expected: .segment, file: path + "/" + name)
+                header = try FileHeader.decode(headerBytes, expected: .segment, file: path + "/" + name)
             } catch {
-                if index == found.count - 1, size <= Int64(FileHeader.size), error.code == .corrupted {
+                // The same rule as opening: a newest segment whose header never reached the disk.
+                if index == found.count - 1, error.code == .corrupted,
+                    size <= Int64(FileHeader.size) || headerBytes.allSatisfy({ $0 == 0 }) {
                     file.close()
                     try fileSystem.remove(name)
                     continue
@@ -94,18 +98,20 @@ extension Database {
             table[segment.fileNumber] = segment
         }
 
-        // From here on the old index is gone: remove the checkpoints first.
-        for name in ["checkpoint-0.pgc", "checkpoint-1.pgc", creatingName, indexFileName, overflowFileName] {
-            try fileSystem.remove(name)
-        }
-        try fileSystem.syncDirectory()
-
         var generator = SystemRandomNumberGenerator()
         let seed = generator.next()
         var state = SharedState(
             index: HashIndex(bucketCount: HashIndex.initialBucketCount, overflowCount: 1, freeHead: 0, keyCount: 0),
             segments: SegmentTable(table), active: nil, layout: layout, hashSeed: seed)
+        // Read the whole log first: a damaged sealed segment fails here, while the old index
+        // and checkpoints are still in place.
         let outcome = try Recovery.replay(state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false)
+
+        // From here on the old index is gone: remove the checkpoints first.
+        for name in ["checkpoint-0.pgc", "checkpoint-1.pgc", creatingName, indexFileName, overflowFileName] {
+            try fileSystem.remove(name)
+        }
+        try fileSystem.syncDirectory()
 
         let indexFile = try fileSystem.open(indexFileName, .createNew)
         defer { indexFile.close() }

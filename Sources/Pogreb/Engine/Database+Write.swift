@@ -18,6 +18,7 @@ extension Database {
             }
         }
         if unsafe operations.isEmpty { return [] }
+        try refuseInsideRead("a write")
         let (results, end) = try writer.withLock { (w) throws(PogrebError) -> ([Bool], UInt64) in
             let results = unsafe try applyLocked(operations, atomic: atomic, writer: &w)
             return (results, w.appended)
@@ -258,6 +259,7 @@ extension Database {
     /// short replay.
     public func sync() throws(PogrebError) {
         guard !isReadOnly else { return }
+        try refuseInsideRead("sync()")
         let end = writer.withLock { $0.appended }
         try makeDurable(upTo: end)
         try writer.withLock { (w) throws(PogrebError) in

@@ -45,9 +45,9 @@ enum Recovery {
                 let size = Int64(header.totalSize)
                 switch header.kind {
                 case .commit:
-                    let count = unsafe Int(record.loadLE64(at: Record.headerSize))
-                    guard count == pending.count else {
-                        throw PogrebError.corrupted(file: segment.name, offset: offset, "a batch commit for \(count) records follows \(pending.count)")
+                    let stored = unsafe record.loadLE64(at: Record.headerSize)
+                    guard let count = Int(exactly: stored), count == pending.count else {
+                        throw PogrebError.corrupted(file: segment.name, offset: offset, "a batch commit for \(stored) records follows \(pending.count)")
                     }
                     for entry in pending {
                         try apply(entry, state: &state)

@@ -72,6 +72,9 @@ package final class PosixFileSystem: FileSystem {
         if unsafe mkdir(directory, 0o755) != 0 {
             let error = Errno.current
             if error != .exists { throw PogrebError.io(error, "cannot create the directory \(directory)") }
+        } else {
+            // The new directory's own entry must survive a crash too.
+            try PathOperations.syncParent(of: directory)
         }
         _ = try directoryFD()
     }

@@ -22,8 +22,16 @@ import Synchronization
     /// stored property of a class would be read through exclusivity checks and may be copied,
     /// retaining every reference inside it, on every lookup).
     private let value: UnsafeMutablePointer<Value>
+    /// This lock's read-hold depth on the calling thread (`pthread_getspecific`), so that a read
+    /// nested inside another on the same thread does not lock again: with writer preference, a
+    /// second `rdlock` behind a waiting writer would wait for ever.
+    private let depthKey: pthread_key_t
 
     package init(_ value: Value) {
+        var key = pthread_key_t()
+        let created = unsafe pthread_key_create(&key, nil)
+        precondition(created == 0, "pthread_key_create failed: \(created)")
+        self.depthKey = key
         unsafe self.value = UnsafeMutablePointer<Value>.allocate(capacity: 1)
         unsafe self.value.initialize(to: value)
         var shards = 1
@@ -45,6 +53,7 @@ import Synchronization
     }
 
     deinit {
+        _ = pthread_key_delete(depthKey)
         for i in 0..<shardCount { unsafe pthread_rwlock_destroy(lock(i)) }
         unsafe locks.deallocate()
         unsafe value.deinitialize(count: 1)
@@ -59,10 +68,26 @@ import Synchronization
     /// Runs `body` with shared access (one `pthread_rwlock_rdlock` on this thread's shard).
     @inline(__always)
     package func withReadLock<R, E: Error>(_ body: (borrowing Value) throws(E) -> R) throws(E) -> R {
+        let depth = unsafe Int(bitPattern: pthread_getspecific(depthKey))
+        if depth > 0 {
+            // Already held for reading by this thread: nest without locking.
+            unsafe pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: depth + 1))
+            defer { unsafe pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: depth)) }
+            return try unsafe body(value.pointee)
+        }
         let shard = unsafe lock(ReaderSlot.current & (shardCount - 1))
         unsafe pthread_rwlock_rdlock(shard)
-        defer { unsafe pthread_rwlock_unlock(shard) }
+        unsafe pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: 1))
+        defer {
+            pthread_setspecific(depthKey, nil)
+            unsafe pthread_rwlock_unlock(shard)
+        }
         return try unsafe body(value.pointee)
+    }
+
+    /// Whether the calling thread holds this lock for reading (inside ``withReadLock(_:)``).
+    package var isReadHeldByCurrentThread: Bool {
+        unsafe pthread_getspecific(depthKey) != nil
     }
 
     /// Runs `body` with exclusive access (`pthread_rwlock_wrlock` on every shard, in order).

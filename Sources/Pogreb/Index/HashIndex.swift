@@ -185,6 +185,9 @@
         guard let lastID = ids.last else { return nil }
         var last = bucket(lastID)
         let lastIndex = last.occupied - 1
+        guard lastIndex >= 0 else {
+            throw PogrebError(.corrupted, "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) ends in an empty bucket. Reopen to rebuild the index, or run `pogreb repair`.")
+        }
         let moved = last.slot(lastIndex)
         last.setSlot(lastIndex, 0)
         dirty[lastID] = last
