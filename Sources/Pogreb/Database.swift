@@ -92,7 +92,8 @@ public final class Database: Sendable {
     /// The buffer is valid only during `body` and must not escape it. The bytes cannot change
     /// while `body` runs: records are never written in place, and the shared lock held during
     /// `body` keeps the segment (and its mapping) from being removed by compaction. Do not call
-    /// write methods of this database from `body`: they wait for the lock and would deadlock.
+    /// calls that take the writer lock (writes, `sync()`, `statistics`, iteration) from `body`:
+    /// they throw `invalidArgument`, since they would deadlock. Reads from `body` are fine.
     public func withValue<R>(
         forKey key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
