@@ -132,7 +132,7 @@ extension Database {
                     let old = try index.upsert(
                         hash: hash, address: address,
                         matches: { (candidate) throws(PogrebError) -> Bool in try unsafe state.recordHasKey(candidate, key: key) },
-                        hashOf: { (candidate) throws(PogrebError) -> UInt64 in try state.hashOfRecord(at: candidate) })
+                        hashesOf: { (candidates) throws(PogrebError) -> [UInt64] in try state.hashesOfRecords(at: candidates) })
                     if let old { state.markDead(old, bytes: state.recordSize(at: old)) }
                     results.append(old != nil)
                 case .delete:
@@ -196,7 +196,7 @@ extension Database {
         var region: MappedRegion?
         if options.fileAccess == .mmap {
             let mapped = Int64(active.region?.count ?? 0)
-            if flushedEnd - mapped >= max(Int64(8 << 20), mapped / 4) {
+            if flushedEnd - mapped >= Int64(8 << 20) {
                 region = try active.file.map(length: Int(flushedEnd), randomAccess: true)
             }
         }

@@ -106,10 +106,10 @@ enum Recovery {
         swap(&index, &state.index)
         defer { swap(&index, &state.index) }
         let readable = state
-        let (keyMatches, hashOf) = matchers(readable, address: entry.address)
+        let (keyMatches, hashesOf) = matchers(readable, address: entry.address)
         switch entry.kind {
         case .put:
-            if let old = try index.upsert(hash: entry.hash, address: entry.address, matches: keyMatches, hashOf: hashOf) {
+            if let old = try index.upsert(hash: entry.hash, address: entry.address, matches: keyMatches, hashesOf: hashesOf) {
                 state.markDead(old, bytes: state.recordSize(at: old))
             }
         case .delete:
@@ -123,13 +123,13 @@ enum Recovery {
     }
 
     /// Closures comparing a candidate record's key with the key of the record at `address`.
-    private static func matchers(_ state: SharedState, address: UInt64) -> ((UInt64) throws(PogrebError) -> Bool, (UInt64) throws(PogrebError) -> UInt64) {
+    private static func matchers(_ state: SharedState, address: UInt64) -> ((UInt64) throws(PogrebError) -> Bool, ([UInt64]) throws(PogrebError) -> [UInt64]) {
         let matches = { (candidate: UInt64) throws(PogrebError) -> Bool in
             try unsafe state.withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
                 try unsafe state.recordHasKey(candidate, key: UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))
             }
         }
-        let hashOf = { (candidate: UInt64) throws(PogrebError) -> UInt64 in try state.hashOfRecord(at: candidate) }
-        return (matches, hashOf)
+        let hashesOf = { (candidates: [UInt64]) throws(PogrebError) -> [UInt64] in try state.hashesOfRecords(at: candidates) }
+        return (matches, hashesOf)
     }
 }

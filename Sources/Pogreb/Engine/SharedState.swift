@@ -124,6 +124,16 @@ struct SharedState: @unchecked Sendable {
         }
     }
 
+    /// The seeded hashes of the keys of the records at `addresses`: every mapped record is
+    /// prefetched first (`__builtin_prefetch`), so the cache misses overlap.
+    func hashesOfRecords(at addresses: [UInt64]) throws(PogrebError) -> [UInt64] {
+        for address in addresses { prefetchRecord(at: address) }
+        var hashes: [UInt64] = []
+        hashes.reserveCapacity(addresses.count)
+        for address in addresses { hashes.append(try hashOfRecord(at: address)) }
+        return hashes
+    }
+
     /// The seeded hash of the key of the record at `address`.
     func hashOfRecord(at address: UInt64) throws(PogrebError) -> UInt64 {
         try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> UInt64 in

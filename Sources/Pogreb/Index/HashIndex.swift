@@ -151,7 +151,7 @@
     /// - Returns: the address the key had before, or nil when it is new.
     mutating func upsert(
         hash: UInt64, address: UInt64, matches: (UInt64) throws(PogrebError) -> Bool,
-        hashOf: (UInt64) throws(PogrebError) -> UInt64
+        hashesOf: ([UInt64]) throws(PogrebError) -> [UInt64]
     ) throws(PogrebError) -> UInt64? {
         let slot = Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: address)
         if let (position, old) = try findPosition(hash: hash, matches: matches) {
@@ -162,7 +162,7 @@
         }
         try append(slot: slot, toChainOf: mainBucketNumber(forHash: hash))
         keyCount += 1
-        try growIfNeeded(hashOf: hashOf)
+        try growIfNeeded(hashesOf: hashesOf)
         return nil
     }
 
@@ -256,16 +256,16 @@
     }
 
     /// Splits buckets until the load is at most ``maxLoad``.
-    mutating func growIfNeeded(hashOf: (UInt64) throws(PogrebError) -> UInt64) throws(PogrebError) {
+    mutating func growIfNeeded(hashesOf: ([UInt64]) throws(PogrebError) -> [UInt64]) throws(PogrebError) {
         while Double(keyCount) > HashIndex.maxLoad * Double(Bucket.slotCount) * Double(bucketCount) {
-            try split(hashOf: hashOf)
+            try split(hashesOf: hashesOf)
         }
     }
 
     /// Splits the next bucket in linear-hashing order into itself and a new bucket.
-    /// Reads the key of every record in that bucket's chain (`hashOf`), since slots keep only a
-    /// 16-bit tag of the hash.
-    mutating func split(hashOf: (UInt64) throws(PogrebError) -> UInt64) throws(PogrebError) {
+    /// Reads the key of every record in that bucket's chain (`hashesOf`, given all the chain's
+    /// addresses at once), since slots keep only a 16-bit tag of the hash.
+    mutating func split(hashesOf: ([UInt64]) throws(PogrebError) -> [UInt64]) throws(PogrebError) {
         let level = UInt64(63 - bucketCount.leadingZeroBitCount)
         let source = bucketCount - (1 << level)
         let target = bucketCount
@@ -277,8 +277,9 @@
         }
         var stay: [UInt64] = []
         var go: [UInt64] = []
-        for slot in slots {
-            let hash = try hashOf(Bucket.address(ofSlot: slot))
+        // All the chain's keys at once, so their memory loads can overlap.
+        let hashes = try hashesOf(slots.map { Bucket.address(ofSlot: $0) })
+        for (slot, hash) in zip(slots, hashes) {
             if (hash >> level) & 1 == 1 { go.append(slot) } else { stay.append(slot) }
         }
         for id in ids.dropFirst() { free(overflow: id & ~Checkpoint.overflowFlag) }
