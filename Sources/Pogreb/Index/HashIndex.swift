@@ -79,27 +79,7 @@
     ///   one `matches` call per slot whose 16-bit tag equals the key's.
     @inline(__always)
     func find(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> UInt64? {
-        let tag = Bucket.tag(ofHash: hash)
-        var id = mainBucketNumber(forHash: hash)
-        var hops = 0
-        while true {
-            let current = bucket(id)
-            for i in 0..<Bucket.slotCount {
-                let slot = current.slot(i)
-                if slot == 0 { return nil }
-                if Bucket.tag(ofSlot: slot) == tag {
-                    let address = Bucket.address(ofSlot: slot)
-                    if try matches(address) { return address }
-                }
-            }
-            let next = current.next
-            if next == 0 { return nil }
-            hops += 1
-            guard UInt64(hops) < overflowCount, next < overflowCount else {
-                throw PogrebError(.corrupted, "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) is broken (bucket \(next)). Reopen to rebuild the index.")
-            }
-            id = HashIndex.overflowID(next)
-        }
+        try findPosition(hash: hash, matches: matches)?.1
     }
 
     /// Where a slot sits: the bucket id and the slot number in it.
