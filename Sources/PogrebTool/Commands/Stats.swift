@@ -15,8 +15,8 @@ struct Stats: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func run() throws {
-        let statistics = try withDatabase(path, .read) { (db) throws(ToolError) -> Statistics in
-            try engine { () throws(PogrebError) -> Statistics in try db.statistics }
+        let (statistics, shape) = try withDatabase(path, .read) { (db) throws(ToolError) -> (Statistics, IndexShape) in
+            try engine { () throws(PogrebError) -> (Statistics, IndexShape) in (try db.statistics, try db.indexShape()) }
         }
         let files = try Files.list(path).filter(\.isRegularFile)
         let headers = files.compactMap { file -> (String, FileHeaderPeek)? in
@@ -55,6 +55,9 @@ struct Stats: ParsableCommand {
             index.set("load", statistics.indexLoad)
             index.set("overflowPerBucket", statistics.bucketCount > 0 ? Double(statistics.overflowBucketCount) / Double(statistics.bucketCount) : 0)
             index.set("dirtyBuckets", statistics.dirtyBuckets)
+            index.set("longestChain", shape.longestChain)
+            index.set("averageChain", shape.averageChain)
+            index.set("bucketsWithOverflow", shape.bucketsWithOverflow)
             object.set("index", index)
             var last = JSONObject()
             if let checkpoint { last.set("sequence", checkpoint.1.a) } else { last.setNull("sequence") }
@@ -83,6 +86,7 @@ struct Stats: ParsableCommand {
         let deadShare = statistics.logBytes > 0 ? Double(statistics.deadBytes) / Double(statistics.logBytes) * 100 : 0
         row("log", "\(Format.bytes(statistics.logBytes)) in \(statistics.segments.count) segment\(statistics.segments.count == 1 ? "" : "s"): live \(Format.bytes(live)), dead \(Format.bytes(statistics.deadBytes)) (\(Format.fixed(deadShare, 1))%)")
         row("index", "\(Format.grouped(statistics.bucketCount)) buckets, \(Format.grouped(statistics.overflowBucketCount)) overflow buckets, load \(Format.fixed(statistics.indexLoad, 3))")
+        row("depth", "longest chain \(shape.longestChain) bucket\(shape.longestChain == 1 ? "" : "s"), \(Format.fixed(shape.averageChain, 3)) on average, \(Format.grouped(shape.bucketsWithOverflow)) buckets with overflow")
         if let checkpoint {
             var when = ""
             if let checkpointTime {
