@@ -130,7 +130,7 @@ import Testing
     func aBatchCostsOneFsync(kind: FileSystemKind) throws {
         try withTemporaryDirectory { path in
             let (base, options) = kind.make(directory: path + "/db")
-            let fileSystem = SyncCountingFileSystem(wrapping: base)
+            let fileSystem = FaultInjectingFileSystem(wrapping: base)
             var durable = options
             durable.syncPolicy = .everyWrite
             durable.writeBufferSize = 64 << 10  // the batch below is flushed in several writes
@@ -167,7 +167,7 @@ import Testing
 
     /// Without `.everyWrite`, a batch does not sync at all.
     @Test func aBatchDoesNotSyncUnderNever() throws {
-        let fileSystem = SyncCountingFileSystem(wrapping: MemoryFileSystem(displayPath: "memory:/db"))
+        let fileSystem = FaultInjectingFileSystem(wrapping: MemoryFileSystem(displayPath: "memory:/db"))
         let db = try Database.open(fileSystem: fileSystem, options: Options())
         defer { try? db.close() }
         let syncs = fileSystem.fileSyncs

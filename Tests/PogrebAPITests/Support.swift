@@ -80,69 +80,12 @@ final class StopFlag: Sendable {
 
 // MARK: A file system that counts syncs
 
-/// A ``FileSystem`` that passes everything to another one and counts `StorageFile.sync()` calls
-/// (`fdatasync`) and `syncDirectory()` calls (`fsync` of the directory).
-final class SyncCountingFileSystem: FileSystem, Sendable {
-    let base: any FileSystem
-    private let counts = Mutex<(files: Int, directory: Int)>((0, 0))  // protects both counters
-
-    init(wrapping base: any FileSystem) { self.base = base }
-
-    /// `fdatasync`s of files since the wrapper was made.
-    var fileSyncs: Int { counts.withLock { $0.files } }
-    /// `fsync`s of the directory since the wrapper was made.
-    var directorySyncs: Int { counts.withLock { $0.directory } }
-
-    fileprivate func countFileSync() { counts.withLock { $0.files += 1 } }
-
-    var displayPath: String { base.displayPath }
-    func prepareDirectory(create: Bool) throws(PogrebError) { try base.prepareDirectory(create: create) }
-    func listFiles() throws(PogrebError) -> [String] { try base.listFiles() }
-    func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile {
-        SyncCountingFile(base: try base.open(name, mode), owner: self)
-    }
-    func remove(_ name: String) throws(PogrebError) { try base.remove(name) }
-    func rename(_ from: String, to: String) throws(PogrebError) { try base.rename(from, to: to) }
-    func syncDirectory() throws(PogrebError) {
-        counts.withLock { $0.directory += 1 }
-        try base.syncDirectory()
-    }
-    func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
-        try base.lock(name, exclusive: exclusive, create: create)
-    }
+/// Counts of `fdatasync` and directory `fsync` calls, read from the test-support wrapper that
+/// already counts every changing operation.
+extension FaultInjectingFileSystem {
+    var fileSyncs: Int { count(of: .sync) }
+    var directorySyncs: Int { count(of: .syncDirectory) }
 }
-
-/// One file of a ``SyncCountingFileSystem``.
-final class SyncCountingFile: StorageFile, Sendable {
-    let base: any StorageFile
-    let owner: SyncCountingFileSystem
-
-    init(base: any StorageFile, owner: SyncCountingFileSystem) {
-        self.base = base
-        self.owner = owner
-    }
-
-    var name: String { base.name }
-    func size() throws(PogrebError) -> Int64 { try base.size() }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(PogrebError) -> Int {
-        try base.read(into: buffer, at: offset)
-    }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(PogrebError) {
-        try base.write(bytes, at: offset)
-    }
-    func truncate(to size: Int64) throws(PogrebError) { try base.truncate(to: size) }
-    func sync() throws(PogrebError) {
-        owner.countFileSync()
-        try base.sync()
-    }
-    func map(length: Int, randomAccess: Bool) throws(PogrebError) -> MappedRegion {
-        try base.map(length: length, randomAccess: randomAccess)
-    }
-    func dropCache() { base.dropCache() }
-    func close() { base.close() }
-}
-
-// MARK: Errors
 
 /// Runs `body`, expecting a `PogrebError` with `code`; records an issue otherwise.
 func expectPogrebError(

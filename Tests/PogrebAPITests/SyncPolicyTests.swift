@@ -25,7 +25,7 @@ import Testing
     /// Under `.interval`, a write is synced within about one interval, and an idle database is
     /// not synced at all.
     @Test func intervalSyncsWrittenDataAndLeavesAnIdleDatabaseAlone() throws {
-        let fileSystem = SyncCountingFileSystem(wrapping: MemoryFileSystem(displayPath: "memory:/db"))
+        let fileSystem = FaultInjectingFileSystem(wrapping: MemoryFileSystem(displayPath: "memory:/db"))
         var options = Options()
         options.syncPolicy = .interval(milliseconds: 5)
         let db = try Database.open(fileSystem: fileSystem, options: options)
