@@ -63,7 +63,7 @@ extension Database {
             throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
         }
         guard key.count <= Limits.maxKeySize else {
-            throw PogrebError(.keyTooLarge, "a key of \(key.count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
+            throw PogrebError.keyTooLarge(key.count)
         }
         try refuseInsideRead("a write")
         let (result, changed, end) = try writer.withLock { (w) throws(PogrebError) -> ([UInt8]?, Bool, UInt64) in
@@ -74,7 +74,7 @@ extension Database {
             case .keep: return (current, false, w.appended)
             case .put(let value):
                 guard value.count <= Limits.maxValueSize else {
-                    throw PogrebError(.valueTooLarge, "a value of \(value.count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
+                    throw PogrebError.valueTooLarge(value.count)
                 }
                 operation = .put(key: key, value: value)
             case .delete: operation = .delete(key: key)

@@ -19,7 +19,7 @@ extension Database {
             var collisions = 0
             var hits = 0
             try shared.withReadLock { (state) throws(PogrebError) in
-                guard !state.isClosed else { throw Database.closedError() }
+                guard !state.isClosed else { throw PogrebError.closed() }
                 for i in start..<end { state.index.prefetchBucket(forHash: hashes[i]) }
                 for i in start..<end {
                     if let address = state.index.firstCandidate(forHash: hashes[i]) { state.prefetchRecord(at: address) }

@@ -20,7 +20,10 @@ public final class Database: Sendable {
     /// The largest value, in bytes (512 MiB).
     public static let maxValueSize = Limits.maxValueSize
 
-    let fileSystem: any FileSystem
+    /// The directory's files; every change through it latches its failure in ``latch``.
+    let fileSystem: LatchingFileSystem
+    /// The first write or sync failure; once set, every change is refused.
+    var latch: FailureLatch { fileSystem.latch }
     let options: Options
     let databaseID: [UInt8]
     let layout: LogLayout
@@ -36,7 +39,7 @@ public final class Database: Sendable {
     let background: BackgroundWork
 
     init(
-        fileSystem: any FileSystem, options: Options, databaseID: [UInt8], layout: LogLayout, hashSeed: UInt64,
+        fileSystem: LatchingFileSystem, options: Options, databaseID: [UInt8], layout: LogLayout, hashSeed: UInt64,
         shared: SharedState, writer: WriterState, lock: any DirectoryLock
     ) {
         self.fileSystem = fileSystem
@@ -79,7 +82,7 @@ public final class Database: Sendable {
             let shard = counters.shard
             shard.gets.add(1, ordering: .relaxed)
             let found = try shared.withReadLock { (state) throws(PogrebError) -> Bool in
-                guard !state.isClosed else { throw Database.closedError() }
+                guard !state.isClosed else { throw PogrebError.closed() }
                 return try unsafe state.lookup(key: key, hash: hash) != nil
             }
             if found { shard.hits.add(1, ordering: .relaxed) }
@@ -136,7 +139,7 @@ public final class Database: Sendable {
         var collisions = 0
         defer { if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) } }
         try shared.withReadLock { (state) throws(PogrebError) in
-            guard !state.isClosed else { throw Database.closedError() }
+            guard !state.isClosed else { throw PogrebError.closed() }
             try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) { (found) throws(PogrebError) in
                 guard let (header, record) = unsafe found else { return body(nil) }
                 shard.hits.add(1, ordering: .relaxed)
@@ -150,7 +153,7 @@ public final class Database: Sendable {
     public var count: Int {
         get throws(PogrebError) {
             try shared.withReadLock { (state) throws(PogrebError) -> Int in
-                guard !state.isClosed else { throw Database.closedError() }
+                guard !state.isClosed else { throw PogrebError.closed() }
                 return Int(state.index.keyCount)
             }
         }
@@ -210,9 +213,5 @@ public final class Database: Sendable {
         if shared.isReadHeldByCurrentThread {
             throw PogrebError(.invalidArgument, "\(what) was called inside a withValue closure of the same database, which would deadlock; call it after the closure returns")
         }
-    }
-
-    static func closedError() -> PogrebError {
-        PogrebError(.closed, "the database was closed; open it again to use it")
     }
 }

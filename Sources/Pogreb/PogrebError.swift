@@ -93,3 +93,68 @@ extension PogrebError {
             function: function, file: fileID, line: line)
     }
 }
+
+// MARK: Factories for the messages that several places raise
+
+extension PogrebError {
+    /// `closed`: a call on a database after ``Database/close()``.
+    static func closed(function: String = #function, fileID: String = #fileID, line: Int = #line) -> PogrebError {
+        PogrebError(.closed, "the database was closed; open it again to use it", function: function, file: fileID, line: line)
+    }
+
+    /// `readOnly`: a change asked of a database opened read-only; `what` names the change.
+    static func readOnly(
+        _ what: String = "write", function: String = #function, fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        PogrebError(
+            .readOnly, "cannot \(what): the database was opened read-only; open it without `readOnly` to change it",
+            function: function, file: fileID, line: line)
+    }
+
+    /// The error the failure latch raises for every change after the first write or sync failed
+    /// (`previousIOFailure`), or after a change met damage half-way (`corrupted`).
+    static func latched(
+        _ first: PogrebError, function: String = #function, fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        if first.code == .io || first.code == .previousIOFailure {
+            return PogrebError(
+                .previousIOFailure,
+                "an earlier write or sync failed (\(first.message)); nothing more is written. Close and reopen the database: what the last successful sync covered is safe, and the open recovers it",
+                underlying: first, function: function, file: fileID, line: line)
+        }
+        return PogrebError(
+            .corrupted,
+            "an earlier change met damage half-way (\(first.message)); nothing more is written. Close the database and run `pogreb check`",
+            underlying: first, function: function, file: fileID, line: line)
+    }
+
+    /// `notADatabase` for a file in a database directory that is not ours; nothing was changed.
+    static func notOurs(
+        _ path: String, refusing verb: String = "open", function: String = #function, fileID: String = #fileID,
+        line: Int = #line
+    ) -> PogrebError {
+        PogrebError(
+            .notADatabase,
+            "\(path) is not a file of a Pogreb database; refusing to \(verb) the directory. Nothing was changed.",
+            function: function, file: fileID, line: line)
+    }
+
+    /// `notADatabase` for a file of another Pogreb database found among ours.
+    static func otherDatabase(
+        _ path: String, function: String = #function, fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        PogrebError(
+            .notADatabase, "\(path) belongs to another database. Nothing was changed.",
+            function: function, file: fileID, line: line)
+    }
+
+    /// `keyTooLarge` before anything was written.
+    static func keyTooLarge(_ count: Int) -> PogrebError {
+        PogrebError(.keyTooLarge, "a key of \(count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
+    }
+
+    /// `valueTooLarge` before anything was written.
+    static func valueTooLarge(_ count: Int) -> PogrebError {
+        PogrebError(.valueTooLarge, "a value of \(count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
+    }
+}

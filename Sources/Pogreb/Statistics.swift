@@ -99,7 +99,7 @@ extension Database {
             try refuseInsideRead("statistics")
             let (replayed, torn, rebuilt, checkpoint) = writer.withLock { ($0.replayedRecords, $0.torn, $0.indexRebuild, $0.checkpointSequence) }
             return try shared.withReadLock { (state) throws(PogrebError) -> Statistics in
-                guard !state.isClosed else { throw Database.closedError() }
+                guard !state.isClosed else { throw PogrebError.closed() }
                 let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
                     SegmentStatistics(name: $0.name, sequence: $0.sequence, size: $0.size, deadBytes: $0.deadBytes, isActive: $0 === state.active)
                 }

@@ -80,8 +80,10 @@ extension Database {
                     let alreadyClosed = shared.withReadLock { $0.isClosed }
                     guard !alreadyClosed else { return }
                     if !isReadOnly {
-                        if let failure = w.failure {
-                            firstError = PogrebError(.previousIOFailure, "closed without a final checkpoint: an earlier write failed (\(failure.message)); what the last successful sync covered is safe, and the next open recovers it", underlying: failure)
+                        if let failure = latch.failure {
+                            var error = PogrebError.latched(failure)
+                            error.message = "closed without a final checkpoint: " + error.message
+                            firstError = error
                         } else {
                             do throws(PogrebError) {
                                 let needed = shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0 || !w.retired.isEmpty
@@ -91,7 +93,6 @@ extension Database {
                                     w.directoryNeedsSync = false
                                 }
                             } catch {
-                                w.failure = error
                                 firstError = error
                             }
                         }

@@ -57,10 +57,10 @@ struct BulkBuilder {
     /// Appends one put record.
     mutating func add(key: [UInt8], value: [UInt8]) throws(PogrebError) {
         guard key.count <= Limits.maxKeySize else {
-            throw PogrebError(.keyTooLarge, "a key of \(key.count) bytes exceeds the limit of \(Limits.maxKeySize) bytes")
+            throw PogrebError.keyTooLarge(key.count)
         }
         guard value.count <= Limits.maxValueSize else {
-            throw PogrebError(.valueTooLarge, "a value of \(value.count) bytes exceeds the limit of \(Limits.maxValueSize) bytes")
+            throw PogrebError.valueTooLarge(value.count)
         }
         guard var segment = segments.last else { return }
         if segment.size >= segmentSize {

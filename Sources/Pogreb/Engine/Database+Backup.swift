@@ -29,9 +29,7 @@ extension Database {
         let result: Result<Void, PogrebError> = maintenance.withLock { _ in
             do throws(PogrebError) {
                 let segments = try writer.withLock { (w) throws(PogrebError) -> [(Segment, Int64)] in
-                    if let failure = w.failure {
-                        throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
-                    }
+                    try latch.check()
                     try checkpoint(writer: &w)
                     for name in [Database.indexFileName, Database.overflowFileName, Checkpoint.fileName(sequence: w.checkpointSequence)] {
                         try copy(name, length: nil, from: fileSystem, to: destination)

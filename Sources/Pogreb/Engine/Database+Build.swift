@@ -58,7 +58,7 @@ extension Database {
                 // a shared lock succeeds beside theirs and fails against a writer's.
                 let target = PosixFileSystem(directory: path)
                 for name in try target.listFiles() where !name.hasPrefix(".") && !isOurs(name) {
-                    throw PogrebError(.notADatabase, "\(path)/\(name) is not a file of a Pogreb database; refusing to replace the directory. Nothing was changed.")
+                    throw PogrebError.notOurs("\(path)/\(name)", refusing: "replace")
                 }
                 let lock = try target.lock(lockFileName, exclusive: false, create: false)
                 do throws(PogrebError) { try PathOperations.exchange(staging, path) } catch {

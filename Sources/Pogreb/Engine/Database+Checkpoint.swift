@@ -16,21 +16,16 @@ extension Database {
         guard !isReadOnly else { return }
         try refuseInsideRead("checkpoint()")
         try writer.withLock { (w) throws(PogrebError) in
-            if shared.withReadLock({ $0.isClosed }) { throw Database.closedError() }
-            if let failure = w.failure {
-                throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
-            }
-            do throws(PogrebError) { try checkpoint(writer: &w) } catch {
-                w.failure = error
-                throw error
-            }
+            if shared.withReadLock({ $0.isClosed }) { throw PogrebError.closed() }
+            try latch.check()
+            try checkpoint(writer: &w)
         }
     }
 
-    /// With `journal` false, the buckets go straight into the index files with no journal and
-    /// no new checkpoint sequence: only for a database under construction by the bulk builder,
-    /// which a crash throws away whole.
-    func checkpoint(writer w: inout WriterState, journal: Bool = true) throws(PogrebError) {
+    /// The body of ``checkpoint()`` for a caller that holds the writer lock. Every write and sync
+    /// goes through the latching file system: a failure latches, so no later checkpoint reuses
+    /// this one's sequence number or trusts its half-written index files.
+    func checkpoint(writer w: inout WriterState) throws(PogrebError) {
         try flush(writer: &w)
         let active = shared.withReadLock { $0.active }
         try active?.file.sync()
@@ -38,16 +33,18 @@ extension Database {
             try fileSystem.syncDirectory()
             w.directoryNeedsSync = false
         }
-        let sequence = journal ? w.checkpointSequence + 1 : w.checkpointSequence
+        let sequence = w.checkpointSequence + 1
         let checkpoint = shared.withReadLock { state in
             makeCheckpoint(state: state, sequence: sequence, nextSequence: w.nextSequence)
         }
-        let journalFile = journal ? try writeJournal(checkpoint) : nil
-        defer { journalFile?.close() }
+        let journalFile = try writeJournal(checkpoint)
+        defer { journalFile.close() }
+        // The journal is durable: this sequence is taken, whatever happens next.
+        w.checkpointSequence = sequence
         guard let indexFile = w.indexFile, let overflowFile = w.overflowFile else { return }
         try Database.applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: databaseID, layout: layout)
         // The buckets are in the index files now: keep only the metadata of the journal.
-        try journalFile?.truncate(to: Int64(checkpoint.metadataLength()))
+        try journalFile.truncate(to: Int64(checkpoint.metadataLength()))
         let (mainRegion, overflowRegion) = try Database.mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount)
         shared.withWriteLock { state in
             state.index.mainRegion = mainRegion
@@ -56,8 +53,6 @@ extension Database {
             state.index.mappedOverflowCount = checkpoint.overflowCount
             state.index.dirty.removeAll()
         }
-        w.checkpointSequence = sequence
-        guard journal else { return }
         w.logBytesSinceCheckpoint = 0
         counters.checkpoints.add(1, ordering: .relaxed)
         log(.debug, "checkpoint \(sequence)", metadata: ["buckets": "\(checkpoint.changedBuckets.count)", "keys": "\(checkpoint.keyCount)"])

@@ -39,21 +39,16 @@ extension Database {
         // The active segment qualifies too: seal it first, so that a database that fits in one
         // segment can still shed its garbage.
         try writer.withLock { (w) throws(PogrebError) in
-            guard w.failure == nil else { return }
+            guard latch.failure == nil else { return }
             let qualifies = shared.withReadLock { state -> Bool in
                 guard let active = state.active else { return false }
                 return active.deadBytes >= options.compactionMinDeadBytes
                     && Double(active.deadBytes) >= options.compactionMinDeadFraction * Double(active.size - Int64(FileHeader.size))
             }
-            if qualifies {
-                do throws(PogrebError) { try rotate(writer: &w) } catch {
-                    w.failure = error
-                    throw error
-                }
-            }
+            if qualifies { try rotate(writer: &w) }
         }
         let candidates = try shared.withReadLock { (state) throws(PogrebError) -> [Segment] in
-            guard !state.isClosed else { throw Database.closedError() }
+            guard !state.isClosed else { throw PogrebError.closed() }
             return state.segments.values.filter { segment in
                 segment.isSealed && segment.deadBytes >= options.compactionMinDeadBytes
                     && Double(segment.deadBytes) >= options.compactionMinDeadFraction * Double(segment.size - Int64(FileHeader.size))
@@ -129,13 +124,14 @@ extension Database {
     private func copyLive(_ chunk: ArraySlice<Candidate>, from segment: Segment) throws(PogrebError) -> (Int, Int, Int64) {
         guard !chunk.isEmpty else { return (0, 0, 0) }
         return try writer.withLock { (w) throws(PogrebError) -> (Int, Int, Int64) in
-            if let failure = w.failure {
-                throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
-            }
+            try latch.check()
             let result: (Int, Int, Int64)
+            // Set once the buffer or the index changed: an error after that leaves them in
+            // doubt and latches; one before (a damaged chain met by a probe) does not.
+            var changed = false
             do throws(PogrebError) {
             result = try shared.withWriteLock { (state) throws(PogrebError) -> (Int, Int, Int64) in
-                guard !state.isClosed else { throw Database.closedError() }
+                guard !state.isClosed else { throw PogrebError.closed() }
                 guard let active = state.active else { return (chunk.count, 0, 0) }
                 let isOldest = state.segments.values.allSatisfy { $0.sequence >= segment.sequence }
                 var index = HashIndex.placeholder
@@ -164,6 +160,7 @@ extension Database {
                     case .commit: keep = false
                     }
                     guard keep else { continue }
+                    changed = true
                     let offset = state.bufferStart + Int64(state.buffer.count)
                     let newAddress = layout.address(fileNumber: active.fileNumber, offset: offset)
                     let start = state.buffer.count
@@ -189,7 +186,7 @@ extension Database {
                 return (processed, records, bytes)
             }
             } catch {
-                w.failure = error
+                if changed { latch.latch(error) }
                 throw error
             }
             try afterAppend(writer: &w)

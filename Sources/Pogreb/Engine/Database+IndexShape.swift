@@ -22,7 +22,7 @@ extension Database {
         var number: UInt64 = 0
         while true {
             let finished = try shared.withReadLock { (state) throws(PogrebError) -> Bool in
-                guard !state.isClosed else { throw Database.closedError() }
+                guard !state.isClosed else { throw PogrebError.closed() }
                 let last = min(state.index.bucketCount, number + 4096)
                 while number < last {
                     let length = try state.index.chain(startingAt: number).count

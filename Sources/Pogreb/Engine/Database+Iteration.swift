@@ -135,7 +135,7 @@ struct LogWalk {
         let endOffset = self.endOffset
         let includeValues = self.includeValues
         return try database.shared.withReadLock { (state) throws(PogrebError) -> [Item] in
-            guard !state.isClosed else { throw Database.closedError() }
+            guard !state.isClosed else { throw PogrebError.closed() }
             var items: [Item] = []
             for (offset, record, keyLength) in batch {
                 let address = state.layout.address(fileNumber: segment.fileNumber, offset: offset)
@@ -172,14 +172,14 @@ extension Database {
     func snapshotLog() throws(PogrebError) -> ([Segment], UInt64, Int64) {
         try refuseInsideRead("iteration or verify()")
         let read = { (state: borrowing SharedState) throws(PogrebError) -> ([Segment], UInt64, Int64) in
-            guard !state.isClosed else { throw Database.closedError() }
+            guard !state.isClosed else { throw PogrebError.closed() }
             let ordered = state.segments.values.sorted { $0.sequence < $1.sequence }
             let last = ordered.last
             return (ordered, last?.sequence ?? 0, last?.size ?? 0)
         }
         if isReadOnly { return try shared.withReadLock(read) }
         return try writer.withLock { (w) throws(PogrebError) -> ([Segment], UInt64, Int64) in
-            guard w.failure == nil else {
+            guard latch.failure == nil else {
                 // After a failed write nothing more is flushed: walk what reached the file.
                 return try shared.withReadLock { (state) throws(PogrebError) -> ([Segment], UInt64, Int64) in
                     let (segments, sequence, _) = try read(state)

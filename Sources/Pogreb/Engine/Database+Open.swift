@@ -31,14 +31,16 @@ extension Database {
         }
     }
 
-    package static func open(fileSystem: any FileSystem, options: Options = Options()) throws(PogrebError) -> Database {
+    package static func open(fileSystem base: any FileSystem, options: Options = Options()) throws(PogrebError) -> Database {
+        // Every change from here on, recovery's included, latches its failure.
+        let fileSystem = LatchingFileSystem(wrapping: base)
         guard options.segmentSize >= 1 << 20, options.segmentSize <= 1 << 40 else {
             throw PogrebError(.invalidArgument, "segmentSize \(options.segmentSize) is outside 1 MiB ... 1 TiB")
         }
         try fileSystem.prepareDirectory(create: !options.readOnly && options.createIfMissing)
         var names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
         for name in names where !isOurs(name) {
-            throw PogrebError(.notADatabase, "\(fileSystem.displayPath)/\(name) is not a file of a Pogreb database; refusing to open the directory. Nothing was changed.")
+            throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)")
         }
         let lock = try fileSystem.lock(lockFileName, exclusive: !options.readOnly, create: !options.readOnly)
         names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
@@ -55,7 +57,7 @@ extension Database {
                     let head = try file.readExactly(count: Int(min(try file.size(), 8)), at: 0)
                     let magic = Array("PGRB-".utf8).prefix(head.count)
                     guard head.allSatisfy({ $0 == 0 }) || Array(head.prefix(magic.count)) == Array(magic) else {
-                        throw PogrebError(.notADatabase, "\(fileSystem.displayPath)/\(name) is not a file of a Pogreb database; refusing to open the directory. Nothing was changed.")
+                        throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)")
                     }
                 }
                 for name in leftovers where Segment.sequence(fromFileName: name) != nil {
@@ -183,7 +185,7 @@ extension Database {
     }
 
     /// Opens an existing database: checkpoint, index redo, segments, tail replay.
-    static func load(fileSystem: any FileSystem, options: Options, lock: any DirectoryLock) throws(PogrebError) -> Database {
+    static func load(fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock) throws(PogrebError) -> Database {
         let readOnly = options.readOnly
         let (checkpoint, id, index, indexFile, overflowFile): (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile)
         do throws(PogrebError) {
@@ -260,7 +262,7 @@ extension Database {
     }
 
     static func loadSegments(
-        fileSystem: any FileSystem, options: Options, lock: any DirectoryLock, checkpoint: Checkpoint, id: [UInt8],
+        fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock, checkpoint: Checkpoint, id: [UInt8],
         index: HashIndex, indexFile: any StorageFile, overflowFile: any StorageFile
     ) throws(PogrebError) -> Database {
         let readOnly = options.readOnly
@@ -292,7 +294,7 @@ extension Database {
                 defer { file.close() }
                 let header = try FileHeader.decode(try file.readExactly(count: Int(min(try file.size(), Int64(FileHeader.size))), at: 0), expected: .segment, file: path + "/" + name)
                 guard header.databaseID == id else {
-                    throw PogrebError(.notADatabase, "\(path)/\(name) belongs to another database. Nothing was changed.")
+                    throw PogrebError.otherDatabase("\(path)/\(name)")
                 }
                 leftovers.append(name)
                 continue
@@ -316,7 +318,7 @@ extension Database {
                 throw error
             }
             guard header.databaseID == id else {
-                throw PogrebError(.notADatabase, "\(path)/\(name) belongs to another database. Nothing was changed.")
+                throw PogrebError.otherDatabase("\(path)/\(name)")
             }
             guard header.a == sequence, header.b <= UInt64(layout.maxFileNumber) else {
                 throw PogrebError.corrupted(file: path + "/" + name, offset: 32, "the header names sequence \(header.a), file number \(header.b)")

@@ -36,7 +36,7 @@ extension Database {
     package static func repair(fileSystem: any FileSystem) throws(PogrebError) -> RepairReport {
         try fileSystem.prepareDirectory(create: false)
         for name in try fileSystem.listFiles() where !name.hasPrefix(".") && !isOurs(name) {
-            throw PogrebError(.notADatabase, "\(fileSystem.displayPath)/\(name) is not a file of a Pogreb database; refusing to repair the directory. Nothing was changed.")
+            throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)", refusing: "repair")
         }
         let lock = try fileSystem.lock(lockFileName, exclusive: true, create: true)
         defer { lock.unlock() }

@@ -109,7 +109,7 @@ extension Database {
         var keyCount: UInt64 = 0
         while true {
             let (finished, problems, slots, keys, longest) = try shared.withReadLock { (state) throws(PogrebError) -> (Bool, [VerificationReport.Problem], Int, UInt64, Int) in
-                guard !state.isClosed else { throw Database.closedError() }
+                guard !state.isClosed else { throw PogrebError.closed() }
                 var problems: [VerificationReport.Problem] = []
                 var slots = 0
                 var longest = 0

@@ -11,10 +11,10 @@ extension Database {
         }
         for unsafe operation in unsafe operations {
             guard unsafe operation.key.count <= Limits.maxKeySize else {
-                throw PogrebError(.keyTooLarge, unsafe "a key of \(operation.key.count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
+                throw unsafe PogrebError.keyTooLarge(operation.key.count)
             }
             if case .put(_, let value) = unsafe operation, value.count > Limits.maxValueSize {
-                throw PogrebError(.valueTooLarge, "a value of \(value.count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
+                throw PogrebError.valueTooLarge(value.count)
             }
         }
         if unsafe operations.isEmpty { return [] }
@@ -33,10 +33,8 @@ extension Database {
     /// the limits.
     func applyLocked(_ operations: [RawOperation], atomic: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
         // Closed is not a write failure: say so, and do not latch it.
-        if shared.withReadLock({ $0.isClosed }) { throw Database.closedError() }
-        if let failure = w.failure {
-            throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
-        }
+        if shared.withReadLock({ $0.isClosed }) { throw PogrebError.closed() }
+        try latch.check()
         let hashes = unsafe operations.map { unsafe XXH3.hash64($0.key, seed: hashSeed) }
         let batch = unsafe atomic && operations.count > 1
         if batch {
@@ -53,20 +51,12 @@ extension Database {
                 throw PogrebError(.invalidArgument, "a batch of \(total) bytes does not fit in one segment (\(layout.maxSegmentSize) bytes); split it")
             }
             let activeSize = shared.withReadLock { $0.active?.size ?? 0 }
-            if activeSize > Int64(FileHeader.size), activeSize + total > segmentSize {
-                do throws(PogrebError) { try rotate(writer: &w) } catch {
-                    w.failure = error
-                    throw error
-                }
-            }
+            if activeSize > Int64(FileHeader.size), activeSize + total > segmentSize { try rotate(writer: &w) }
         }
         if !batch, shared.withReadLock({ ($0.active?.size ?? 0) >= segmentSize }) {
             // A full active segment, left by a crash before the next one was durable or by a
             // failed rotation: start the next one first, so the record's offset is addressable.
-            do throws(PogrebError) { try rotate(writer: &w) } catch {
-                w.failure = error
-                throw error
-            }
+            try rotate(writer: &w)
         }
         if unsafe !batch && operations.count > 1 {
             // Independent writes: one at a time, so the segment rotates between any two and
@@ -82,32 +72,30 @@ extension Database {
     }
 
     private func appendChecked(_ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
-        let results: [Bool]
-        do throws(PogrebError) {
-            results = unsafe try appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
-            var puts = 0
-            var deletes = 0
-            for unsafe (i, operation) in unsafe operations.enumerated() {
-                if case .put = unsafe operation { puts += 1 } else if results[i] { deletes += 1 }
-            }
-            let shard = counters.shard
-            if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
-            if deletes > 0 { shard.deletes.add(deletes, ordering: .relaxed) }
-        } catch {
-            w.failure = error
-            throw error
+        let results = unsafe try appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
+        var puts = 0
+        var deletes = 0
+        for unsafe (i, operation) in unsafe operations.enumerated() {
+            if case .put = unsafe operation { puts += 1 } else if results[i] { deletes += 1 }
         }
+        let shard = counters.shard
+        if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
+        if deletes > 0 { shard.deletes.add(deletes, ordering: .relaxed) }
         try afterAppend(writer: &w)
         return results
     }
 
     /// Appends the records of `operations` to the buffer and applies them to the index, under the
     /// exclusive state lock. Deletes of absent keys write nothing.
+    ///
+    /// Each key is probed before anything is changed for it, so a damaged chain met by the first
+    /// probe throws with nothing changed and latches nothing; an error once the buffer or the
+    /// index was changed leaves them in doubt and latches (``FailureLatch/latchDamage(_:)``).
     private func appendLocked(
         _ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState
     ) throws(PogrebError) -> [Bool] {
         return try shared.withWriteLock { (state) throws(PogrebError) -> [Bool] in
-            guard !state.isClosed else { throw Database.closedError() }
+            guard !state.isClosed else { throw PogrebError.closed() }
             guard let active = state.active else { throw PogrebError(.readOnly, "no active segment") }
             var index = HashIndex.placeholder
             swap(&index, &state.index)
@@ -117,11 +105,16 @@ extension Database {
             var written = 0
             var records = 0
             let flags: Record.Flags = batch ? .batch : []
+            var changed = false
+            do throws(PogrebError) {
             for unsafe (i, operation) in unsafe operations.enumerated() {
                 let hash = hashes[i]
                 let key = unsafe operation.key
+                let matches = { (candidate: UInt64) throws(PogrebError) -> Bool in try unsafe state.recordHasKey(candidate, key: key) }
                 switch unsafe operation {
                 case .put(_, let value):
+                    let found = try index.findPosition(hash: hash, matches: matches)
+                    changed = true
                     let offset = state.bufferStart + Int64(state.buffer.count)
                     unsafe Record.append(kind: .put, flags: flags, key: key, value: value, to: &state.buffer)
                     let size = Int64(Record.size(keyLength: key.count, valueLength: value.count))
@@ -130,19 +123,18 @@ extension Database {
                     records += 1
                     let address = layout.address(fileNumber: active.fileNumber, offset: offset)
                     let old = try index.upsert(
-                        hash: hash, address: address,
-                        matches: { (candidate) throws(PogrebError) -> Bool in try unsafe state.recordHasKey(candidate, key: key) },
+                        hash: hash, address: address, found: found,
                         hashesOf: { (candidates) throws(PogrebError) -> [UInt64] in try state.hashesOfRecords(at: candidates) })
                     if let old { state.markDead(old, bytes: state.recordSize(at: old)) }
                     results.append(old != nil)
                 case .delete:
-                    let old = try index.remove(hash: hash) { (candidate) throws(PogrebError) -> Bool in
-                        try unsafe state.recordHasKey(candidate, key: key)
-                    }
+                    // `remove` reads the whole chain before it changes anything.
+                    let old = try index.remove(hash: hash, matches: matches)
                     guard let old else {
                         results.append(false)
                         continue
                     }
+                    changed = true
                     state.markDead(old, bytes: state.recordSize(at: old))
                     unsafe Record.append(kind: .delete, flags: flags, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), to: &state.buffer)
                     let size = Int64(Record.size(keyLength: key.count, valueLength: 0))
@@ -161,6 +153,10 @@ extension Database {
                 active.deadBytes += size
                 written += Int(size)
             }
+            } catch {
+                if changed { latch.latch(error) }
+                throw error
+            }
             w.appended += UInt64(written)
             w.logBytesSinceCheckpoint += Int64(written)
             return results
@@ -172,15 +168,10 @@ extension Database {
         let (bufferSize, activeSize, dirtyCount) = shared.withReadLock { state in
             (state.buffer.count, state.active?.size ?? 0, state.index.dirty.count)
         }
-        do throws(PogrebError) {
-            if bufferSize >= options.writeBufferSize { try flush(writer: &w) }
-            if activeSize >= segmentSize { try rotate(writer: &w) }
-            if dirtyCount >= options.checkpointDirtyBuckets || w.logBytesSinceCheckpoint >= options.checkpointLogBytes {
-                try checkpoint(writer: &w)
-            }
-        } catch {
-            w.failure = error
-            throw error
+        if bufferSize >= options.writeBufferSize { try flush(writer: &w) }
+        if activeSize >= segmentSize { try rotate(writer: &w) }
+        if dirtyCount >= options.checkpointDirtyBuckets || w.logBytesSinceCheckpoint >= options.checkpointLogBytes {
+            try checkpoint(writer: &w)
         }
     }
 
@@ -263,11 +254,8 @@ extension Database {
         let end = writer.withLock { $0.appended }
         try makeDurable(upTo: end)
         try writer.withLock { (w) throws(PogrebError) in
-            guard w.failure == nil, w.logBytesSinceCheckpoint >= options.checkpointOnSyncLogBytes else { return }
-            do throws(PogrebError) { try checkpoint(writer: &w) } catch {
-                w.failure = error
-                throw error
-            }
+            guard latch.failure == nil, w.logBytesSinceCheckpoint >= options.checkpointOnSyncLogBytes else { return }
+            try checkpoint(writer: &w)
         }
     }
 
@@ -277,32 +265,20 @@ extension Database {
         try syncGate.withLock { (gate) throws(PogrebError) in
             // `end` is what the flush below wrote: bytes appended later are not covered.
             let (file, end) = try writer.withLock { (w) throws(PogrebError) -> ((any StorageFile)?, UInt64) in
-                if shared.withReadLock({ $0.isClosed }) { throw Database.closedError() }
-                if let failure = w.failure {
-                    throw PogrebError(.previousIOFailure, "an earlier write failed (\(failure.message)); close and reopen the database", underlying: failure)
-                }
+                if shared.withReadLock({ $0.isClosed }) { throw PogrebError.closed() }
+                try latch.check()
                 if gate.durable >= target && !w.directoryNeedsSync { return (nil, 0) }
-                do throws(PogrebError) {
-                    try flush(writer: &w)
-                    // The directory is synced under the writer lock, so a checkpoint never
-                    // records a segment whose directory entry is not yet durable.
-                    if w.directoryNeedsSync {
-                        try fileSystem.syncDirectory()
-                        w.directoryNeedsSync = false
-                    }
-                } catch {
-                    w.failure = error
-                    throw error
+                try flush(writer: &w)
+                // The directory is synced under the writer lock, so a checkpoint never
+                // records a segment whose directory entry is not yet durable.
+                if w.directoryNeedsSync {
+                    try fileSystem.syncDirectory()
+                    w.directoryNeedsSync = false
                 }
                 return (shared.withReadLock { $0.active?.file }, w.appended)
             }
             guard let file else { return }
-            do throws(PogrebError) {
-                try file.sync()
-            } catch {
-                writer.withLock { $0.failure = error }
-                throw error
-            }
+            try file.sync()  // a LatchingFile: a failure latches
             gate.durable = max(gate.durable, end)
         }
     }

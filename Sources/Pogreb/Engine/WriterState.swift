@@ -1,7 +1,7 @@
 import Synchronization
 
-/// What only the writer touches: file handles of the index, counters since the last checkpoint,
-/// the failure latch. Held in the database's writer `Mutex`, which serializes all changes.
+/// What only the writer touches: file handles of the index, counters since the last checkpoint.
+/// Held in the database's writer `Mutex`, which serializes all changes.
 struct WriterState: @unchecked Sendable {
     // @unchecked Sendable: only accessed inside the writer Mutex.
     var indexFile: (any StorageFile)?
@@ -13,8 +13,6 @@ struct WriterState: @unchecked Sendable {
     var directoryNeedsSync = false
     /// Bytes appended since open, across segments; group commit compares against it.
     var appended: UInt64 = 0
-    /// The first write or sync failure; once set, every change is refused.
-    var failure: PogrebError?
     /// Segments emptied by compaction, deleted once a checkpoint no longer refers to them.
     var retired: [Segment] = []
     /// Records replayed by the last open.

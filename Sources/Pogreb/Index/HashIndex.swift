@@ -133,8 +133,17 @@
         hash: UInt64, address: UInt64, matches: (UInt64) throws(PogrebError) -> Bool,
         hashesOf: ([UInt64]) throws(PogrebError) -> [UInt64]
     ) throws(PogrebError) -> UInt64? {
+        try upsert(hash: hash, address: address, found: try findPosition(hash: hash, matches: matches), hashesOf: hashesOf)
+    }
+
+    /// ``upsert(hash:address:matches:hashesOf:)`` with the key's slot already found by
+    /// ``findPosition(hash:matches:)`` (`nil` when the key is new), for a caller that probes before
+    /// it changes anything.
+    mutating func upsert(
+        hash: UInt64, address: UInt64, found: (Position, UInt64)?, hashesOf: ([UInt64]) throws(PogrebError) -> [UInt64]
+    ) throws(PogrebError) -> UInt64? {
         let slot = Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: address)
-        if let (position, old) = try findPosition(hash: hash, matches: matches) {
+        if let (position, old) = found {
             var changed = bucket(position.id)
             changed.setSlot(position.slot, slot)
             dirty[position.id] = changed

@@ -1,0 +1,115 @@
+import PogrebTestSupport
+import Testing
+@testable import Pogreb
+
+/// The failure latch: every path that writes or syncs latches its I/O failure (backup's
+/// checkpoint and iteration's flush included), and nothing else latches.
+@Suite struct FailureLatchTests {
+    @Test(arguments: FileSystemKind.allCases)
+    func backupCheckpointFailureLatches(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: FaultTests.options) { t in
+            // Fail each of the first steps of the checkpoint that a backup writes first.
+            for step in 1...8 {
+                try t.restore([:])
+                let faulty = FaultInjectingFileSystem(wrapping: t.fileSystem)
+                let db = try t.open(through: faulty)
+                var model = ReferenceModel()
+                for i in 0..<300 {
+                    try db.put(key(i), value(i))
+                    model.put(key(i), value(i))
+                }
+                faulty.failNthStep(step, sticky: false)
+                let destination = MemoryFileSystem(displayPath: "/backup-\(step)")
+                let error = pogrebError { try db.backup(to: destination) }
+                guard faulty.hasFailed else {
+                    #expect(error == nil)
+                    try db.close()
+                    break
+                }
+                #expect(error?.code == .io, "backup's checkpoint stopped at step \(step): \(faulty.failures)")
+                try FaultTests.expectLatched(db, model: model, "after a failed backup checkpoint, step \(step) (\(kind))")
+                FaultTests.closeLatched(db)
+                try FaultTests.expectRecovers(t, synced: ReferenceModel(), written: model, "after a failed backup, step \(step) (\(kind))")
+            }
+        }
+    }
+
+    @Test(arguments: FileSystemKind.allCases)
+    func iterationFlushFailureLatches(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: FaultTests.options) { t in
+            let faulty = FaultInjectingFileSystem(wrapping: t.fileSystem)
+            let db = try t.open(through: faulty)
+            var model = ReferenceModel()
+            for i in 0..<20 {  // fewer bytes than the write buffer: nothing written yet
+                try db.put(key(i), value(i))
+                model.put(key(i), value(i))
+            }
+            // Iteration first flushes the buffer; that write fails.
+            faulty.failNthWrite(1)
+            let error = pogrebError { try db.forEachItem { _ in } }
+            #expect(faulty.hasFailed)
+            #expect(error?.code == .io)
+            try FaultTests.expectLatched(db, model: model, "after a failed flush for iteration (\(kind))")
+            FaultTests.closeLatched(db)
+        }
+    }
+
+    @Test(arguments: FileSystemKind.allCases)
+    func failureOfABackupDestinationDoesNotLatch(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: FaultTests.options) { t in
+            let db = try t.open()
+            for i in 0..<100 { try db.put(key(i), value(i)) }
+            let destination = FaultInjectingFileSystem(wrapping: MemoryFileSystem(displayPath: "/backup"))
+            destination.failNthWrite(1, sticky: true)
+            let error = pogrebError { try db.backup(to: destination) }
+            #expect(error?.code == .io)
+            // The source's files are fine: it goes on writing and syncing.
+            try db.put(key(100), value(100))
+            try db.sync()
+            try db.close()
+        }
+    }
+
+    /// A damaged overflow chain met by the probe of a put throws `corrupted` with nothing
+    /// changed: it is not latched, so other keys are still written, and `close` checkpoints.
+    @Test(arguments: FileSystemKind.allCases)
+    func damagedChainMetByAProbeDoesNotLatch(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: FaultTests.options) { t in
+            var db = try t.open()
+            for i in 0..<3_000 { try db.put(key(i), value(i)) }
+            try db.close()
+            // Point the chain of the first main bucket that has an overflow bucket far past the
+            // overflow file.
+            var damaged: UInt64?
+            try t.modify(Database.indexFileName) { bytes in
+                let count = UInt64((bytes.count - Int(HashIndex.headerPageSize)) / Bucket.size)
+                for number in 0..<count {
+                    let at = Int(HashIndex.fileOffset(ofBucket: number)) + 56
+                    if bytes[at..<(at + 6)].contains(where: { $0 != 0 }) {
+                        for i in 0..<6 { bytes[at + i] = 0xFF }
+                        bytes[at + 5] = 0x7F
+                        damaged = number
+                        return
+                    }
+                }
+            }
+            let number = try #require(damaged, "3 000 keys in a small index leave at least one overflow bucket")
+            db = try t.open()
+            // A new key of that bucket: its probe walks the whole chain and meets the damage.
+            let (victim, bystander) = try db.shared.withReadLock { (state) throws -> ([UInt8], [UInt8]) in
+                var victim: [UInt8]?
+                var bystander: [UInt8]?
+                for i in 100_000..<200_000 where victim == nil || bystander == nil {
+                    let hash = key(i).withUnsafeBytes { XXH3.hash64($0, seed: db.hashSeed) }
+                    if state.index.mainBucketNumber(forHash: hash) == number { victim = victim ?? key(i) } else { bystander = bystander ?? key(i) }
+                }
+                return (try #require(victim), try #require(bystander))
+            }
+            expectPogrebError(.corrupted) { try db.put(victim, value(1)) }
+            try db.put(bystander, value(2))
+            #expect(try db.get(bystander) == value(2))
+            try db.sync()
+            try db.close()
+        }
+    }
+}
