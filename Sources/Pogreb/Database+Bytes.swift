@@ -3,7 +3,7 @@
 extension Database {
     /// Lends the bytes of `bytes`, without a copy when it has contiguous storage.
     @inline(__always)
-    static func withBytes<S: Sequence<UInt8>, R>(
+    package static func withBytes<S: Sequence<UInt8>, R>(
         _ bytes: S, _ body: (UnsafeRawBufferPointer) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
         let lent: Result<R, PogrebError>? = bytes.withContiguousStorageIfAvailable { buffer in
@@ -22,9 +22,7 @@ extension Database {
 
     /// Whether `key` (any byte sequence) is present.
     public func contains(_ key: some Sequence<UInt8>) throws(PogrebError) -> Bool {
-        try unsafe Database.withBytes(key) { (k) throws(PogrebError) -> Bool in
-            try unsafe withValue(rawKey: k) { value in unsafe value != nil }
-        }
+        try unsafe Database.withBytes(key) { (k) throws(PogrebError) -> Bool in try unsafe contains(rawKey: k) }
     }
 
     /// Lends the stored bytes of the value of `key` (any byte sequence) to `body`, without
@@ -79,4 +77,49 @@ extension Database {
     /// Removes the UTF-8 key `key`. - Returns: whether it was present.
     @discardableResult
     public func delete(_ key: String) throws(PogrebError) -> Bool { try delete(key.utf8) }
+
+    // MARK: Conditional writes and batched reads take the same types as `put` and `get`
+
+    /// ``putIfAbsent(_:_:)-([UInt8],[UInt8])`` for any byte sequences.
+    @discardableResult
+    public func putIfAbsent(_ key: some Sequence<UInt8>, _ value: some Sequence<UInt8>) throws(PogrebError) -> Bool {
+        try putIfAbsent(Array(key), Array(value))
+    }
+
+    /// ``putIfAbsent(_:_:)-([UInt8],[UInt8])`` for the UTF-8 bytes of `key` and `value`.
+    @discardableResult
+    public func putIfAbsent(_ key: String, _ value: String) throws(PogrebError) -> Bool {
+        try putIfAbsent(Array(key.utf8), Array(value.utf8))
+    }
+
+    /// ``compareAndSwap(_:expected:new:)-([UInt8],_,_)`` for any byte sequences.
+    @discardableResult
+    public func compareAndSwap(
+        _ key: some Sequence<UInt8>, expected: (some Sequence<UInt8>)?, new: (some Sequence<UInt8>)?
+    ) throws(PogrebError) -> Bool {
+        try compareAndSwap(Array(key), expected: expected.map { Array($0) }, new: new.map { Array($0) })
+    }
+
+    /// ``compareAndSwap(_:expected:new:)-([UInt8],_,_)`` for UTF-8 text.
+    @discardableResult
+    public func compareAndSwap(_ key: String, expected: String?, new: String?) throws(PogrebError) -> Bool {
+        try compareAndSwap(Array(key.utf8), expected: expected.map { Array($0.utf8) }, new: new.map { Array($0.utf8) })
+    }
+
+    /// ``update(_:_:)-([UInt8],_)`` for any byte sequence as the key.
+    @discardableResult
+    public func update(_ key: some Sequence<UInt8>, _ transform: ([UInt8]?) throws -> [UInt8]?) throws -> [UInt8]? {
+        try update(Array(key), transform)
+    }
+
+    /// ``update(_:_:)-([UInt8],_)`` for the UTF-8 bytes of `key`.
+    @discardableResult
+    public func update(_ key: String, _ transform: ([UInt8]?) throws -> [UInt8]?) throws -> [UInt8]? {
+        try update(Array(key.utf8), transform)
+    }
+
+    /// ``get(many:)-([[UInt8]])`` for UTF-8 keys.
+    public func get(many keys: [String]) throws(PogrebError) -> [[UInt8]?] {
+        try get(many: keys.map { Array($0.utf8) })
+    }
 }

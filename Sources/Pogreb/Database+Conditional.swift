@@ -3,7 +3,7 @@ import Synchronization
 /// Conditional and read-modify-write operations. Each runs under the writer lock from the read
 /// of the current value to the append of the new record, so no other write can come between.
 extension Database {
-    /// What ``update(_:_:)`` decided.
+    /// What ``update(_:_:)-([UInt8],_)`` decided.
     enum Decision {
         case keep
         case put([UInt8])

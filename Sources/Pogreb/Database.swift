@@ -36,12 +36,16 @@ public final class Database: Sendable {
     let maintenance: Mutex<Bool>  // held while compaction runs; the value is unused
     let directoryLock: any DirectoryLock
     let counters = Counters()
+    /// What the open found and did; fixed from then on.
+    let opened: OpenReport
     let background: BackgroundWork
 
     init(
         fileSystem: LatchingFileSystem, options: Options, databaseID: [UInt8], layout: LogLayout, hashSeed: UInt64,
-        shared: SharedState, writer: WriterState, lock: any DirectoryLock
+        shared: SharedState, writer: WriterState, opened: OpenReport, lock: any DirectoryLock
     ) {
+        self.opened = opened
+        counters.lastCheckpoint.store(writer.checkpointSequence, ordering: .relaxed)
         self.fileSystem = fileSystem
         self.options = options
         self.databaseID = databaseID
@@ -75,19 +79,20 @@ public final class Database: Sendable {
         }
     }
 
-    /// Whether `key` is present. Reads the record's key but not its checksum.
+    /// Whether `key` is present.
+    ///
+    /// The same lookup as ``get(_:)-([UInt8])``, without the copy: the record's checksum is
+    /// checked unless ``Options/verifyChecksums`` is off, so every overload of `contains` and
+    /// `get` gives the same answer, or the same `corrupted` error, for a damaged record.
     public func contains(_ key: [UInt8]) throws(PogrebError) -> Bool {
-        try unsafe key.withBytes { (key) throws(PogrebError) -> Bool in
-            let hash = unsafe XXH3.hash64(key, seed: hashSeed)
-            let shard = counters.shard
-            shard.gets.add(1, ordering: .relaxed)
-            let found = try shared.withReadLock { (state) throws(PogrebError) -> Bool in
-                guard !state.isClosed else { throw PogrebError.closed() }
-                return try unsafe state.lookup(key: key, hash: hash) != nil
-            }
-            if found { shard.hits.add(1, ordering: .relaxed) }
-            return found
-        }
+        try unsafe key.withBytes { (key) throws(PogrebError) -> Bool in try unsafe contains(rawKey: key) }
+    }
+
+    /// ``contains(_:)-([UInt8])`` for lent key bytes: every overload of `contains` ends here.
+    func contains(rawKey key: UnsafeRawBufferPointer) throws(PogrebError) -> Bool {
+        var found = false
+        try unsafe lendValue(rawKey: key) { value in found = unsafe value != nil }
+        return found
     }
 
     /// Lends the stored bytes of `key`'s value to `body`, without copying, or `nil` when absent.
@@ -116,7 +121,9 @@ public final class Database: Sendable {
         return output
     }
 
-    func withValue<R>(
+    /// The typed-throws core of the `withValue` calls, for a body that throws only `PogrebError`
+    /// (the other modules of this package use it, so they need no error trampoline).
+    package func withValue<R>(
         rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
         var output: R?

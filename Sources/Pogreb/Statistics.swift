@@ -69,6 +69,8 @@ public struct SegmentStatistics: Sendable, Equatable {
 /// thread, so two reader threads do not fight over one cache line.
 final class Counters: Sendable {
     let checkpoints = Atomic<Int>(0)
+    /// The sequence of the newest checkpoint in force, so statistics need not take the writer lock.
+    let lastCheckpoint = Atomic<UInt64>(0)
     let compactions = Atomic<Int>(0)
     let bytesReclaimed = Atomic<Int64>(0)
     let shards: [CounterShard] = (0..<16).map { _ in CounterShard() }
@@ -96,8 +98,7 @@ extension Database {
     /// The current shape of the database and its counters.
     public var statistics: Statistics {
         get throws(PogrebError) {
-            try refuseInsideRead("statistics")
-            let (replayed, torn, rebuilt, checkpoint) = writer.withLock { ($0.replayedRecords, $0.torn, $0.indexRebuild, $0.checkpointSequence) }
+            let checkpoint = counters.lastCheckpoint.load(ordering: .relaxed)
             return try shared.withReadLock { (state) throws(PogrebError) -> Statistics in
                 guard !state.isClosed else { throw PogrebError.closed() }
                 let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
@@ -109,7 +110,7 @@ extension Database {
                     overflowBucketCount: Int(index.overflowCount - 1),
                     indexLoad: Double(index.keyCount) / Double(index.bucketCount * UInt64(Bucket.slotCount)),
                     dirtyBuckets: index.dirty.count, checkpoints: counters.checkpoints.load(ordering: .relaxed),
-                    recordsReplayedAtOpen: replayed, tornTails: torn, indexRebuiltAtOpen: rebuilt,
+                    recordsReplayedAtOpen: opened.replayedRecords, tornTails: opened.torn, indexRebuiltAtOpen: opened.indexRebuild,
                     gets: counters.sum { $0.gets.load(ordering: .relaxed) },
                     hits: counters.sum { $0.hits.load(ordering: .relaxed) },
                     puts: counters.sum { $0.puts.load(ordering: .relaxed) },

@@ -16,6 +16,21 @@ public struct WriteBatch: Sendable {
     /// Adds a delete of `key`.
     public mutating func delete(_ key: [UInt8]) { operations.append(.delete(key: key)) }
 
+    /// Adds a put of `value` for `key`, both any byte sequences (as ``Database/put(_:_:)-([UInt8],[UInt8])``).
+    public mutating func put(_ key: some Sequence<UInt8>, _ value: some Sequence<UInt8>) { put(Array(key), Array(value)) }
+
+    /// Adds a put of the UTF-8 bytes of `value` for the UTF-8 bytes of `key`.
+    public mutating func put(_ key: String, _ value: String) { put(Array(key.utf8), Array(value.utf8)) }
+
+    /// Adds a put of `value` for the UTF-8 bytes of `key`.
+    public mutating func put(_ key: String, _ value: [UInt8]) { put(Array(key.utf8), value) }
+
+    /// Adds a delete of `key`, any byte sequence.
+    public mutating func delete(_ key: some Sequence<UInt8>) { delete(Array(key)) }
+
+    /// Adds a delete of the UTF-8 bytes of `key`.
+    public mutating func delete(_ key: String) { delete(Array(key.utf8)) }
+
     /// The number of operations.
     public var count: Int { operations.count }
 

@@ -31,7 +31,7 @@ extension Database {
         try lookup(key.utf8) { bytes in bytes.map { Data($0) } }
     }
 
-    /// Whether `key` is present. Reads the record's key but not its checksum.
+    /// Whether `key` is present; the record's checksum is checked as `get` checks it.
     public func contains(_ key: Data) throws(PogrebError) -> Bool {
         try containsBytes(key)
     }
@@ -73,10 +73,7 @@ extension Database {
     private func lookup<S: Sequence<UInt8>, R>(
         _ key: S, _ body: (UnsafeRawBufferPointer?) -> R
     ) throws(PogrebError) -> R {
-        let result: Result<R, any Error> = Result { try withValue(forKey: key, body) }
-        do { return try result.get() } catch let error as PogrebError { throw error } catch {
-            preconditionFailure("withValue threw \(error), which is not a PogrebError, from a body that cannot throw")
-        }
+        try Database.withBytes(key) { (raw) throws(PogrebError) -> R in try withValue(rawKey: raw, body) }
     }
 
     private func containsBytes<S: Sequence<UInt8>>(_ key: S) throws(PogrebError) -> Bool {

@@ -27,6 +27,45 @@ import Testing
         }
     }
 
+    /// Every overload of `contains` and `get` gives the same answer for a damaged record: the
+    /// checksum is checked by all of them, so none says "present" while another throws.
+    @Test(arguments: FileSystemKind.allCases)
+    func containsAgreesAcrossOverloadsOnADamagedRecord(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            var db = try t.open()
+            try db.put("damaged", "a value whose last byte is flipped")
+            try db.put("intact", "fine")
+            try db.close()
+            guard let segment = try t.segmentNames().last else { throw TestSupportError("no segment") }
+            try t.modify(segment) { bytes in
+                let value = Array("a value whose last byte is flipped".utf8)
+                guard let end = bytes.indices.last(where: { bytes[$0 - value.count + 1 ... $0].elementsEqual(value) }) else { return }
+                bytes[end] ^= 0x01
+            }
+            db = try t.open()
+            defer { try? db.close() }
+            let key = bytes("damaged")
+            let calls: [(String, () throws -> Any)] = [
+                ("contains([UInt8])", { try db.contains(key) }),
+                ("contains(String)", { try db.contains("damaged") }),
+                ("contains(ArraySlice)", { try db.contains(key[...]) }),
+                ("contains(lazy sequence)", { try db.contains(key.lazy.map { $0 }) }),
+                ("get([UInt8])", { try db.get(key) as Any }),
+                ("get(String)", { try db.get("damaged") as Any }),
+                ("get(many:)", { try db.get(many: [key]) }),
+                ("withValue", { try db.withValue(forKey: key) { $0?.count ?? -1 } }),
+            ]
+            for (name, call) in calls {
+                #expect(throws: PogrebError.self, "\(name) on a damaged record (\(kind))") { _ = try call() }
+                do { _ = try call() } catch let error as PogrebError {
+                    #expect(error.code == .corrupted, "\(name): \(error)")
+                }
+            }
+            #expect(try db.contains("intact"))
+            #expect(try db.contains(bytes("intact")))
+        }
+    }
+
     @Test func anyByteSequenceIsTheSameKey() throws {
         try withDatabase(.memory) { db, _ in
             let key = bytes("sequence-key")

@@ -17,11 +17,11 @@ import Testing
             let values = try db.get(many: [[1, 2, 3], [9]])
             #expect(values == [[4, 5, 6], nil])
             try db.write { batch in
-                batch.put(Array("a".utf8), Array("1".utf8))
-                batch.delete(Array("greeting".utf8))
+                batch.put("a", "1")
+                batch.delete("greeting")
             }
             #expect(try db.get("greeting") == nil)
-            try db.putIfAbsent(Array("b".utf8), Array("2".utf8))
+            try db.putIfAbsent("b", "2")
             var seen = 0
             try db.forEachItem { _ in seen += 1 }
             #expect(seen == 3)

@@ -55,6 +55,7 @@ extension Database {
         }
         w.logBytesSinceCheckpoint = 0
         counters.checkpoints.add(1, ordering: .relaxed)
+        counters.lastCheckpoint.store(sequence, ordering: .relaxed)
         log(.debug, "checkpoint \(sequence)", metadata: ["buckets": "\(checkpoint.changedBuckets.count)", "keys": "\(checkpoint.keyCount)"])
         // Segments emptied by compaction: no durable index refers to them any more.
         if !w.retired.isEmpty {

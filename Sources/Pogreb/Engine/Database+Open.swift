@@ -83,8 +83,8 @@ extension Database {
         } catch where error.isIndexDamage && !options.readOnly {
             // The log is the truth: rebuild the index from it, then open normally.
             let report = try rebuild(fileSystem: fileSystem)
-            let database = try load(fileSystem: fileSystem, options: options, lock: lock)
-            database.writer.withLock { $0.indexRebuild = "\(error.message) — \(report.description)" }
+            let database = try load(
+                fileSystem: fileSystem, options: options, lock: lock, rebuilt: "\(error.message) — \(report.description)")
             database.log(.warning, "rebuilt the index from the log", metadata: ["cause": "\(error.message)", "report": "\(report.description)"])
             return database
         }
@@ -185,7 +185,9 @@ extension Database {
     }
 
     /// Opens an existing database: checkpoint, index redo, segments, tail replay.
-    static func load(fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock) throws(PogrebError) -> Database {
+    static func load(
+        fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock, rebuilt: String? = nil
+    ) throws(PogrebError) -> Database {
         let readOnly = options.readOnly
         let (checkpoint, id, index, indexFile, overflowFile): (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile)
         do throws(PogrebError) {
@@ -196,7 +198,9 @@ extension Database {
             throw damaged
         }
 
-        return try loadSegments(fileSystem: fileSystem, options: options, lock: lock, checkpoint: checkpoint, id: id, index: index, indexFile: indexFile, overflowFile: overflowFile)
+        return try loadSegments(
+            fileSystem: fileSystem, options: options, lock: lock, checkpoint: checkpoint, id: id, index: index,
+            indexFile: indexFile, overflowFile: overflowFile, rebuilt: rebuilt)
     }
 
     /// The checkpoint and the index files, with the journal redone if needed.
@@ -263,7 +267,7 @@ extension Database {
 
     static func loadSegments(
         fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock, checkpoint: Checkpoint, id: [UInt8],
-        index: HashIndex, indexFile: any StorageFile, overflowFile: any StorageFile
+        index: HashIndex, indexFile: any StorageFile, overflowFile: any StorageFile, rebuilt: String?
     ) throws(PogrebError) -> Database {
         let readOnly = options.readOnly
         let layout = LogLayout(offsetBits: checkpoint.offsetBits)
@@ -361,8 +365,7 @@ extension Database {
         }
         let replay = try Recovery.replay(
             state: &state, segments: ordered, from: (checkpoint.positionSegment, checkpoint.positionOffset), readOnly: readOnly)
-        writerState.replayedRecords = replay.records
-        writerState.torn = droppedSegments + replay.torn
+        let report = OpenReport(replayedRecords: replay.records, torn: droppedSegments + replay.torn, indexRebuild: rebuilt)
         writerState.logBytesSinceCheckpoint = replay.bytes
 
         // Map sealed segments; the newest becomes the active one for a writer.
@@ -387,7 +390,7 @@ extension Database {
         }
         let database = Database(
             fileSystem: fileSystem, options: options, databaseID: id, layout: layout, hashSeed: checkpoint.hashSeed,
-            shared: state, writer: writerState, lock: lock)
+            shared: state, writer: writerState, opened: report, lock: lock)
         database.log(.info, "opened", metadata: [
             "records_replayed": "\(replay.records)", "segments": "\(ordered.count)", "keys": "\(checkpoint.keyCount)",
             "read_only": "\(readOnly)"])

@@ -15,15 +15,21 @@ struct WriterState: @unchecked Sendable {
     var appended: UInt64 = 0
     /// Segments emptied by compaction, deleted once a checkpoint no longer refers to them.
     var retired: [Segment] = []
-    /// Records replayed by the last open.
-    var replayedRecords: Int = 0
-    var torn: [String] = []
-    /// Why and how the open rebuilt the index from the log, if it did.
-    var indexRebuild: String?
 }
 
 /// The durable mark for group commit, held in its own Mutex while one `fsync` runs.
 struct SyncState {
     /// ``WriterState/appended`` as of the last completed sync.
     var durable: UInt64 = 0
+}
+
+/// What the open that made a ``Database`` found and did: fixed from then on, so reading it takes
+/// no lock (``Database/statistics`` never waits behind a checkpoint for it).
+struct OpenReport: Sendable {
+    /// Records replayed from the log after the checkpoint.
+    var replayedRecords = 0
+    /// Torn tails cut off, one line each: file, offset, bytes.
+    var torn: [String] = []
+    /// Why and how the open rebuilt the index from the log, if it did.
+    var indexRebuild: String?
 }
