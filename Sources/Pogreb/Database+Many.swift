@@ -44,37 +44,3 @@ extension Database {
         return results
     }
 }
-
-extension HashIndex {
-    /// Prefetches the main bucket of `hash` when it is read from the mapping.
-    @inline(__always)
-    func prefetchBucket(forHash hash: UInt64) {
-        let number = mainBucketNumber(forHash: hash)
-        guard number < mappedMainCount, let region = mainRegion else { return }
-        region.prefetch(at: Int(HashIndex.fileOffset(ofBucket: number)))
-    }
-
-    /// The address in the first slot of `hash`'s main bucket whose tag matches, without reading
-    /// any record: where the key's record most likely is.
-    @inline(__always)
-    func firstCandidate(forHash hash: UInt64) -> UInt64? {
-        let tag = Bucket.tag(ofHash: hash)
-        let current = bucket(mainBucketNumber(forHash: hash))
-        for i in 0..<Bucket.slotCount {
-            let slot = current.slot(i)
-            if slot == 0 { return nil }
-            if Bucket.tag(ofSlot: slot) == tag { return Bucket.address(ofSlot: slot) }
-        }
-        return nil
-    }
-}
-
-
-extension SharedState {
-    /// Prefetches the first cache line of the record at `address` when it is mapped.
-    @inline(__always)
-    func prefetchRecord(at address: UInt64) {
-        guard let segment = segments[layout.fileNumber(of: address)], let region = segment.region else { return }
-        region.prefetch(at: Int(layout.offset(of: address)))
-    }
-}

@@ -81,10 +81,10 @@ import Testing
             // Point the chain of the first main bucket that has an overflow bucket far past the
             // overflow file.
             var damaged: UInt64?
-            try t.modify(Database.indexFileName) { bytes in
-                let count = UInt64((bytes.count - Int(HashIndex.headerPageSize)) / Bucket.size)
+            try t.modify(DatabaseFiles.index) { bytes in
+                let count = UInt64((bytes.count - Int(BucketID.headerPageSize)) / Bucket.size)
                 for number in 0..<count {
-                    let at = Int(HashIndex.fileOffset(ofBucket: number)) + 56
+                    let at = Int(BucketID.fileOffset(ofNumber: number)) + 56
                     if bytes[at..<(at + 6)].contains(where: { $0 != 0 }) {
                         for i in 0..<6 { bytes[at + i] = 0xFF }
                         bytes[at + 5] = 0x7F

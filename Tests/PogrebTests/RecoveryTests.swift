@@ -334,8 +334,8 @@ import Testing
                         #expect(error.message.contains(segment), "\(error.message)")
                         #expect(error.message.contains("offset \(record.offset)"), "\(error.message)")
                     }
-                    // contains does not read the value.
-                    #expect(try db.contains(record.key))
+                    // contains checks the checksum as get does (every overload agrees).
+                    expectPogrebError(.corrupted) { _ = try db.contains(record.key) }
                 }
                 #expect(try db.get(key(1)) == value(1, length: 1000))
                 // Iteration verifies every record it reads.
@@ -385,7 +385,7 @@ import Testing
                     // A writer takes the directory lock (creating an empty `pogreb.lock`) before
                     // it looks at files with names of ours; nothing else may appear or change.
                     var after = try t.snapshot()
-                    if after[Database.lockFileName] == [] { after[Database.lockFileName] = nil }
+                    if after[DatabaseFiles.lock] == [] { after[DatabaseFiles.lock] = nil }
                     #expect(after == [name: text], "\(name), readOnly \(readOnly): the directory is unchanged")
                 }
             }

@@ -49,7 +49,7 @@ import Testing
         try db?.put(bytes("a"), bytes("1"))
         try db?.close()
         db = nil
-        let name = Segment.fileName(sequence: 1)
+        let name = DatabaseFiles.segment(sequence: 1)
         var contents = try #require(fs.contents(of: name))
         let count: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0x80]
         unsafe count.withUnsafeBytes { v in
@@ -70,8 +70,8 @@ import Testing
         for i in 0..<2000 { try db.put(key(i), value(i)) }
         try db.close()
         // Find a main bucket with a chain.
-        let index = try #require(fs.contents(of: Database.indexFileName))
-        var overflow = try #require(fs.contents(of: Database.overflowFileName))
+        let index = try #require(fs.contents(of: DatabaseFiles.index))
+        var overflow = try #require(fs.contents(of: DatabaseFiles.overflow))
         func word(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
         var victim: UInt64?
         let bucketCount = (index.count - 4096) / 64
@@ -83,7 +83,7 @@ import Testing
         // zero the overflow bucket (a damaged page)
         let at = 4096 + 64 * Int(victim)
         for i in 0..<64 { overflow[at + i] = 0 }
-        fs.setContents(of: Database.overflowFileName, to: overflow)
+        fs.setContents(of: DatabaseFiles.overflow, to: overflow)
         let reopened = try Database.open(fileSystem: fs)
         defer { try? reopened.close() }
         let codes = Self.deleteCodes(reopened, count: 2000)
@@ -137,7 +137,7 @@ import Testing
         let db = try Database.open(fileSystem: fs)
         try db.put(bytes("a"), bytes("1"))
         try db.close()
-        fs.setContents(of: Segment.fileName(sequence: 2), to: [UInt8](repeating: 0, count: 200))
+        fs.setContents(of: DatabaseFiles.segment(sequence: 2), to: [UInt8](repeating: 0, count: 200))
         let image = fs.copy()
         let opened = try Database.open(fileSystem: image)
         #expect(try opened.get(bytes("a")) == bytes("1"))
@@ -161,19 +161,19 @@ extension ReviewFindingsRepairTests {
         for i in 10..<20 { try db.put(key(i), value(i)) }
         try db.close()
         // bit rot in the sealed segment 1 (last record's value)
-        var seg = try #require(fs.contents(of: Segment.fileName(sequence: 1)))
+        var seg = try #require(fs.contents(of: DatabaseFiles.segment(sequence: 1)))
         seg[seg.count - 1] ^= 0xFF
-        fs.setContents(of: Segment.fileName(sequence: 1), to: seg)
+        fs.setContents(of: DatabaseFiles.segment(sequence: 1), to: seg)
         let healthy = try Database.open(fileSystem: fs.copy())
         #expect(try healthy.get(key(15)) == value(15))
         try healthy.close()
         // a torn index header (crash in checkpoint step 6)
-        var index = try #require(fs.contents(of: Database.indexFileName))
+        var index = try #require(fs.contents(of: DatabaseFiles.index))
         index[40] ^= 0x01
-        fs.setContents(of: Database.indexFileName, to: index)
+        fs.setContents(of: DatabaseFiles.index, to: index)
         #expect(throws: PogrebError.self) { _ = try Database.open(fileSystem: fs) }
         let names = try fs.listFiles().sorted()
         #expect(names.contains("checkpoint-1.pgc") || names.contains("checkpoint-0.pgc"), "files left: \(names)")
-        #expect(names.contains(Database.indexFileName), "files left: \(names)")
+        #expect(names.contains(DatabaseFiles.index), "files left: \(names)")
     }
 }

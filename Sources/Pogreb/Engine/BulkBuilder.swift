@@ -38,7 +38,7 @@ struct BulkBuilder {
         guard number <= layout.maxFileNumber else {
             throw PogrebError(.invalidArgument, "the data needs more than \(layout.maxFileNumber) segments; use a larger segmentSize")
         }
-        let name = Segment.fileName(sequence: sequence)
+        let name = DatabaseFiles.segment(sequence: sequence)
         let file = try fileSystem.open(name, .createNew)
         let segment = Segment(sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name, size: Int64(FileHeader.size))
         try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
@@ -113,16 +113,16 @@ struct BulkBuilder {
         let state = SharedState(index: sizing, segments: table2, active: nil, layout: layout, hashSeed: seed)
 
         // Index files: the header page, then every bucket in order; overflow buckets as needed.
-        let indexFile = try fileSystem.open(Database.indexFileName, .createNew)
+        let indexFile = try fileSystem.open(DatabaseFiles.index, .createNew)
         defer { indexFile.close() }
-        let overflowFile = try fileSystem.open(Database.overflowFileName, .createNew)
+        let overflowFile = try fileSystem.open(DatabaseFiles.overflow, .createNew)
         defer { overflowFile.close() }
         var mainBytes = ByteWriter(capacity: 4 << 20)
         var overflowBytes = ByteWriter(capacity: 1 << 20)
         overflowBytes.appendZeros(Bucket.size)  // overflow bucket 0 is never used
         var overflowCount: UInt64 = 1
-        var mainWritten: Int64 = HashIndex.headerPageSize
-        var overflowWritten: Int64 = HashIndex.headerPageSize
+        var mainWritten: Int64 = BucketID.headerPageSize
+        var overflowWritten: Int64 = BucketID.headerPageSize
         var keys = 0
         var i = 0
         for number in 0..<bucketCount {
@@ -179,8 +179,8 @@ struct BulkBuilder {
         try overflowFile.write(overflowBytes.bytes, at: overflowWritten)
         try indexFile.write(FileHeader(kind: .index, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
         try overflowFile.write(FileHeader(kind: .overflow, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
-        try indexFile.truncate(to: HashIndex.fileOffset(ofBucket: bucketCount))
-        try overflowFile.truncate(to: HashIndex.fileOffset(ofBucket: overflowCount))
+        try indexFile.truncate(to: BucketID.fileOffset(ofNumber: bucketCount))
+        try overflowFile.truncate(to: BucketID.fileOffset(ofNumber: overflowCount))
         try indexFile.sync()
         try overflowFile.sync()
 
@@ -191,11 +191,11 @@ struct BulkBuilder {
             hashSeed: seed, offsetBits: layout.offsetBits,
             segments: segments.map { .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes) },
             changedBuckets: [])
-        let journal = try fileSystem.open(Checkpoint.fileName(sequence: 1), .createNew)
+        let journal = try fileSystem.open(DatabaseFiles.checkpoint(sequence: 1), .createNew)
         defer { journal.close() }
         try journal.write(checkpoint.encoded(databaseID: databaseID), at: 0)
         try journal.sync()
-        let lock = try fileSystem.open(Database.lockFileName, .createNew)
+        let lock = try fileSystem.open(DatabaseFiles.lock, .createNew)
         lock.close()
         for segment in segments {
             segment.region = nil

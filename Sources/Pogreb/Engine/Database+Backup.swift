@@ -31,7 +31,7 @@ extension Database {
                 let segments = try writer.withLock { (w) throws(PogrebError) -> [(Segment, Int64)] in
                     try latch.check()
                     try checkpoint(writer: &w)
-                    for name in [Database.indexFileName, Database.overflowFileName, Checkpoint.fileName(sequence: w.checkpointSequence)] {
+                    for name in [DatabaseFiles.index, DatabaseFiles.overflow, DatabaseFiles.checkpoint(sequence: w.checkpointSequence)] {
                         try copy(name, length: nil, from: fileSystem, to: destination)
                     }
                     return shared.withReadLock { state in
@@ -39,9 +39,9 @@ extension Database {
                     }
                 }
                 for (segment, length) in segments {
-                    try copy(Segment.fileName(sequence: segment.sequence), length: length, from: fileSystem, to: destination, source: segment.file)
+                    try copy(DatabaseFiles.segment(sequence: segment.sequence), length: length, from: fileSystem, to: destination, source: segment.file)
                 }
-                let lock = try destination.open(Database.lockFileName, .createNew)
+                let lock = try destination.open(DatabaseFiles.lock, .createNew)
                 lock.close()
                 try destination.syncDirectory()
                 return .success(())

@@ -61,7 +61,7 @@ extension Database {
         if !w.retired.isEmpty {
             for segment in w.retired {
                 // The descriptor closes when the last iterator holding the segment lets it go.
-                try fileSystem.remove(Segment.fileName(sequence: segment.sequence))
+                try fileSystem.remove(DatabaseFiles.segment(sequence: segment.sequence))
             }
             w.retired.removeAll()
             try fileSystem.syncDirectory()
@@ -83,7 +83,7 @@ extension Database {
 
     /// Writes the journal to its slot (`pwrite`, `ftruncate`, `fdatasync`) and returns the open file.
     func writeJournal(_ checkpoint: Checkpoint) throws(PogrebError) -> any StorageFile {
-        let name = Checkpoint.fileName(sequence: checkpoint.sequence)
+        let name = DatabaseFiles.checkpoint(sequence: checkpoint.sequence)
         let bytes = checkpoint.encoded(databaseID: databaseID)
         let file: any StorageFile
         do throws(PogrebError) {
@@ -96,55 +96,5 @@ extension Database {
         try file.truncate(to: Int64(bytes.count))
         try file.sync()
         return file
-    }
-
-    /// Writes a journal's buckets into the index files, then the index header that names it.
-    /// Idempotent: opening redoes it when a crash interrupted it.
-    static func applyJournal(
-        _ checkpoint: Checkpoint, indexFile: any StorageFile, overflowFile: any StorageFile, databaseID: [UInt8], layout: LogLayout
-    ) throws(PogrebError) {
-        let mainSize = HashIndex.fileOffset(ofBucket: checkpoint.bucketCount)
-        if try indexFile.size() < mainSize { try indexFile.truncate(to: mainSize) }
-        let overflowSize = HashIndex.fileOffset(ofBucket: checkpoint.overflowCount)
-        if try overflowFile.size() < overflowSize { try overflowFile.truncate(to: overflowSize) }
-        // Coalesce runs of consecutive buckets into one pwrite each.
-        var runStart: UInt64 = 0
-        var runBytes: [UInt8] = []
-        var runIsOverflow = false
-        var lastID: UInt64 = 0
-        func flushRun() throws(PogrebError) {
-            guard !runBytes.isEmpty else { return }
-            let file = runIsOverflow ? overflowFile : indexFile
-            try file.write(runBytes, at: HashIndex.fileOffset(ofBucket: runStart))
-            runBytes.removeAll(keepingCapacity: true)
-        }
-        for (id, bucket) in checkpoint.changedBuckets {
-            let isOverflow = id & Checkpoint.overflowFlag != 0
-            let number = id & ~Checkpoint.overflowFlag
-            if runBytes.isEmpty || isOverflow != runIsOverflow || id != lastID + 1 || runBytes.count >= 1 << 20 {
-                try flushRun()
-                runStart = number
-                runIsOverflow = isOverflow
-            }
-            var writer = ByteWriter(capacity: 64)
-            bucket.append(to: &writer)
-            runBytes.append(contentsOf: writer.bytes)
-            lastID = id
-        }
-        try flushRun()
-        try indexFile.sync()
-        try overflowFile.sync()
-        let header = FileHeader(kind: .index, databaseID: databaseID, a: checkpoint.hashSeed, b: UInt64(layout.offsetBits), c: checkpoint.sequence)
-        try indexFile.write(header.encoded(), at: 0)
-        try indexFile.sync()
-    }
-
-    /// Maps the buckets of both index files (`mmap`, `MADV_RANDOM`).
-    static func mapIndex(
-        indexFile: any StorageFile, overflowFile: any StorageFile, bucketCount: UInt64, overflowCount: UInt64
-    ) throws(PogrebError) -> (MappedRegion, MappedRegion) {
-        let main = try indexFile.map(length: Int(HashIndex.fileOffset(ofBucket: bucketCount)), randomAccess: true)
-        let overflow = try overflowFile.map(length: Int(HashIndex.fileOffset(ofBucket: overflowCount)), randomAccess: true)
-        return (main, overflow)
     }
 }

@@ -2,11 +2,6 @@ import Logging
 import Synchronization
 
 extension Database {
-    static let lockFileName = "pogreb.lock"
-    static let indexFileName = "index.pgi"
-    static let overflowFileName = "overflow.pgo"
-    static let creatingName = "checkpoint.tmp"
-
     /// Opens the database in the directory at `path`, creating it when it does not exist and
     /// ``Options/createIfMissing`` is set.
     ///
@@ -39,14 +34,14 @@ extension Database {
         }
         try fileSystem.prepareDirectory(create: !options.readOnly && options.createIfMissing)
         var names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
-        for name in names where !isOurs(name) {
+        for name in names where !DatabaseFiles.isOurs(name) {
             throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)")
         }
-        let lock = try fileSystem.lock(lockFileName, exclusive: !options.readOnly, create: !options.readOnly)
+        let lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: !options.readOnly, create: !options.readOnly)
         names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
         let hasCheckpoint = names.contains { $0.hasPrefix("checkpoint-") }
         if !hasCheckpoint {
-            let leftovers = names.filter { $0 != lockFileName }
+            let leftovers = names.filter { $0 != DatabaseFiles.lock }
             if !leftovers.isEmpty {
                 // Either a creation that was interrupted, or a database whose checkpoints are
                 // gone. Only the first may be cleared, and only if no segment holds a record.
@@ -60,7 +55,7 @@ extension Database {
                         throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)")
                     }
                 }
-                for name in leftovers where Segment.sequence(fromFileName: name) != nil {
+                for name in leftovers where DatabaseFiles.segmentSequence(of: name) != nil {
                     let file = try fileSystem.open(name, .readOnly)
                     defer { file.close() }
                     if try file.size() > Int64(FileHeader.size) {
@@ -90,100 +85,6 @@ extension Database {
         }
     }
 
-    static func isOurs(_ name: String) -> Bool {
-        name == lockFileName || name == indexFileName || name == overflowFileName || name == creatingName
-            || name == "checkpoint-0.pgc" || name == "checkpoint-1.pgc" || name == "checkpoint.new"
-            || Segment.sequence(fromFileName: name) != nil
-    }
-
-    /// Creates the files of an empty database. The checkpoint file is written last, through a
-    /// temporary name and a rename, so a directory without it is an unfinished creation.
-    static func create(fileSystem: any FileSystem, options: Options, expectedKeys: Int = 0) throws(PogrebError) {
-        let id = RawBytes.random(count: 16)
-        var generator = SystemRandomNumberGenerator()
-        let seed = generator.next()
-        let layout = LogLayout(segmentSize: Int64(options.segmentSize))
-        let sized = UInt64((Double(expectedKeys) / (HashIndex.maxLoad * Double(Bucket.slotCount))).rounded(.up))
-        let bucketCount = max(HashIndex.initialBucketCount, sized)
-
-        let index = try fileSystem.open(indexFileName, .createNew)
-        defer { index.close() }
-        try index.write(FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
-        try index.truncate(to: HashIndex.fileOffset(ofBucket: bucketCount))
-        try index.sync()
-
-        let overflow = try fileSystem.open(overflowFileName, .createNew)
-        defer { overflow.close() }
-        try overflow.write(FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
-        try overflow.truncate(to: HashIndex.fileOffset(ofBucket: 1))
-        try overflow.sync()
-
-        let segmentFile = try fileSystem.open(Segment.fileName(sequence: 1), .createNew)
-        defer { segmentFile.close() }
-        try segmentFile.write(FileHeader(kind: .segment, databaseID: id, a: 1, b: 0, c: 0).encoded(), at: 0)
-        try segmentFile.sync()
-
-        let checkpoint = Checkpoint(
-            sequence: 1, bucketCount: bucketCount, overflowCount: 1, freeHead: 0, keyCount: 0,
-            positionSegment: 1, positionOffset: Int64(FileHeader.size), nextSegmentSequence: 2, hashSeed: seed,
-            offsetBits: layout.offsetBits,
-            segments: [.init(sequence: 1, fileNumber: 0, size: Int64(FileHeader.size), deadBytes: 0)], changedBuckets: [])
-        let temporary = try fileSystem.open(creatingName, .createNew)
-        try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
-        try temporary.sync()
-        temporary.close()
-        try fileSystem.rename(creatingName, to: Checkpoint.fileName(sequence: 1))
-        try fileSystem.syncDirectory()
-    }
-
-    /// Reads the metadata of the newest valid checkpoint of the two slots; with `withBuckets`,
-    /// its changed buckets too.
-    static func newestCheckpoint(fileSystem: any FileSystem, withBuckets: Bool = false) throws(PogrebError) -> (Checkpoint, [UInt8]) {
-        var best: (Checkpoint, [UInt8])?
-        var firstError: PogrebError?
-        for slot in 0..<2 {
-            do throws(PogrebError) {
-                let (header, checkpoint) = try readCheckpoint(fileSystem: fileSystem, slot: slot, withBuckets: false)
-                if best == nil || checkpoint.sequence > best?.0.sequence ?? 0 { best = (checkpoint, header.databaseID) }
-            } catch where error.code == .io && (error.underlying as? Errno) == .noEntry {
-                continue
-            } catch {
-                if error.code == .notADatabase || error.code == .unsupportedVersion { throw error }
-                firstError = firstError ?? error
-            }
-        }
-        guard let best else {
-            throw firstError ?? PogrebError(.corrupted, "\(fileSystem.displayPath) has no readable checkpoint file")
-        }
-        if withBuckets {
-            let (header, checkpoint) = try readCheckpoint(fileSystem: fileSystem, slot: Int(best.0.sequence & 1), withBuckets: true)
-            return (checkpoint, header.databaseID)
-        }
-        return best
-    }
-
-    static func readCheckpoint(fileSystem: any FileSystem, slot: Int, withBuckets: Bool) throws(PogrebError) -> (FileHeader, Checkpoint) {
-        let name = "checkpoint-\(slot).pgc"
-        let path = fileSystem.displayPath + "/" + name
-        let file = try fileSystem.open(name, .readOnly)
-        defer { file.close() }
-        let size = try file.size()
-        if size < Int64(FileHeader.size) {
-            // Shorter than a header: let the header decoder say whether it is foreign or torn.
-            _ = try FileHeader.decode(try file.readExactly(count: Int(size), at: 0), expected: .checkpoint, file: path)
-        }
-        let (header, checkpoint) = try Checkpoint.decode(file: path, withBuckets: withBuckets) { (offset, count) throws(PogrebError) -> [UInt8] in
-            guard offset + Int64(count) <= size else {
-                throw PogrebError.corrupted(file: path, offset: offset, "the file ends at \(size), before the \(count) bytes that should start here")
-            }
-            return try file.readExactly(count: count, at: offset)
-        }
-        guard checkpoint.sequence & 1 == UInt64(slot) else {
-            throw PogrebError.corrupted(file: path, offset: 32, "checkpoint \(checkpoint.sequence) in the wrong slot")
-        }
-        return (header, checkpoint)
-    }
-
     /// Opens an existing database: checkpoint, index redo, segments, tail replay.
     static func load(
         fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock, rebuilt: String? = nil
@@ -203,68 +104,6 @@ extension Database {
             indexFile: indexFile, overflowFile: overflowFile, rebuilt: rebuilt)
     }
 
-    /// The checkpoint and the index files, with the journal redone if needed.
-    static func loadIndex(fileSystem: any FileSystem, readOnly: Bool) throws(PogrebError) -> (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile) {
-        var (checkpoint, id) = try newestCheckpoint(fileSystem: fileSystem)
-        let layout = LogLayout(offsetBits: checkpoint.offsetBits)
-        let path = fileSystem.displayPath
-
-        // Index files: check headers, redo the journal when it was not fully applied.
-        let indexFile = try fileSystem.open(indexFileName, readOnly ? .readOnly : .readWrite)
-        let overflowFile = try fileSystem.open(overflowFileName, readOnly ? .readOnly : .readWrite)
-        let indexHeader = try FileHeader.decode(try indexFile.readExactly(count: min(FileHeader.size, Int(try indexFile.size())), at: 0), expected: .index, file: path + "/" + indexFileName)
-        let overflowHeader = try FileHeader.decode(try overflowFile.readExactly(count: min(FileHeader.size, Int(try overflowFile.size())), at: 0), expected: .overflow, file: path + "/" + overflowFileName)
-        for header in [indexHeader, overflowHeader] where header.databaseID != id {
-            throw PogrebError(.notADatabase, "\(path): the index files belong to another database than the checkpoint. Nothing was changed.")
-        }
-        guard indexHeader.a == checkpoint.hashSeed, indexHeader.b == UInt64(checkpoint.offsetBits) else {
-            throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: 32, "hash seed or layout differ from the checkpoint's")
-        }
-        var pendingImages: [(id: UInt64, bucket: Bucket)] = []
-        if indexHeader.c != checkpoint.sequence {
-            guard indexHeader.c < checkpoint.sequence else {
-                throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: 48, "the index names checkpoint \(indexHeader.c), newer than the newest journal (\(checkpoint.sequence))")
-            }
-            do throws(PogrebError) {
-                let (header, full) = try readCheckpoint(fileSystem: fileSystem, slot: Int(checkpoint.sequence & 1), withBuckets: true)
-                guard header.databaseID == id else { throw PogrebError.corrupted(file: path, offset: 16, "journal of another database") }
-                checkpoint = full
-                if readOnly {
-                    pendingImages = checkpoint.changedBuckets
-                } else {
-                    try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
-                }
-            } catch where error.code == .corrupted {
-                // The newest journal's buckets never became durable, so its application never
-                // began: the index is still that of the checkpoint it names, if that one is whole.
-                let (header, previous) = try readCheckpoint(fileSystem: fileSystem, slot: Int(indexHeader.c & 1), withBuckets: false)
-                guard previous.sequence == indexHeader.c, header.databaseID == id else { throw error }
-                checkpoint = previous
-            }
-        }
-        let mainNeeded = HashIndex.fileOffset(ofBucket: checkpoint.bucketCount)
-        let overflowNeeded = HashIndex.fileOffset(ofBucket: checkpoint.overflowCount)
-        var mappedMain = checkpoint.bucketCount
-        var mappedOverflow = checkpoint.overflowCount
-        if try indexFile.size() < mainNeeded {
-            // Read-only, a short index is expected only while the journal is not applied.
-            guard readOnly, indexHeader.c != checkpoint.sequence else { throw PogrebError.corrupted(file: path + "/" + indexFileName, offset: try indexFile.size(), "the index is shorter than its \(checkpoint.bucketCount) buckets") }
-            mappedMain = UInt64(max(0, (try indexFile.size() - HashIndex.headerPageSize) / 64))
-        }
-        if try overflowFile.size() < overflowNeeded {
-            guard readOnly, indexHeader.c != checkpoint.sequence else { throw PogrebError.corrupted(file: path + "/" + overflowFileName, offset: try overflowFile.size(), "the overflow file is shorter than its \(checkpoint.overflowCount) buckets") }
-            mappedOverflow = UInt64(max(0, (try overflowFile.size() - HashIndex.headerPageSize) / 64))
-        }
-        let (mainRegion, overflowRegion) = try mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: mappedMain, overflowCount: mappedOverflow)
-        var index = HashIndex(bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount, freeHead: checkpoint.freeHead, keyCount: checkpoint.keyCount)
-        index.mainRegion = mainRegion
-        index.overflowRegion = overflowRegion
-        index.mappedMainCount = mappedMain
-        index.mappedOverflowCount = mappedOverflow
-        for (bucketID, bucket) in pendingImages { index.dirty[bucketID] = bucket }
-        return (checkpoint, id, index, indexFile, overflowFile)
-    }
-
     static func loadSegments(
         fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock, checkpoint: Checkpoint, id: [UInt8],
         index: HashIndex, indexFile: any StorageFile, overflowFile: any StorageFile, rebuilt: String?
@@ -278,13 +117,13 @@ extension Database {
         let manifest = Dictionary(checkpoint.segments.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
         var found: [UInt64: String] = [:]
         for name in try fileSystem.listFiles() {
-            if let sequence = Segment.sequence(fromFileName: name) { found[sequence] = name }
+            if let sequence = DatabaseFiles.segmentSequence(of: name) { found[sequence] = name }
         }
         var segments: [UInt32: Segment] = [:]
         var ordered: [Segment] = []
         for entry in checkpoint.segments {
             guard found[entry.sequence] != nil else {
-                throw PogrebError(.corrupted, "\(path)/\(Segment.fileName(sequence: entry.sequence)) is missing; the checkpoint lists it. Restore it from a backup, or run `pogreb repair` to keep what the other segments hold.")
+                throw PogrebError(.corrupted, "\(path)/\(DatabaseFiles.segment(sequence: entry.sequence)) is missing; the checkpoint lists it. Restore it from a backup, or run `pogreb repair` to keep what the other segments hold.")
             }
         }
         var leftovers: [String] = []
@@ -296,7 +135,7 @@ extension Database {
                 // Emptied by a compaction, removed below: but only if it is one of ours.
                 let file = try fileSystem.open(name, .readOnly)
                 defer { file.close() }
-                let header = try FileHeader.decode(try file.readExactly(count: Int(min(try file.size(), Int64(FileHeader.size))), at: 0), expected: .segment, file: path + "/" + name)
+                let header = try DatabaseFiles.readHeader(of: file, expected: .segment, path: path + "/" + name)
                 guard header.databaseID == id else {
                     throw PogrebError.otherDatabase("\(path)/\(name)")
                 }

@@ -35,10 +35,10 @@ extension Database {
 
     package static func repair(fileSystem: any FileSystem) throws(PogrebError) -> RepairReport {
         try fileSystem.prepareDirectory(create: false)
-        for name in try fileSystem.listFiles() where !name.hasPrefix(".") && !isOurs(name) {
+        for name in try fileSystem.listFiles() where !name.hasPrefix(".") && !DatabaseFiles.isOurs(name) {
             throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)", refusing: "repair")
         }
-        let lock = try fileSystem.lock(lockFileName, exclusive: true, create: true)
+        let lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: true, create: true)
         defer { lock.unlock() }
         return try rebuild(fileSystem: fileSystem)
     }
@@ -48,7 +48,7 @@ extension Database {
         let path = fileSystem.displayPath
         var found: [(UInt64, String)] = []
         for name in try fileSystem.listFiles() {
-            if let sequence = Segment.sequence(fromFileName: name) { found.append((sequence, name)) }
+            if let sequence = DatabaseFiles.segmentSequence(of: name) { found.append((sequence, name)) }
         }
         found.sort { $0.0 < $1.0 }
         guard !found.isEmpty else { throw PogrebError(.notADatabase, "\(path) holds no segment file: nothing to rebuild from") }
@@ -108,15 +108,15 @@ extension Database {
         let outcome = try Recovery.replay(state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false)
 
         // From here on the old index is gone: remove the checkpoints first.
-        for name in ["checkpoint-0.pgc", "checkpoint-1.pgc", creatingName, indexFileName, overflowFileName] {
+        for name in ["checkpoint-0.pgc", "checkpoint-1.pgc", DatabaseFiles.creating, DatabaseFiles.index, DatabaseFiles.overflow] {
             try fileSystem.remove(name)
         }
         try fileSystem.syncDirectory()
 
-        let indexFile = try fileSystem.open(indexFileName, .createNew)
+        let indexFile = try fileSystem.open(DatabaseFiles.index, .createNew)
         defer { indexFile.close() }
         try indexFile.write(FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
-        let overflowFile = try fileSystem.open(overflowFileName, .createNew)
+        let overflowFile = try fileSystem.open(DatabaseFiles.overflow, .createNew)
         defer { overflowFile.close() }
         try overflowFile.write(FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
         let newest = segments.last
@@ -128,11 +128,11 @@ extension Database {
             segments: segments.map { .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes) },
             changedBuckets: state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) })
         try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
-        let temporary = try fileSystem.open(creatingName, .createNew)
+        let temporary = try fileSystem.open(DatabaseFiles.creating, .createNew)
         try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
         try temporary.sync()
         temporary.close()
-        try fileSystem.rename(creatingName, to: Checkpoint.fileName(sequence: 1))
+        try fileSystem.rename(DatabaseFiles.creating, to: DatabaseFiles.checkpoint(sequence: 1))
         try fileSystem.syncDirectory()
         for segment in segments { segment.file.close() }
         return RepairReport(segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount), tornTails: outcome.torn)

@@ -44,11 +44,11 @@ extension Database {
         var done: Int64 = 0
 
         // Headers of the other files.
-        for (name, kind) in [(Database.indexFileName, FileHeader.Kind.index), (Database.overflowFileName, .overflow)] {
+        for (name, kind) in [(DatabaseFiles.index, FileHeader.Kind.index), (DatabaseFiles.overflow, .overflow)] {
             do throws(PogrebError) {
                 let file = try fileSystem.open(name, .readOnly)
                 defer { file.close() }
-                let header = try FileHeader.decode(try file.readExactly(count: FileHeader.size, at: 0), expected: kind, file: fileSystem.displayPath + "/" + name)
+                let header = try DatabaseFiles.readHeader(of: file, expected: kind, path: fileSystem.displayPath + "/" + name)
                 if header.databaseID != databaseID {
                     report.problems.append(.init(file: fileSystem.displayPath + "/" + name, offset: 16, what: "belongs to another database"))
                 }
@@ -61,7 +61,7 @@ extension Database {
         for segment in segments {
             let end = segment.sequence == endSequence ? endOffset : segment.size
             do throws(PogrebError) {
-                let header = try FileHeader.decode(try segment.file.readExactly(count: FileHeader.size, at: 0), expected: .segment, file: segment.name)
+                let header = try DatabaseFiles.readHeader(of: segment.file, expected: .segment, path: segment.name)
                 if header.databaseID != databaseID || header.a != segment.sequence || header.b != UInt64(segment.fileNumber) {
                     report.problems.append(.init(file: segment.name, offset: 16, what: "the header does not match the segment's place in the database"))
                 }
@@ -113,15 +113,17 @@ extension Database {
                 var problems: [VerificationReport.Problem] = []
                 var slots = 0
                 var longest = 0
-                let indexName = fileSystem.displayPath + "/" + Database.indexFileName
                 let last = min(state.index.bucketCount, number + 4096)
                 while number < last {
                     let chain = try state.index.chain(startingAt: number)
                     longest = max(longest, chain.count)
                     for id in chain {
+                        // The file and offset of this bucket: an overflow bucket is reported
+                        // under overflow.pgo, a main one under index.pgi.
+                        let file = fileSystem.displayPath + "/" + id.fileName
                         let bucket = state.index.bucket(id)
                         if !bucket.reservedBitsAreZero {
-                            problems.append(.init(file: indexName, offset: HashIndex.fileOffset(ofBucket: id & ~Checkpoint.overflowFlag), what: "reserved bits set in bucket \(id)"))
+                            problems.append(.init(file: file, offset: id.fileOffset + 56, what: "reserved bits set in \(id)"))
                         }
                         for i in 0..<Bucket.slotCount where bucket.slot(i) != 0 {
                             slots += 1
@@ -129,10 +131,10 @@ extension Database {
                             do throws(PogrebError) {
                                 let hash = try state.hashOfRecord(at: Bucket.address(ofSlot: slot))
                                 if Bucket.tag(ofHash: hash) != Bucket.tag(ofSlot: slot) || state.index.mainBucketNumber(forHash: hash) != number {
-                                    problems.append(.init(file: indexName, offset: HashIndex.fileOffset(ofBucket: number), what: "slot \(i) of bucket \(id) points at a record of a key that belongs elsewhere"))
+                                    problems.append(.init(file: file, offset: id.fileOffset + Int64(8 * i), what: "slot \(i) of \(id) points at a record of a key that belongs elsewhere"))
                                 }
                             } catch {
-                                problems.append(.init(file: indexName, offset: HashIndex.fileOffset(ofBucket: number), what: "slot \(i) of bucket \(id): \(error.message)"))
+                                problems.append(.init(file: file, offset: id.fileOffset + Int64(8 * i), what: "slot \(i) of \(id): \(error.message)"))
                             }
                         }
                     }
@@ -147,10 +149,10 @@ extension Database {
             if finished { break }
         }
         if UInt64(report.indexSlots) != keyCount {
-            report.problems.append(.init(file: fileSystem.displayPath + "/" + Database.indexFileName, offset: 0, what: "the index holds \(report.indexSlots) slots but counts \(keyCount) keys"))
+            report.problems.append(.init(file: fileSystem.displayPath + "/" + DatabaseFiles.index, offset: 0, what: "the index holds \(report.indexSlots) slots but counts \(keyCount) keys"))
         }
         if report.liveRecords != report.indexSlots {
-            report.problems.append(.init(file: fileSystem.displayPath + "/" + Database.indexFileName, offset: 0, what: "the log holds \(report.liveRecords) current records but the index \(report.indexSlots) slots"))
+            report.problems.append(.init(file: fileSystem.displayPath + "/" + DatabaseFiles.index, offset: 0, what: "the log holds \(report.liveRecords) current records but the index \(report.indexSlots) slots"))
         }
         return report
     }

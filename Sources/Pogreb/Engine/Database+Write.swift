@@ -230,7 +230,7 @@ extension Database {
         }
         let sequence = w.nextSequence
         w.nextSequence += 1
-        let name = Segment.fileName(sequence: sequence)
+        let name = DatabaseFiles.segment(sequence: sequence)
         let file = try fileSystem.open(name, .createNew)
         let segment = Segment(sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name, size: Int64(FileHeader.size))
         try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)

@@ -20,127 +20,6 @@ struct SharedState: @unchecked Sendable {
     let layout: LogLayout
     let hashSeed: UInt64
 
-    /// Lends the bytes of the record at `address` to `body`, after checking its header, its
-    /// lengths against the segment and, when `verify` is set, its checksum.
-    ///
-    /// Reads through the segment's mapping when it has one, from the write buffer for bytes not
-    /// yet flushed, and with `pread` otherwise (one call for records up to 4 KiB).
-    /// - Throws: `corrupted` naming the segment file and offset when the address or the record
-    ///   is bad.
-    func withRecord<R>(
-        at address: UInt64, verify: Bool,
-        _ body: (Record.Header, UnsafeRawBufferPointer) throws(PogrebError) -> R
-    ) throws(PogrebError) -> R {
-        let fileNumber = layout.fileNumber(of: address)
-        let offset = layout.offset(of: address)
-        // Fast path: the record lies inside the segment's mapping. Plain values only, so no
-        // reference count is touched (two reader threads would fight over its cache line).
-        let (base, mapped) = unsafe segments.mapped(fileNumber)
-        if let base = unsafe base, offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= Int64(mapped) {
-            let start = Int(offset)
-            let bytes = unsafe UnsafeRawBufferPointer(start: base + start, count: mapped - start)
-            if case .success(let header) = unsafe Record.decodeHeader(bytes, available: mapped - start) {
-                let record = unsafe UnsafeRawBufferPointer(rebasing: bytes[0..<header.totalSize])
-                if verify, unsafe !Record.checksumMatches(record, header: header) {
-                    throw PogrebError.corrupted(file: segments[fileNumber]?.name ?? "segment file number \(fileNumber)", offset: offset, "record checksum mismatch")
-                }
-                return try unsafe body(header, record)
-            }
-            // A bad header, or a record that runs past the mapping: the checks below say which.
-        }
-        guard let segment = segments[fileNumber] else {
-            throw PogrebError(.corrupted, "the index points to segment file number \(fileNumber), which does not exist. Reopen the database to rebuild the index, or run `pogreb check`.")
-        }
-        guard offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= segment.size else {
-            throw PogrebError.corrupted(file: segment.name, offset: offset, "the index points past the end of the segment (\(segment.size) bytes)")
-        }
-        let available = Int(segment.size - offset)
-        if let active, active === segment, offset >= bufferStart {
-            let start = Int(offset - bufferStart)
-            return try unsafe buffer.withBytes { (all) throws(PogrebError) -> R in
-                try unsafe SharedState.check(UnsafeRawBufferPointer(rebasing: all[start...]), available: all.count - start, verify: verify, segment: segment, offset: offset, body)
-            }
-        }
-        if let region = segment.region, offset + Int64(Record.headerSize) <= Int64(region.count) {
-            // The mapping may end before the segment does (the active segment is mapped in
-            // steps): use it only when it holds the whole record.
-            let mapped = region.count - Int(offset)
-            let total = unsafe region.withBytes { all in
-                unsafe Record.headerSize + Int(all.loadLE16(at: Int(offset) + 8)) + Int(all.loadLE32(at: Int(offset) + 4))
-            }
-            if total <= mapped {
-                return try unsafe region.withBytes { (all) throws(PogrebError) -> R in
-                    try unsafe SharedState.check(UnsafeRawBufferPointer(rebasing: all[Int(offset)...]), available: min(available, mapped), verify: verify, segment: segment, offset: offset, body)
-                }
-            }
-        }
-        // pread: one read of up to 4 KiB, a second when the record is larger.
-        let firstRead = min(available, 4096)
-        var bytes = [UInt8](repeating: 0, count: firstRead)
-        let got = try unsafe bytes.withMutableBytes { (buffer) throws(PogrebError) -> Int in
-            try unsafe segment.file.read(into: buffer, at: offset)
-        }
-        if got < Record.headerSize {
-            throw PogrebError.corrupted(file: segment.name, offset: offset, "the file ends inside a record header")
-        }
-        let header = try unsafe bytes.withBytes { (raw) throws(PogrebError) -> Record.Header in
-            try unsafe SharedState.header(raw, available: available, segment: segment, offset: offset)
-        }
-        if header.totalSize > got {
-            bytes = try segment.file.readExactly(count: header.totalSize, at: offset)
-        }
-        return try unsafe bytes.withBytes { (raw) throws(PogrebError) -> R in
-            try unsafe SharedState.check(raw, available: available, verify: verify, segment: segment, offset: offset, body)
-        }
-    }
-
-    private static func header(_ raw: UnsafeRawBufferPointer, available: Int, segment: Segment, offset: Int64) throws(PogrebError) -> Record.Header {
-        switch unsafe Record.decodeHeader(raw, available: available) {
-        case .success(let header): return header
-        case .failure(.truncated):
-            throw PogrebError.corrupted(file: segment.name, offset: offset, "the record runs past the end of the segment")
-        case .failure(.invalid(let what)):
-            throw PogrebError.corrupted(file: segment.name, offset: offset, what)
-        }
-    }
-
-    private static func check<R>(
-        _ raw: UnsafeRawBufferPointer, available: Int, verify: Bool, segment: Segment, offset: Int64,
-        _ body: (Record.Header, UnsafeRawBufferPointer) throws(PogrebError) -> R
-    ) throws(PogrebError) -> R {
-        let header = try unsafe SharedState.header(raw, available: min(available, raw.count), segment: segment, offset: offset)
-        let record = unsafe UnsafeRawBufferPointer(rebasing: raw[0..<header.totalSize])
-        if verify, unsafe !Record.checksumMatches(record, header: header) {
-            throw PogrebError.corrupted(file: segment.name, offset: offset, "record checksum mismatch")
-        }
-        return try unsafe body(header, record)
-    }
-
-    /// Whether the record at `address` holds `key`.
-    func recordHasKey(_ address: UInt64, key: UnsafeRawBufferPointer) throws(PogrebError) -> Bool {
-        try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
-            guard header.keyLength == key.count, header.kind != .commit else { return false }
-            return unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
-        }
-    }
-
-    /// The seeded hashes of the keys of the records at `addresses`: every mapped record is
-    /// prefetched first (`__builtin_prefetch`), so the cache misses overlap.
-    func hashesOfRecords(at addresses: [UInt64]) throws(PogrebError) -> [UInt64] {
-        for address in addresses { prefetchRecord(at: address) }
-        var hashes: [UInt64] = []
-        hashes.reserveCapacity(addresses.count)
-        for address in addresses { hashes.append(try hashOfRecord(at: address)) }
-        return hashes
-    }
-
-    /// The seeded hash of the key of the record at `address`.
-    func hashOfRecord(at address: UInt64) throws(PogrebError) -> UInt64 {
-        try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> UInt64 in
-            unsafe XXH3.hash64(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), seed: hashSeed)
-        }
-    }
-
     /// Finds `key`'s current record and lends it to `body` (`nil` when the key is absent), reading
     /// each candidate record once: the key is compared, then, on a match and when `verify` is
     /// set, the checksum is checked, then `body` runs on the same bytes.
@@ -149,34 +28,20 @@ struct SharedState: @unchecked Sendable {
         key: UnsafeRawBufferPointer, hash: UInt64, verify: Bool, collisions: inout Int,
         _ body: ((header: Record.Header, record: UnsafeRawBufferPointer)?) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
-        // A plain loop, and closures that capture nothing of `self`: capturing this struct
-        // would copy it, retaining every object it holds, on every lookup.
-        let tag = Bucket.tag(ofHash: hash)
-        var id = index.mainBucketNumber(forHash: hash)
-        var hops: UInt64 = 0
-        while true {
-            let current = index.bucket(id)
-            for i in 0..<Bucket.slotCount {
-                let slot = current.slot(i)
-                if slot == 0 { return try body(nil) }
-                guard Bucket.tag(ofSlot: slot) == tag else { continue }
-                let found: R? = try unsafe withRecord(at: Bucket.address(ofSlot: slot), verify: verify) { (header, record) throws(PogrebError) -> R? in
-                    guard header.keyLength == key.count, header.kind == .put,
-                        unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
-                    else { return nil }
-                    return try unsafe body((header, record))
-                }
-                if let found { return found }
-                collisions += 1
+        // The probe loop of the index, visiting each slot whose tag matches: the record is read
+        // once, its key compared, and on a match `body` runs on the same bytes.
+        let found: R? = try index.probe(hash: hash) { (address, _) throws(PogrebError) -> R? in
+            let current: R? = try unsafe withRecord(at: address, verify: verify) { (header, record) throws(PogrebError) -> R? in
+                guard header.keyLength == key.count, header.kind == .put,
+                    unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
+                else { return nil }
+                return try unsafe body((header, record))
             }
-            let next = current.next
-            if next == 0 { return try body(nil) }
-            hops += 1
-            guard hops < index.overflowCount, next < index.overflowCount else {
-                throw PogrebError(.corrupted, "the index's overflow chain is broken at overflow bucket \(next). Reopen to rebuild the index.")
-            }
-            id = HashIndex.overflowID(next)
+            if current == nil { collisions += 1 }
+            return current
         }
+        if let found { return found }
+        return try body(nil)
     }
 
     /// The address of `key`'s current record, or nil.
@@ -187,15 +52,4 @@ struct SharedState: @unchecked Sendable {
         }
     }
 
-    /// Adds dead bytes to the segment that holds `address`.
-    func markDead(_ address: UInt64, bytes: Int64) {
-        if let segment = segments[layout.fileNumber(of: address)] {
-            segment.deadBytes = min(segment.size, segment.deadBytes + bytes)
-        }
-    }
-
-    /// The size of the record at `address`, for dead-byte accounting (0 when unreadable).
-    func recordSize(at address: UInt64) -> Int64 {
-        unsafe (try? withRecord(at: address, verify: false) { header, _ in Int64(header.totalSize) }) ?? 0
-    }
 }

@@ -39,13 +39,11 @@ struct Checkpoint: Sendable {
     var hashSeed: UInt64
     var offsetBits: Int
     var segments: [SegmentEntry]
-    var changedBuckets: [(id: UInt64, bucket: Bucket)]
+    var changedBuckets: [(id: BucketID, bucket: Bucket)]
     /// The bucket section's CRC32C, as decoded (not used when encoding).
     var bucketChecksum: UInt64 = 0
     /// The number of changed buckets the metadata declares (set when decoding).
     var declaredBucketCount = 0
-
-    static let overflowFlag: UInt64 = 1 << 63
 
     static func fileName(sequence: UInt64) -> String { "checkpoint-\(sequence & 1).pgc" }
 
@@ -69,7 +67,7 @@ struct Checkpoint: Sendable {
         }
         var buckets = ByteWriter(capacity: changedBuckets.count * 72)
         for (id, bucket) in changedBuckets {
-            buckets.append(id)
+            buckets.append(id.rawValue)
             bucket.append(to: &buckets)
         }
         payload.append(UInt64(changedBuckets.count))
@@ -112,7 +110,11 @@ struct Checkpoint: Sendable {
             var reader = ByteReader(section, file: file, baseOffset: sectionOffset)
             checkpoint.changedBuckets.reserveCapacity(count)
             for _ in 0..<count {
-                let id = try reader.uint64("bucket id")
+                let idOffset = sectionOffset + Int64(checkpoint.changedBuckets.count * 72)
+                let id = BucketID(rawValue: try reader.uint64("bucket id"))
+                guard id.number < (id.isOverflow ? checkpoint.overflowCount : checkpoint.bucketCount) else {
+                    throw PogrebError.corrupted(file: file, offset: idOffset, "\(id) is past the index's end")
+                }
                 let bucket = try Bucket.decode(&reader)
                 checkpoint.changedBuckets.append((id, bucket))
             }

@@ -13,7 +13,6 @@
 @safe struct HashIndex: @unchecked Sendable {
     // @unchecked Sendable: MappedRegion is Sendable; the dictionary and counters are values.
     static let initialBucketCount: UInt64 = 16
-    static let headerPageSize: Int64 = 4096
     /// Split a bucket when keys exceed this fraction of the main slots.
     static let maxLoad = 0.75
 
@@ -34,7 +33,7 @@
     var keyCount: UInt64
 
     /// Buckets changed since the last checkpoint, by id (see ``Checkpoint``).
-    var dirty: [UInt64: Bucket] = [:]
+    var dirty: [BucketID: Bucket] = [:]
 
     init(bucketCount: UInt64, overflowCount: UInt64, freeHead: UInt64, keyCount: UInt64) {
         self.bucketCount = bucketCount
@@ -42,8 +41,6 @@
         self.freeHead = freeHead
         self.keyCount = keyCount
     }
-
-    static func fileOffset(ofBucket number: UInt64) -> Int64 { headerPageSize + Int64(number) * Int64(Bucket.size) }
 
     @inline(__always)
     func mainBucketNumber(forHash hash: UInt64) -> UInt64 {
@@ -54,15 +51,14 @@
 
     /// The current image of bucket `id`: the dirty copy, or the mapped one, or empty.
     @inline(__always)
-    func bucket(_ id: UInt64) -> Bucket {
+    func bucket(_ id: BucketID) -> Bucket {
         if !dirty.isEmpty, let changed = dirty[id] { return changed }
-        let isOverflow = id & Checkpoint.overflowFlag != 0
-        let number = id & ~Checkpoint.overflowFlag
-        let base = unsafe isOverflow ? overflowBase : mainBase
-        let mapped = isOverflow ? mappedOverflowCount : mappedMainCount
+        let number = id.number
+        let base = unsafe id.isOverflow ? overflowBase : mainBase
+        let mapped = id.isOverflow ? mappedOverflowCount : mappedMainCount
         // `mapped` never exceeds what the region holds: both are set together at a checkpoint.
         guard number < mapped, let base = unsafe base else { return Bucket() }
-        let offset = Int(HashIndex.fileOffset(ofBucket: number))
+        let offset = Int(id.fileOffset)
         var bucket = Bucket()
         for i in 0..<8 {
             bucket.words[i] = unsafe UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + i * 8, as: UInt64.self))
@@ -70,55 +66,74 @@
         return bucket
     }
 
-    @inline(__always)
-    static func overflowID(_ number: UInt64) -> UInt64 { number | Checkpoint.overflowFlag }
-
-    /// Finds the slot whose tag matches and for which `matches(address)` holds.
-    /// - Returns: the record address, or nil.
-    /// - Complexity: one bucket read (a cache line) per bucket of the chain, usually one, plus
-    ///   one `matches` call per slot whose 16-bit tag equals the key's.
-    @inline(__always)
-    func find(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> UInt64? {
-        try findPosition(hash: hash, matches: matches)?.1
-    }
-
     /// Where a slot sits: the bucket id and the slot number in it.
-    struct Position { var id: UInt64; var slot: Int }
+    struct Position { var id: BucketID; var slot: Int }
 
-    /// Like ``find(hash:matches:)`` but returns the slot's position.
-    func findPosition(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> (Position, UInt64)? {
+    /// The probe loop, the only one: walks the chain of `hash`'s main bucket and calls `visit`
+    /// with the address and position of every slot whose 16-bit tag equals the key's, in order,
+    /// until `visit` returns a value or an empty slot or the chain's end says the key is absent.
+    ///
+    /// Every lookup goes through here: ``findPosition(hash:matches:)`` for the writer, the read
+    /// path (`SharedState.withCurrentRecord`) and the prefetching of `get(many:)`.
+    /// - Complexity: one bucket read (a cache line) per bucket of the chain, usually one.
+    /// - Throws: `corrupted` when the chain leaves the overflow file or loops; what `visit` throws.
+    @inline(__always)
+    func probe<R>(
+        hash: UInt64, _ visit: (_ address: UInt64, _ position: Position) throws(PogrebError) -> R?
+    ) throws(PogrebError) -> R? {
         let tag = Bucket.tag(ofHash: hash)
-        var id = mainBucketNumber(forHash: hash)
-        var hops = 0
+        var id = BucketID.main(mainBucketNumber(forHash: hash))
+        var hops: UInt64 = 0
         while true {
             let current = bucket(id)
             for i in 0..<Bucket.slotCount {
                 let slot = current.slot(i)
                 if slot == 0 { return nil }
-                if Bucket.tag(ofSlot: slot) == tag {
-                    let address = Bucket.address(ofSlot: slot)
-                    if try matches(address) { return (Position(id: id, slot: i), address) }
-                }
+                guard Bucket.tag(ofSlot: slot) == tag else { continue }
+                if let found = try visit(Bucket.address(ofSlot: slot), Position(id: id, slot: i)) { return found }
             }
             let next = current.next
             if next == 0 { return nil }
             hops += 1
-            guard UInt64(hops) < overflowCount, next < overflowCount else {
-                throw PogrebError(.corrupted, "the index's overflow chain is broken at overflow bucket \(next). Reopen to rebuild the index.")
+            guard hops < overflowCount, next < overflowCount else {
+                throw PogrebError.corrupted(
+                    file: id.fileName, offset: id.fileOffset + 56,
+                    "the overflow chain of bucket \(mainBucketNumber(forHash: hash)) is broken: \(id) points at overflow bucket \(next), past the \(overflowCount) buckets the index has or round a loop. Reopen to rebuild the index, or run `pogreb repair`")
             }
-            id = HashIndex.overflowID(next)
+            id = .overflow(next)
         }
     }
 
+    /// The slot whose tag matches and for which `matches(address)` holds, with its address.
+    @inline(__always)
+    func findPosition(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> (Position, UInt64)? {
+        try probe(hash: hash) { (address, position) throws(PogrebError) -> (Position, UInt64)? in
+            try matches(address) ? (position, address) : nil
+        }
+    }
+
+    /// The address for which `matches(address)` holds, or nil.
+    @inline(__always)
+    func find(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> UInt64? {
+        try findPosition(hash: hash, matches: matches)?.1
+    }
+
+    /// The address in the first slot whose tag matches, without reading any record: where the
+    /// key's record most likely is (for prefetching; nil on a damaged chain).
+    @inline(__always)
+    func firstCandidate(forHash hash: UInt64) -> UInt64? {
+        (try? probe(hash: hash) { (address, _) throws(PogrebError) -> UInt64? in address }) ?? nil
+    }
+
     /// The ids of the chain that starts at main bucket `number`, in order.
-    func chain(startingAt number: UInt64) throws(PogrebError) -> [UInt64] {
-        var ids = [number]
-        var current = bucket(number)
+    func chain(startingAt number: UInt64) throws(PogrebError) -> [BucketID] {
+        var ids = [BucketID.main(number)]
+        var current = bucket(.main(number))
         while current.next != 0 {
             guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
                 throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
             }
-            let id = HashIndex.overflowID(current.next)
+            let id = BucketID.overflow(current.next)
             ids.append(id)
             current = bucket(id)
         }
@@ -191,14 +206,14 @@
             var previous = bucket(previousID)
             previous.next = 0
             dirty[previousID] = previous
-            free(overflow: lastID & ~Checkpoint.overflowFlag)
+            free(overflow: lastID.number)
         }
         if keyCount > 0 { keyCount -= 1 }  // a damaged checkpoint may undercount; never trap
         return old
     }
 
     private mutating func append(slot: UInt64, toChainOf number: UInt64) throws(PogrebError) {
-        var id = number
+        var id = BucketID.main(number)
         var hops = 0
         while true {
             var current = bucket(id)
@@ -214,22 +229,22 @@
                 dirty[id] = current
                 var added = Bucket()
                 added.setSlot(0, slot)
-                dirty[HashIndex.overflowID(fresh)] = added
+                dirty[BucketID.overflow(fresh)] = added
                 return
             }
             hops += 1
             guard current.next < overflowCount, UInt64(hops) < overflowCount else {
                 throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
             }
-            id = HashIndex.overflowID(current.next)
+            id = BucketID.overflow(current.next)
         }
     }
 
     private mutating func allocateOverflow() -> UInt64 {
         if freeHead != 0 {
             let number = freeHead
-            freeHead = bucket(HashIndex.overflowID(number)).next
-            dirty[HashIndex.overflowID(number)] = Bucket()
+            freeHead = bucket(BucketID.overflow(number)).next
+            dirty[BucketID.overflow(number)] = Bucket()
             return number
         }
         let number = overflowCount
@@ -240,7 +255,7 @@
     private mutating func free(overflow number: UInt64) {
         var released = Bucket()
         released.next = freeHead
-        dirty[HashIndex.overflowID(number)] = released
+        dirty[BucketID.overflow(number)] = released
         freeHead = number
     }
 
@@ -271,11 +286,11 @@
         for (slot, hash) in zip(slots, hashes) {
             if (hash >> level) & 1 == 1 { go.append(slot) } else { stay.append(slot) }
         }
-        for id in ids.dropFirst() { free(overflow: id & ~Checkpoint.overflowFlag) }
-        dirty[source] = Bucket()
+        for id in ids.dropFirst() { free(overflow: id.number) }
+        dirty[.main(source)] = Bucket()
         bucketCount += 1
         for slot in stay { try append(slot: slot, toChainOf: source) }
-        dirty[target] = Bucket()
+        dirty[.main(target)] = Bucket()
         for slot in go { try append(slot: slot, toChainOf: target) }
     }
 
@@ -287,5 +302,15 @@
                 for i in 0..<Bucket.slotCount where current.slot(i) != 0 { try body(current.slot(i)) }
             }
         }
+    }
+}
+
+extension HashIndex {
+    /// Prefetches the main bucket of `hash` when it is read from the mapping.
+    @inline(__always)
+    func prefetchBucket(forHash hash: UInt64) {
+        let number = mainBucketNumber(forHash: hash)
+        guard number < mappedMainCount, let region = mainRegion else { return }
+        region.prefetch(at: Int(BucketID.fileOffset(ofNumber: number)))
     }
 }

@@ -1,0 +1,40 @@
+extension Database {
+    /// Creates the files of an empty database. The checkpoint file is written last, through a
+    /// temporary name and a rename, so a directory without it is an unfinished creation.
+    static func create(fileSystem: any FileSystem, options: Options) throws(PogrebError) {
+        let id = RawBytes.random(count: 16)
+        var generator = SystemRandomNumberGenerator()
+        let seed = generator.next()
+        let layout = LogLayout(segmentSize: Int64(options.segmentSize))
+        let bucketCount = HashIndex.initialBucketCount
+
+        let index = try fileSystem.open(DatabaseFiles.index, .createNew)
+        defer { index.close() }
+        try index.write(FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
+        try index.truncate(to: BucketID.fileOffset(ofNumber: bucketCount))
+        try index.sync()
+
+        let overflow = try fileSystem.open(DatabaseFiles.overflow, .createNew)
+        defer { overflow.close() }
+        try overflow.write(FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
+        try overflow.truncate(to: BucketID.fileOffset(ofNumber: 1))
+        try overflow.sync()
+
+        let segmentFile = try fileSystem.open(DatabaseFiles.segment(sequence: 1), .createNew)
+        defer { segmentFile.close() }
+        try segmentFile.write(FileHeader(kind: .segment, databaseID: id, a: 1, b: 0, c: 0).encoded(), at: 0)
+        try segmentFile.sync()
+
+        let checkpoint = Checkpoint(
+            sequence: 1, bucketCount: bucketCount, overflowCount: 1, freeHead: 0, keyCount: 0,
+            positionSegment: 1, positionOffset: Int64(FileHeader.size), nextSegmentSequence: 2, hashSeed: seed,
+            offsetBits: layout.offsetBits,
+            segments: [.init(sequence: 1, fileNumber: 0, size: Int64(FileHeader.size), deadBytes: 0)], changedBuckets: [])
+        let temporary = try fileSystem.open(DatabaseFiles.creating, .createNew)
+        try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
+        try temporary.sync()
+        temporary.close()
+        try fileSystem.rename(DatabaseFiles.creating, to: DatabaseFiles.checkpoint(sequence: 1))
+        try fileSystem.syncDirectory()
+    }
+}
