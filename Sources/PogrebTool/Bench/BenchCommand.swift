@@ -82,7 +82,9 @@ struct Bench: ParsableCommand {
         var options = Options()
         if let segmentSize { options.segmentSize = segmentSize }
         if let fileAccess { options.fileAccess = fileAccess == .mmap ? .mmap : .pread }
-        let runner = BenchRunner(n: count, root: root, options: options, durableCount: durableCount, coldLookups: coldLookups, segmentSize: segmentSize)
+        let runner = WorkloadRunner(
+            n: count, root: root, options: options, durableCount: durableCount, coldLookups: coldLookups,
+            segmentSize: segmentSize)
         runner.damageOneValue = testDamageOneValue
         let machine = Machine.current()
         let table = BenchTable(enabled: !json)
