@@ -22,16 +22,19 @@ struct Stats: ParsableCommand {
             }
         }
         let files = try Files.list(path).filter(\.isRegularFile)
-        let headers = files.compactMap { file -> (String, FileHeaderPeek)? in
-            guard let bytes = Files.readPrefix(path + "/" + file.name, count: 64), let header = FileHeaderPeek(bytes)
+        // The header of every file that the engine's own decoder accepts (a known magic, the checksum,
+        // the version and the header size all right).
+        let headers = files.compactMap { file -> (name: String, kind: FileHeader.Kind, header: FileHeader)? in
+            guard let bytes = Files.readPrefix(path + "/" + file.name, count: FileHeader.size), bytes.count >= 8,
+                  let kind = FileHeader.Kind(rawValue: String(decoding: bytes[0..<8], as: UTF8.self)),
+                  let header = try? FileHeader.decode(bytes, expected: kind, file: file.name)
             else { return nil }
-            return (file.name, header)
+            return (file.name, kind, header)
         }
-        let versions = Set(
-            headers.filter { $0.1.checksumMatches && $0.1.magic.hasPrefix("PGRB-") }.map(\.1.version)).sorted()
+        let versions = Set(headers.map(\.header.version)).sorted()
         // The newest checkpoint: the valid checkpoint header with the highest sequence (field A).
-        let checkpoint = headers.filter { $0.1.magic == "PGRB-CKP" && $0.1.checksumMatches }.max { $0.1.a < $1.1.a }
-        let checkpointTime = checkpoint.flatMap { c in files.first { $0.name == c.0 }?.modified }
+        let checkpoint = headers.filter { $0.kind == .checkpoint }.max { $0.header.a < $1.header.a }
+        let checkpointTime = checkpoint.flatMap { c in files.first { $0.name == c.name }?.modified }
         let apparent = files.reduce(Int64(0)) { $0 + $1.size }
         let allocated = files.reduce(Int64(0)) { $0 + $1.allocated }
         let live = statistics.logBytes - statistics.deadBytes
@@ -68,7 +71,7 @@ struct Stats: ParsableCommand {
             index.set("bucketsWithOverflow", shape.bucketsWithOverflow)
             object.set("index", index)
             var last = JSONObject()
-            if let checkpoint { last.set("sequence", checkpoint.1.a) } else { last.setNull("sequence") }
+            if let checkpoint { last.set("sequence", checkpoint.header.a) } else { last.setNull("sequence") }
             if let checkpointTime { last.set("modified", checkpointTime) } else { last.setNull("modified") }
             object.set("lastCheckpoint", last)
             object.set("recordsReplayedAtOpen", statistics.recordsReplayedAtOpen)
@@ -116,7 +119,7 @@ struct Stats: ParsableCommand {
             }
             row(
                 "last checkpoint",
-                "#\(checkpoint.1.a)\(when); \(Format.grouped(statistics.dirtyBuckets)) buckets changed since")
+                "#\(checkpoint.header.a)\(when); \(Format.grouped(statistics.dirtyBuckets)) buckets changed since")
         } else {
             row("last checkpoint", "none readable")
         }
