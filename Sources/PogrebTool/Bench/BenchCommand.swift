@@ -2,10 +2,10 @@ import ArgumentParser
 import Glibc
 import Pogreb
 
-/// `pogreb bench`: the workloads of ../shared/WORKLOAD.md on this machine.
+/// `pogreb bench`: the workloads of docs/WORKLOADS.md on this machine.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the benchmark workloads (WORKLOAD.md) and print a table.",
+        abstract: "Run the benchmark workloads (docs/WORKLOADS.md) and print a table.",
         discussion: """
             Workloads: W1 load, W2 get (1, 2, 1 threads), W3 miss, W5 overwrite + compact, \
             W6 recovery after SIGKILL, W7 durable puts (1 and 4 threads), W8 cold get, \

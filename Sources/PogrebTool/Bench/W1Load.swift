@@ -1,5 +1,6 @@
 import Glibc
 import Pogreb
+import PogrebWorkload
 import Synchronization
 
 extension WorkloadRunner {
@@ -15,7 +16,7 @@ extension WorkloadRunner {
             id: "W1", what: "load: put in load order, sync, close", threads: 1, ops: n, seconds: total,
             note: "put \(Format.duration(times.put)), sync \(Format.duration(times.sync)),"
                 + " close \(Format.duration(times.close))"))
-        let raw = Int64(BenchData.rawSize) * Int64(n)
+        let raw = Int64(WorkloadData.rawSize) * Int64(n)
         let (disk, diskText) = diskUsage(path, raw: raw)
         let peak = Memory.peakResident
         report.details.append("size: " + diskText)

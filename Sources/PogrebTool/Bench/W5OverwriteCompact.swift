@@ -1,5 +1,6 @@
 import Glibc
 import Pogreb
+import PogrebWorkload
 import Synchronization
 
 extension WorkloadRunner {
@@ -7,11 +8,11 @@ extension WorkloadRunner {
 
     func w5() throws(ToolError) -> WorkloadReport {
         let path = try loadedDatabase()
-        let raw = Int64(BenchData.rawSize) * Int64(n)
+        let raw = Int64(WorkloadData.rawSize) * Int64(n)
         let sizeBefore = Files.totalSize(path)
         let db = try openDatabase(path)
-        var key = [UInt8](repeating: 0, count: BenchData.keySize)
-        var value = [UInt8](repeating: 0, count: BenchData.valueSize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
         let overwrites = (n + 1) / 2 * 2
         let progress = Progress("W5 overwrite", total: Int64(overwrites))
         let t0 = now()
@@ -19,8 +20,8 @@ extension WorkloadRunner {
         for _ in 0..<2 {
             var i: UInt64 = 0
             while i < UInt64(n) {
-                BenchData.fillKey(i, &key)
-                BenchData.fillValue(i, version: 1, &value)
+                WorkloadData.fillKey(i, &key)
+                WorkloadData.fillValue(i, version: 1, &value)
                 do { try db.put(key, value) } catch { throw ToolError(error, context: "W5: overwrite") }
                 done += 1
                 if done & 0xFFFF == 0 {

@@ -1,5 +1,6 @@
 import Glibc
 import Pogreb
+import PogrebWorkload
 import Synchronization
 
 extension WorkloadRunner {
@@ -65,11 +66,11 @@ extension WorkloadRunner {
         let tailStats = try engine { () throws(PogrebError) -> Statistics in try db.statistics }
         try verifyAll("W6", db, count: n, label: "W6 verify") { _ in 0 }
         // The tail keys that survived must be a prefix of the ones written, with right values.
-        var key = [UInt8](repeating: 0, count: BenchData.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var recovered = 0
         var ended = false
         for id in UInt64(n)..<UInt64(n + tail) {
-            BenchData.fillKey(id, &key)
+            WorkloadData.fillKey(id, &key)
             let value = try engine("W6") { () throws(PogrebError) -> [UInt8]? in try db.get(key) }
             if let value {
                 if ended {
@@ -77,7 +78,7 @@ extension WorkloadRunner {
                         "W6",
                         "\(WorkloadRunner.describeKey(id)) survived the crash but an earlier key of the tail did not")
                 }
-                guard value.withUnsafeBytes({ BenchData.matches($0, id, version: 0) }) else {
+                guard value.withUnsafeBytes({ WorkloadData.matches($0, id, version: 0) }) else {
                     throw wrong("W6", "\(WorkloadRunner.describeKey(id)) of the tail has a wrong value after recovery")
                 }
                 recovered += 1

@@ -1,5 +1,6 @@
 import Glibc
 import Pogreb
+import PogrebWorkload
 import Synchronization
 
 extension WorkloadRunner {
@@ -8,7 +9,7 @@ extension WorkloadRunner {
     func w7() throws(ToolError) -> WorkloadReport {
         var report = WorkloadReport(id: "W7")
         let total = durableCount
-        let order = BenchData.loadOrder(total)
+        let order = WorkloadData.loadOrder(total)
         var single = 0.0
         var runs: [JSONObject] = []
         for threads in [1, 4] {
@@ -19,11 +20,11 @@ extension WorkloadRunner {
             let progress = threads == 1 ? Progress(label, total: Int64(total)) : nil
             let t0 = now()
             if threads == 1 {
-                var key = [UInt8](repeating: 0, count: BenchData.keySize)
-                var value = [UInt8](repeating: 0, count: BenchData.valueSize)
+                var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+                var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
                 for (k, id) in order.enumerated() {
-                    BenchData.fillKey(UInt64(id), &key)
-                    BenchData.fillValue(UInt64(id), version: 0, &value)
+                    WorkloadData.fillKey(UInt64(id), &key)
+                    WorkloadData.fillValue(UInt64(id), version: 0, &value)
                     do { try db.put(key, value) } catch { throw ToolError(error, context: "W7: put") }
                     if k & 255 == 255 {
                         progress?.update(Int64(k + 1))
@@ -32,13 +33,13 @@ extension WorkloadRunner {
                 }
             } else {
                 runOnThreads(threads) { t in
-                    var key = [UInt8](repeating: 0, count: BenchData.keySize)
-                    var value = [UInt8](repeating: 0, count: BenchData.valueSize)
+                    var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+                    var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
                     var k = t
                     while k < order.count {
                         let id = UInt64(order[k])
-                        BenchData.fillKey(id, &key)
-                        BenchData.fillValue(id, version: 0, &value)
+                        WorkloadData.fillKey(id, &key)
+                        WorkloadData.fillValue(id, version: 0, &value)
                         do { try db.put(key, value) } catch {
                             failure.withLock { $0 = $0 ?? "\(error)" }
                             return
@@ -54,11 +55,11 @@ extension WorkloadRunner {
             try Interrupt.check()
             try close(db)
             let check = try openDatabase(path)
-            var key = [UInt8](repeating: 0, count: BenchData.keySize)
+            var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
             for id in order {
-                BenchData.fillKey(UInt64(id), &key)
+                WorkloadData.fillKey(UInt64(id), &key)
                 let value = try engine("W7") { () throws(PogrebError) -> [UInt8]? in try check.get(key) }
-                guard let value, value.withUnsafeBytes({ BenchData.matches($0, UInt64(id), version: 0) }) else {
+                guard let value, value.withUnsafeBytes({ WorkloadData.matches($0, UInt64(id), version: 0) }) else {
                     throw wrong(
                         "W7", "\(WorkloadRunner.describeKey(UInt64(id))) is missing or wrong after a durable put")
                 }

@@ -1,5 +1,6 @@
 import Glibc
 import Pogreb
+import PogrebWorkload
 import Synchronization
 
 extension WorkloadRunner {
@@ -7,7 +8,7 @@ extension WorkloadRunner {
 
     func w9() throws(ToolError) -> WorkloadReport {
         let path = root + "/w9"
-        let order = BenchData.loadOrder(n)
+        let order = WorkloadData.loadOrder(n)
         var raw: Int64 = 0
         let progress = Progress("W9 load", total: Int64(n))
         let t0 = now()

@@ -1,8 +1,9 @@
 import Glibc
 import Pogreb
+import PogrebWorkload
 import Synchronization
 
-/// Runs the workloads of WORKLOAD.md; each workload is an extension in a file of its own
+/// Runs the workloads of docs/WORKLOADS.md; each workload is an extension in a file of its own
 /// (W1Load.swift, W2RandomGets.swift …). Each returns a ``WorkloadReport``; a wrong value or a missing
 /// key throws a ``ToolError`` with status `corrupted` naming the workload, key and value.
 final class WorkloadRunner {
@@ -72,7 +73,7 @@ final class WorkloadRunner {
     }
 
     static func describeKey(_ id: UInt64) -> String {
-        "key \(id) (\(Codec.hexString(BenchData.key(id))))"
+        "key \(id) (\(Codec.hexString(WorkloadData.key(id))))"
     }
 
     /// Puts keys 0..<n in load order with version 0, syncs once and closes.
@@ -81,17 +82,17 @@ final class WorkloadRunner {
     var anonymousAfterLoad: Int64?
 
     func load(_ path: String, label: String) throws(ToolError) -> (put: Double, sync: Double, close: Double) {
-        let order = BenchData.loadOrder(n)
+        let order = WorkloadData.loadOrder(n)
         let progress = Progress(label, total: Int64(n))
         let t0 = now()
         let db = try openDatabase(path)
-        var key = [UInt8](repeating: 0, count: BenchData.keySize)
-        var value = [UInt8](repeating: 0, count: BenchData.valueSize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
         do {
             var k = 0
             for id in order {
-                BenchData.fillKey(UInt64(id), &key)
-                BenchData.fillValue(UInt64(id), version: 0, &value)
+                WorkloadData.fillKey(UInt64(id), &key)
+                WorkloadData.fillValue(UInt64(id), version: 0, &value)
                 try db.put(key, value)
                 k += 1
                 if k & 0xFFFF == 0 {
@@ -115,7 +116,7 @@ final class WorkloadRunner {
             let damaged = try openDatabase(path)
             let id = splitmix64(7) % UInt64(n)  // the first key W2 and W8 look up
             try engine { () throws(PogrebError) in
-                try damaged.put(BenchData.key(id), BenchData.value(id, version: 9))
+                try damaged.put(WorkloadData.key(id), WorkloadData.value(id, version: 9))
             }
             try close(damaged)
         }
@@ -152,14 +153,14 @@ final class WorkloadRunner {
         latencies: UnsafeMutableBufferPointer<UInt32>?, progress: Progress?
     ) -> LookupOutcome {
         var stream = RandomStream(seed: seed)
-        var key = [UInt8](repeating: 0, count: BenchData.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var outcome = LookupOutcome()
         let space = UInt64(n)
         outcome.start = nowNanoseconds()
         var last = outcome.start
         for k in 0..<ops {
             let id = base &+ stream.next() % space
-            BenchData.fillKey(id, &key)
+            WorkloadData.fillKey(id, &key)
             // 0: as expected, 1: absent, 2: wrong value, 3: present but should be absent
             var state = 0
             do {
@@ -168,7 +169,7 @@ final class WorkloadRunner {
                     if let value = try db.get(key) {
                         if !present {
                             state = 3
-                        } else if !value.withUnsafeBytes({ BenchData.matches($0, id, version: version) }) {
+                        } else if !value.withUnsafeBytes({ WorkloadData.matches($0, id, version: version) }) {
                             state = 2
                         }
                     } else if present {
@@ -178,7 +179,7 @@ final class WorkloadRunner {
                     state = try db.withValue(forKey: key) { raw -> Int in
                         guard let raw else { return present ? 1 : 0 }
                         if !present { return 3 }
-                        return BenchData.matches(raw, id, version: version) ? 0 : 2
+                        return WorkloadData.matches(raw, id, version: version) ? 0 : 2
                     }
                 }
             } catch {
@@ -220,10 +221,10 @@ final class WorkloadRunner {
     /// Lookups for counting allocations: no strings, no progress, no checks beyond presence.
     static func countingLoop(_ db: Database, api: LookupAPI, ops: Int, n: Int) {
         var stream = RandomStream(seed: 7)
-        var key = [UInt8](repeating: 0, count: BenchData.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var sum = 0
         for _ in 0..<ops {
-            BenchData.fillKey(stream.next() % UInt64(n), &key)
+            WorkloadData.fillKey(stream.next() % UInt64(n), &key)
             switch api {
             case .get:
                 sum &+= (try? db.get(key))??.count ?? 0
@@ -248,7 +249,7 @@ final class WorkloadRunner {
             let progress = Progress(label, total: Int64(total))
             let outcome = samples.withUnsafeMutableBufferPointer { buffer in
                 WorkloadRunner.lookupLoop(
-                    db, seed: BenchData.lookupSeed(thread: 0, of: 1), ops: total, n: n, base: base, present: present,
+                    db, seed: WorkloadData.lookupSeed(thread: 0, of: 1), ops: total, n: n, base: base, present: present,
                     version: version, api: api, latencies: timed ? buffer : nil, progress: progress)
             }
             outcomes = [outcome]
@@ -261,7 +262,7 @@ final class WorkloadRunner {
             runOnThreads(threads) { t in
                 let ops = total / threads + (t < total % threads ? 1 : 0)
                 let outcome = WorkloadRunner.lookupLoop(
-                    db, seed: BenchData.lookupSeed(thread: t, of: threads), ops: ops, n: n, base: base,
+                    db, seed: WorkloadData.lookupSeed(thread: t, of: threads), ops: ops, n: n, base: base,
                     present: present,
                     version: version, api: api, latencies: nil, progress: nil)
                 collected.withLock { $0.append(outcome) }
@@ -292,19 +293,19 @@ final class WorkloadRunner {
     func verifyAll(
         _ workload: String, _ db: Database, count: Int, label: String, version: (UInt64) -> UInt64
     ) throws(ToolError) {
-        var key = [UInt8](repeating: 0, count: BenchData.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         let progress = Progress(label, total: Int64(count))
         defer { progress.finish() }
         for i in 0..<UInt64(count) {
-            BenchData.fillKey(i, &key)
+            WorkloadData.fillKey(i, &key)
             let expected = version(i)
             let value: [UInt8]?
             do { value = try db.get(key) } catch {
                 throw ToolError(error, context: "\(workload): \(label): \(WorkloadRunner.describeKey(i))")
             }
             guard let value else { throw wrong(workload, "\(label): \(WorkloadRunner.describeKey(i)) is missing") }
-            guard value.withUnsafeBytes({ BenchData.matches($0, i, version: expected) }) else {
-                let actual = value.withUnsafeBytes { BenchData.version(of: $0, i, among: [0, 1, 2]) }
+            guard value.withUnsafeBytes({ WorkloadData.matches($0, i, version: expected) }) else {
+                let actual = value.withUnsafeBytes { WorkloadData.version(of: $0, i, among: [0, 1, 2]) }
                 throw wrong(
                     workload,
                     "\(label): \(WorkloadRunner.describeKey(i)) has"
