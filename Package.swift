@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Pogreb", targets: ["Pogreb"]),
         .executable(name: "pogreb", targets: ["PogrebTool"]),
         .library(name: "PogrebFoundation", targets: ["PogrebFoundation"]),
+        // The benchmark data of docs/WORKLOADS.md, for the tool, the tests and the Benchmarks package.
+        .library(name: "PogrebWorkload", targets: ["PogrebWorkload"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,24 +42,29 @@ let package = Package(
         // Foundation, so that users of `Pogreb` alone never link it.
         .target(name: "PogrebFoundation", dependencies: ["Pogreb"]),
 
+        // The data generator of the benchmark workloads (docs/WORKLOADS.md): splitmix64, the random
+        // stream, keys, values and load order. Defined once, for the tool, the tests and Benchmarks.
+        .target(name: "PogrebWorkload"),
+
         // The command-line tool; the product and binary are named `pogreb`.
         .executableTarget(
             name: "PogrebTool",
             dependencies: [
-                "Pogreb",
+                "Pogreb", "PogrebWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Helpers shared by every test target: file systems that fail or crash on demand,
         // temporary directories, seeded generators, the reference model.
-        .target(name: "PogrebTestSupport", dependencies: ["Pogreb"], path: "Tests/PogrebTestSupport"),
+        .target(
+            name: "PogrebTestSupport", dependencies: ["Pogreb", "PogrebWorkload"], path: "Tests/PogrebTestSupport"),
 
         .testTarget(name: "PogrebTests", dependencies: ["Pogreb", "PogrebTestSupport"]),
         .testTarget(
             name: "PogrebAPITests",
             dependencies: [
-                "Pogreb", "PogrebTestSupport",
+                "Pogreb", "PogrebTestSupport", "PogrebWorkload",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -67,7 +74,7 @@ let package = Package(
         .testTarget(
             name: "PogrebToolTests",
             dependencies: [
-                "PogrebTool", "PogrebTestSupport", "Pogreb",
+                "PogrebTool", "PogrebTestSupport", "Pogreb", "PogrebWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

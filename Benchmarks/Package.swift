@@ -18,6 +18,7 @@ let package = Package(
             name: "PogrebBenchmarks",
             dependencies: [
                 .product(name: "Pogreb", package: "swift-pogreb"),
+                .product(name: "PogrebWorkload", package: "swift-pogreb"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/PogrebBenchmarks",

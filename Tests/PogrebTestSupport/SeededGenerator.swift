@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 
+import PogrebWorkload
+
 /// A deterministic random number generator (xoshiro256**, seeded through splitmix64).
 ///
 /// Every test that draws random numbers makes one with ``SeededGenerator/make(_:)``, which prints
@@ -70,12 +72,10 @@ package struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
+    /// SplitMix64 as a generator of its own: the next output of the state `x`, then `x` advanced.
     private static func splitMix(_ x: inout UInt64) -> UInt64 {
-        x &+= 0x9E37_79B9_7F4A_7C15
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        defer { x &+= 0x9E37_79B9_7F4A_7C15 }
+        return splitmix64(x)
     }
 }
 

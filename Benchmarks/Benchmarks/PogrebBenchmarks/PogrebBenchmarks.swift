@@ -1,5 +1,5 @@
 // Micro-benchmarks of the read and write paths, the bulk builder and backups, on the data of
-// ../shared/WORKLOAD.md (W1 keys and values from splitmix64). N defaults to 100 000 so the
+// docs/WORKLOADS.md (W1 keys and values from splitmix64). N defaults to 100 000 so the
 // suite runs in a few minutes; set POGREB_BENCH_N to change it (the figures use
 // 1 000 000). Run from this folder: `swift package benchmark`.
 //
@@ -9,6 +9,7 @@
 
 import Benchmark
 import Pogreb
+import PogrebWorkload
 
 #if canImport(Glibc)
     import Glibc
@@ -29,14 +30,14 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("get hit") { benchmark, fixture in
         var stream = RandomStream(seed: 7)
-        var key = [UInt8](repeating: 0, count: Workload.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var wrong = 0
         for _ in benchmark.scaledIterations {
             let i = stream.next() % UInt64(fixture.count)
-            Workload.fillKey(i, &key)
+            WorkloadData.fillKey(i, &key)
             let value = try? fixture.database.get(key)
             if let value {
-                if !value.withUnsafeBytes({ Workload.matches($0, i, version: 0) }) { wrong += 1 }
+                if !value.withUnsafeBytes({ WorkloadData.matches($0, i, version: 0) }) { wrong += 1 }
             } else {
                 wrong += 1
             }
@@ -49,14 +50,14 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("withValue hit") { benchmark, fixture in
         var stream = RandomStream(seed: 7)
-        var key = [UInt8](repeating: 0, count: Workload.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var wrong = 0
         for _ in benchmark.scaledIterations {
             let i = stream.next() % UInt64(fixture.count)
-            Workload.fillKey(i, &key)
+            WorkloadData.fillKey(i, &key)
             let right =
                 (try? fixture.database.withValue(forKey: key) { bytes in
-                    bytes.map { Workload.matches($0, i, version: 0) } ?? false
+                    bytes.map { WorkloadData.matches($0, i, version: 0) } ?? false
                 }) ?? false
             if !right { wrong += 1 }
         }
@@ -67,11 +68,11 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("get miss") { benchmark, fixture in
         var stream = RandomStream(seed: 7)
-        var key = [UInt8](repeating: 0, count: Workload.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var found = 0
         for _ in benchmark.scaledIterations {
             let i = UInt64(fixture.count) + stream.next() % UInt64(fixture.count)
-            Workload.fillKey(i, &key)
+            WorkloadData.fillKey(i, &key)
             if (try? fixture.database.get(key)) ?? nil != nil { found += 1 }
         }
         precondition(found == 0, "get miss: \(found) absent keys found")
@@ -81,11 +82,11 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("withValue miss") { benchmark, fixture in
         var stream = RandomStream(seed: 7)
-        var key = [UInt8](repeating: 0, count: Workload.keySize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var found = 0
         for _ in benchmark.scaledIterations {
             let i = UInt64(fixture.count) + stream.next() % UInt64(fixture.count)
-            Workload.fillKey(i, &key)
+            WorkloadData.fillKey(i, &key)
             if (try? fixture.database.withValue(forKey: key) { $0 != nil }) ?? true { found += 1 }
         }
         precondition(found == 0, "withValue miss: \(found) absent keys found")
@@ -97,12 +98,12 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("put (overwrite, no fsync)") { benchmark, fixture in
         var stream = RandomStream(seed: 1001)
-        var key = [UInt8](repeating: 0, count: Workload.keySize)
-        var value = [UInt8](repeating: 0, count: Workload.valueSize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
         for _ in benchmark.scaledIterations {
             let i = stream.next() % UInt64(fixture.count)
-            Workload.fillKey(i, &key)
-            Workload.fillValue(i, version: 1, &value)
+            WorkloadData.fillKey(i, &key)
+            WorkloadData.fillValue(i, version: 1, &value)
             try! fixture.database.put(key, value)
         }
     } setup: {
@@ -178,94 +179,24 @@ final class Fixture: Sendable {
     }
 }
 
-// MARK: Workload data (../shared/WORKLOAD.md)
-
-/// `splitmix64(x)`, 64-bit wrapping arithmetic.
-@inline(__always)
-func splitmix64(_ x: UInt64) -> UInt64 {
-    var z = x &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
-/// The random stream with seed `s`: the k-th number is `splitmix64(s &+ k &* 0x9E3779B97F4A7C15)`.
-struct RandomStream {
-    let seed: UInt64
-    var k: UInt64 = 0
-    init(seed: UInt64) { self.seed = seed }
-    @inline(__always)
-    mutating func next() -> UInt64 {
-        defer { k &+= 1 }
-        return splitmix64(seed &+ k &* 0x9E37_79B9_7F4A_7C15)
-    }
-}
+// MARK: Workload data (docs/WORKLOADS.md; keys, values and load order come from PogrebWorkload)
 
 enum Workload {
-    static let keySize = 16
-    static let valueSize = 128
-
     /// N: `POGREB_BENCH_N` or 100 000.
     static let n: Int = {
         if let text = getenv("POGREB_BENCH_N"), let value = Int(String(cString: text)), value > 0 { return value }
         return 100_000
     }()
 
-    /// Key `i`: `i` big-endian, then `splitmix64(i)` big-endian.
-    @inline(__always)
-    static func fillKey(_ i: UInt64, _ key: inout [UInt8]) {
-        key.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: i.bigEndian, toByteOffset: 0, as: UInt64.self)
-            raw.storeBytes(of: splitmix64(i).bigEndian, toByteOffset: 8, as: UInt64.self)
-        }
-    }
-
-    @inline(__always)
-    static func word(_ i: UInt64, _ v: UInt64, _ j: UInt64) -> UInt64 { splitmix64((v << 40) ^ (i << 4) ^ j) }
-
-    /// The value of key `i` at version `v`: 16 little-endian words.
-    @inline(__always)
-    static func fillValue(_ i: UInt64, version v: UInt64, _ value: inout [UInt8]) {
-        value.withUnsafeMutableBytes { raw in
-            for j in 0..<16 {
-                raw.storeBytes(of: word(i, v, UInt64(j)).littleEndian, toByteOffset: j * 8, as: UInt64.self)
-            }
-        }
-    }
-
-    /// Whether `bytes` is the value of key `i` at version `v`.
-    @inline(__always)
-    static func matches(_ bytes: UnsafeRawBufferPointer, _ i: UInt64, version v: UInt64) -> Bool {
-        guard bytes.count == valueSize else { return false }
-        var different: UInt64 = 0
-        for j in 0..<16 {
-            different |=
-                bytes.loadUnaligned(fromByteOffset: j * 8, as: UInt64.self) ^ word(i, v, UInt64(j)).littleEndian
-        }
-        return different == 0
-    }
-
-    /// The load order: a Fisher–Yates shuffle of `0..<count` driven by the stream with seed 42.
-    static func loadOrder(_ count: Int) -> [UInt32] {
-        var order = (0..<UInt32(count)).map { $0 }
-        var stream = RandomStream(seed: 42)
-        var k = count - 1
-        while k >= 1 {
-            order.swapAt(k, Int(stream.next() % UInt64(k + 1)))
-            k -= 1
-        }
-        return order
-    }
-
     /// W1: an empty database, `count` puts in load order, no fsync per write, one `sync()`, close.
     /// - Returns: the keys in the database before closing.
     static func loadByPuts(at path: String, count: Int) -> Int {
         let database = try! Database.open(at: path)
-        var key = [UInt8](repeating: 0, count: keySize)
-        var value = [UInt8](repeating: 0, count: valueSize)
-        for i in loadOrder(count) {
-            fillKey(UInt64(i), &key)
-            fillValue(UInt64(i), version: 0, &value)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
+        for i in WorkloadData.loadOrder(count) {
+            WorkloadData.fillKey(UInt64(i), &key)
+            WorkloadData.fillValue(UInt64(i), version: 0, &value)
             try! database.put(key, value)
         }
         try! database.sync()
@@ -276,11 +207,11 @@ enum Workload {
 
     /// The same pairs in the same order through `Database.build(at:expectedCount:from:)`.
     static func loadByBuild(at path: String, count: Int) -> Int {
-        let pairs = loadOrder(count).lazy.map { i -> ([UInt8], [UInt8]) in
-            var key = [UInt8](repeating: 0, count: keySize)
-            var value = [UInt8](repeating: 0, count: valueSize)
-            fillKey(UInt64(i), &key)
-            fillValue(UInt64(i), version: 0, &value)
+        let pairs = WorkloadData.loadOrder(count).lazy.map { i -> ([UInt8], [UInt8]) in
+            var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+            var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
+            WorkloadData.fillKey(UInt64(i), &key)
+            WorkloadData.fillValue(UInt64(i), version: 0, &value)
             return (key, value)
         }
         return try! Database.build(at: path, expectedCount: count, from: pairs).keys

@@ -12,8 +12,8 @@
 ///     56    4 reserved, zero
 ///     60    4 CRC32C of bytes 0..<60
 /// ```
-struct FileHeader: Equatable, Sendable {
-    enum Kind: String, Sendable {
+package struct FileHeader: Equatable, Sendable {
+    package enum Kind: String, Sendable {
         case segment = "PGRB-LOG"
         case index = "PGRB-IDX"
         case overflow = "PGRB-OVF"
@@ -22,13 +22,13 @@ struct FileHeader: Equatable, Sendable {
         var magic: [UInt8] { Array(rawValue.utf8) }
     }
 
-    static let size = 64
+    package static let size = 64
     static let currentVersion: UInt32 = 1
 
     var kind: Kind
-    var version: UInt32 = FileHeader.currentVersion
+    package var version: UInt32 = FileHeader.currentVersion
     var databaseID: [UInt8]  // 16 bytes
-    var a: UInt64 = 0
+    package var a: UInt64 = 0
     var b: UInt64 = 0
     var c: UInt64 = 0
 
@@ -50,7 +50,7 @@ struct FileHeader: Equatable, Sendable {
     /// - Throws: `notADatabase` when the magic is not `expected`'s (a foreign file),
     ///   `unsupportedVersion` for a version this code does not read, `corrupted` for a bad checksum
     ///   or a short file.
-    static func decode(_ bytes: [UInt8], expected: Kind, file: String) throws(PogrebError) -> FileHeader {
+    package static func decode(_ bytes: [UInt8], expected: Kind, file: String) throws(PogrebError) -> FileHeader {
         if !bytes.isEmpty, bytes.prefix(size).allSatisfy({ $0 == 0 }) {
             // A length that reached the disk without its data: ours, torn, not foreign.
             throw PogrebError.corrupted(file: file, offset: 0, "the header is all zeros (its write never reached the disk)")

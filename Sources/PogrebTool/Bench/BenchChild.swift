@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Pogreb
+import PogrebWorkload
 
 /// `pogreb _bench-child`: the process that W6 (recovery) kills with SIGKILL.
 ///
@@ -24,21 +25,21 @@ struct BenchChild: ParsableCommand {
         var options = Options()
         if let segmentSize { options.segmentSize = segmentSize }
         let db = try engine("opening \(path)") { () throws(PogrebError) -> Database in try Database.open(at: path, options: options) }
-        var key = [UInt8](repeating: 0, count: BenchData.keySize)
-        var value = [UInt8](repeating: 0, count: BenchData.valueSize)
+        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
         switch step {
         case .load:
-            for id in BenchData.loadOrder(count) {
-                BenchData.fillKey(UInt64(id), &key)
-                BenchData.fillValue(UInt64(id), version: 0, &value)
+            for id in WorkloadData.loadOrder(count) {
+                WorkloadData.fillKey(UInt64(id), &key)
+                WorkloadData.fillValue(UInt64(id), version: 0, &value)
                 try engine { () throws(PogrebError) in try db.put(key, value) }
             }
             try engine { () throws(PogrebError) in try db.sync() }
             announce("synced")
         case .tail:
             for id in count..<(count + tail) {
-                BenchData.fillKey(UInt64(id), &key)
-                BenchData.fillValue(UInt64(id), version: 0, &value)
+                WorkloadData.fillKey(UInt64(id), &key)
+                WorkloadData.fillValue(UInt64(id), version: 0, &value)
                 try engine { () throws(PogrebError) in try db.put(key, value) }
             }
             announce("written")

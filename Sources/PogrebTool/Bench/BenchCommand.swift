@@ -2,10 +2,10 @@ import ArgumentParser
 import Glibc
 import Pogreb
 
-/// `pogreb bench`: the workloads of ../shared/WORKLOAD.md on this machine.
+/// `pogreb bench`: the workloads of docs/WORKLOADS.md on this machine.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the benchmark workloads (WORKLOAD.md) and print a table.",
+        abstract: "Run the benchmark workloads (docs/WORKLOADS.md) and print a table.",
         discussion: """
             Workloads: W1 load, W2 get (1, 2, 1 threads), W3 miss, W5 overwrite + compact, \
             W6 recovery after SIGKILL, W7 durable puts (1 and 4 threads), W8 cold get, \
@@ -82,7 +82,9 @@ struct Bench: ParsableCommand {
         var options = Options()
         if let segmentSize { options.segmentSize = segmentSize }
         if let fileAccess { options.fileAccess = fileAccess == .mmap ? .mmap : .pread }
-        let runner = BenchRunner(n: count, root: root, options: options, durableCount: durableCount, coldLookups: coldLookups, segmentSize: segmentSize)
+        let runner = WorkloadRunner(
+            n: count, root: root, options: options, durableCount: durableCount, coldLookups: coldLookups,
+            segmentSize: segmentSize)
         runner.damageOneValue = testDamageOneValue
         let machine = Machine.current()
         let table = BenchTable(enabled: !json)

@@ -13,7 +13,7 @@
 // How a verifier regenerates the operations: `KillPlan.operations(seed: S, count: X)` returns the
 // steps 0 ..< X; applying them in order to an empty key-value map (a put sets, a delete removes,
 // a batch applies its operations in order) gives the durable state. `KillPlan.Generator(seed:)`
-// yields the same steps one at a time. The plan, from `RandomStream(seed: S)` (WORKLOAD.md's
+// yields the same steps one at a time. The plan, from `RandomStream(seed: S)` (docs/WORKLOADS.md's
 // stream: the k-th number is splitmix64(S &+ k &* 0x9E3779B97F4A7C15)), consuming numbers in
 // exactly this order for each step:
 //
@@ -34,6 +34,7 @@
 import ArgumentParser
 import Glibc
 import Pogreb
+import PogrebWorkload
 
 /// The deterministic operation sequence of `pogreb _kill-writer` (see the comment at the top of
 /// this file for the exact definition).

@@ -119,42 +119,12 @@ enum Files {
     }
 }
 
-/// CRC32C (Castagnoli), bytewise: only for the 60-byte file headers that `stats` reads.
-enum CRC32C {
-    private static let table: [UInt32] = (0..<256).map { i in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-        return c
-    }
-
-    static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for b in bytes { crc = table[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
-        return crc ^ 0xFFFF_FFFF
-    }
-}
-
-/// The 64-byte header at the start of every database file (see the engine's FileHeader):
-/// magic (8), version (u32 LE), header size (u32), database id (16), fields A, B, C (u64 LE),
-/// reserved (4), CRC32C of bytes 0..<60 (u32 LE).
-struct FileHeaderPeek: Sendable {
-    var magic: String
-    var version: UInt32
-    var a: UInt64
-    var checksumMatches: Bool
-
-    init?(_ bytes: [UInt8]) {
-        guard bytes.count >= 64 else { return nil }
-        func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * UInt32($1)) } }
-        func u64(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) } }
-        magic = String(decoding: bytes[0..<8], as: UTF8.self)
-        version = u32(8)
-        a = u64(32)
-        checksumMatches = CRC32C.checksum(bytes[0..<60]) == u32(60)
-    }
-}
-
 /// A Swift string from a NUL-terminated C character array.
 func stringFromCString(_ characters: [CChar]) -> String {
     String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The last component of a path.
+func baseName(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? path
 }

@@ -159,3 +159,13 @@ extension String {
         return text
     }
 }
+
+/// Seconds since the epoch as local `YYYY-MM-DD HH:MM:SS`.
+func formatTime(_ seconds: Int64) -> String {
+    var t = time_t(seconds)
+    var parts = tm()
+    localtime_r(&t, &parts)
+    var buffer = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -29,11 +29,14 @@ struct Import: ParsableCommand {
     @Option(help: "TSV field encoding: base64, hex or text.") var encoding: ByteEncoding = .base64
     @Option(help: "Items per atomic batch.") var batchSize: Int = 10_000
     @Flag(help: "Do not check the whole input before writing.") var noValidate = false
-    @Flag(help: "Build a new database from the input and atomically replace the one at PATH (bulk builder).") var replace = false
+    @Flag(help: "Build a new database from the input and atomically replace the one at PATH (bulk builder).")
+    var replace = false
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if replace && noValidate { throw ValidationError("--replace checks the whole input first; it cannot be combined with --no-validate") }
+        if replace && noValidate {
+            throw ValidationError("--replace checks the whole input first; it cannot be combined with --no-validate")
+        }
     }
 
     func run() throws {
@@ -54,10 +57,14 @@ struct Import: ParsableCommand {
         let totalBytes = fileSize(source)
         let start = now()
         if replace {
-            let report = try build(source, decoder: decoder, name: displayName, expected: expected ?? 0, totalBytes: totalBytes)
+            let report = try build(
+                source, decoder: decoder, name: displayName, expected: expected ?? 0, totalBytes: totalBytes)
             if Console.current.stderrIsTerminal || Console.current.stdoutIsTerminal {
                 let seconds = now() - start
-                Console.current.note("\(report.replacedExisting ? "replaced" : "built") \(path): \(Format.grouped(report.keys)) keys from \(Format.grouped(report.pairs)) items in \(Format.duration(seconds)) (\(Format.si(Double(report.pairs) / max(seconds, 1e-9)))/s)")
+                Console.current.note(
+                    "\(report.replacedExisting ? "replaced" : "built") \(path): \(Format.grouped(report.keys)) keys"
+                        + " from \(Format.grouped(report.pairs)) items in \(Format.duration(seconds))"
+                        + " (\(Format.si(Double(report.pairs) / max(seconds, 1e-9)))/s)")
             }
             return
         }
@@ -70,7 +77,9 @@ struct Import: ParsableCommand {
             var pending = 0
             func commit(through line: Int) throws(ToolError) {
                 guard pending > 0 else { return }
-                try engine("import, lines \(committedLines + 1)–\(line)") { () throws(PogrebError) in _ = try db.apply(batch) }
+                try engine("import, lines \(committedLines + 1)–\(line)") { () throws(PogrebError) in
+                    _ = try db.apply(batch)
+                }
                 committed += pending
                 committedLines = line
                 pending = 0
@@ -80,13 +89,15 @@ struct Import: ParsableCommand {
                 progress.finish()
                 var message = error.message
                 if committed > 0 || error.status == .interrupted {
-                    message += "; \(Format.grouped(committed)) items from lines 1–\(committedLines) were imported in complete batches, nothing after"
+                    message += "; \(Format.grouped(committed)) items from lines 1–\(committedLines)"
+                        + " were imported in complete batches, nothing after"
                 }
                 return ToolError(error.status, message)
             }
             do throws(ToolError) {
                 while let line = try reader.nextLine() {
-                    guard let (key, value) = try decoder.decode(line, number: reader.lineNumber, source: displayName) else { continue }
+                    guard let (key, value) = try decoder.decode(line, number: reader.lineNumber, source: displayName)
+                    else { continue }
                     batch.put(key, value)
                     pending += 1
                     if pending >= batchSize {
@@ -104,22 +115,30 @@ struct Import: ParsableCommand {
             return (committed, reader.lineNumber)
         }
         if let expected, expected != records {
-            throw ToolError(.io, "\(displayName) changed while it was imported: \(expected) items when checked, \(records) imported")
+            throw ToolError(
+                .io,
+                "\(displayName) changed while it was imported: \(expected) items when checked, \(records) imported")
         }
         if Console.current.stderrIsTerminal || Console.current.stdoutIsTerminal {
             let seconds = now() - start
-            Console.current.note("imported \(Format.grouped(records)) items (\(Format.grouped(lines)) lines) into \(path) in \(Format.duration(seconds)) (\(Format.si(Double(records) / max(seconds, 1e-9)))/s)")
+            Console.current.note(
+                "imported \(Format.grouped(records)) items (\(Format.grouped(lines)) lines) into \(path)"
+                    + " in \(Format.duration(seconds)) (\(Format.si(Double(records) / max(seconds, 1e-9)))/s)")
         }
     }
 
     /// Builds a new database from the (already checked) input with `Database.build`.
-    private func build(_ source: String, decoder: LineDecoder, name: String, expected: Int, totalBytes: Int64?) throws(ToolError) -> BuildReport {
+    private func build(
+        _ source: String, decoder: LineDecoder, name: String, expected: Int, totalBytes: Int64?
+    ) throws(ToolError) -> BuildReport {
         let target = self.path
         let parent = target.lastIndex(of: "/").map { String(target[..<$0]) } ?? "."
         let stagingPrefix = baseName(path) + ".building-"
-        let before = Set(((try? Files.list(parent.isEmpty ? "/" : parent)) ?? []).map(\.name).filter { $0.hasPrefix(stagingPrefix) })
-        let items = ItemSource(reader: try LineReader(path: source), decoder: decoder, name: name,
-                               progress: Progress("build", total: totalBytes, unit: totalBytes == nil ? .items("records") : .bytes))
+        let before = Set(
+            ((try? Files.list(parent.isEmpty ? "/" : parent)) ?? []).map(\.name).filter { $0.hasPrefix(stagingPrefix) })
+        let items = ItemSource(
+            reader: try LineReader(path: source), decoder: decoder, name: name,
+            progress: Progress("build", total: totalBytes, unit: totalBytes == nil ? .items("records") : .bytes))
         let path = self.path
         items.onAbort = { error in
             // The builder cannot be stopped half-way without switching a partial database into
@@ -170,7 +189,9 @@ struct Import: ParsableCommand {
         let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array((directory + "/pogreb-import-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw ToolError(.io, "cannot create a temporary file in \(directory): \(describeErrno(errno))") }
+        guard fd >= 0 else {
+            throw ToolError(.io, "cannot create a temporary file in \(directory): \(describeErrno(errno))")
+        }
         let path = stringFromCString(template)
         defer { close(fd) }
         Interrupt.install()
@@ -193,7 +214,8 @@ struct Import: ParsableCommand {
                     if errno == EINTR { continue }
                     let code = errno
                     unlink(path)
-                    throw ToolError(.io, "cannot write the temporary copy of standard input \(path): \(describeErrno(code))")
+                    throw ToolError(
+                        .io, "cannot write the temporary copy of standard input \(path): \(describeErrno(code))")
                 }
                 done += w
             }
@@ -211,39 +233,4 @@ func fileSize(_ path: String) -> Int64? {
     var info = stat()
     guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
     return Int64(info.st_size)
-}
-
-/// The items of an input, as the sequence the bulk builder reads once.
-final class ItemSource: Sequence, IteratorProtocol {
-    private var reader: LineReader
-    private let decoder: LineDecoder
-    private let name: String
-    let progress: Progress
-    /// Called on Ctrl-C or when the input cannot be read: must not return (see `build`).
-    var onAbort: (ToolError) -> Never = { _ in fatalError("no abort handler") }
-    private var count = 0
-
-    init(reader: consuming LineReader, decoder: LineDecoder, name: String, progress: Progress) {
-        self.reader = reader
-        self.decoder = decoder
-        self.name = name
-        self.progress = progress
-    }
-
-    func next() -> ([UInt8], [UInt8])? {
-        do throws(ToolError) {
-            while let line = try reader.nextLine() {
-                guard let item = try decoder.decode(line, number: reader.lineNumber, source: name) else { continue }
-                count += 1
-                if count & 4095 == 0 {
-                    if Interrupt.requested { onAbort(Interrupt.error) }
-                    progress.update(progress.unit == .bytes ? reader.bytesRead : Int64(count))
-                }
-                return item
-            }
-        } catch {
-            onAbort(error)
-        }
-        return nil
-    }
 }

@@ -65,13 +65,15 @@ struct LineDecoder {
 
     /// The two base64 fields of a line exactly in the export format, or `nil`.
     static func exportLine(_ line: ArraySlice<UInt8>) -> (key: ArraySlice<UInt8>, value: ArraySlice<UInt8>)? {
-        guard line.starts(with: exportPrefix), line.count >= exportPrefix.count + exportMiddle.count + exportSuffix.count,
+        guard line.starts(with: exportPrefix),
+              line.count >= exportPrefix.count + exportMiddle.count + exportSuffix.count,
               line[(line.endIndex - exportSuffix.count)...].elementsEqual(exportSuffix)
         else { return nil }
         let keyStart = line.startIndex + exportPrefix.count
         guard let keyEnd = line[keyStart...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
         let middleEnd = keyEnd + exportMiddle.count
-        guard middleEnd <= line.endIndex - exportSuffix.count, line[keyEnd..<middleEnd].elementsEqual(exportMiddle) else { return nil }
+        guard middleEnd <= line.endIndex - exportSuffix.count, line[keyEnd..<middleEnd].elementsEqual(exportMiddle)
+        else { return nil }
         let valueEnd = line.endIndex - exportSuffix.count
         let value = line[middleEnd..<valueEnd]
         guard !value.contains(UInt8(ascii: "\"")), !value.contains(UInt8(ascii: "\\")) else { return nil }
@@ -81,7 +83,9 @@ struct LineDecoder {
     }
 
     /// The key and value on a line, or `nil` for a blank line.
-    func decode(_ line: ArraySlice<UInt8>, number: Int, source: String) throws(ToolError) -> (key: [UInt8], value: [UInt8])? {
+    func decode(
+        _ line: ArraySlice<UInt8>, number: Int, source: String
+    ) throws(ToolError) -> (key: [UInt8], value: [UInt8])? {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
         func fail(_ what: String) -> ToolError {
             ToolError(.usage, "\(source), line \(number): \(what)")
@@ -105,7 +109,9 @@ struct LineDecoder {
             var fields: [String: [UInt8]] = [:]
             for (name, member) in members {
                 guard ["key", "value", "key_utf8", "value_utf8"].contains(name) else {
-                    throw fail("unknown member \"\(name)\" (expected \"key\" and \"value\" in base64, or \"key_utf8\"/\"value_utf8\" as text)")
+                    throw fail(
+                        "unknown member \"\(name)\" (expected \"key\" and \"value\" in base64,"
+                            + " or \"key_utf8\"/\"value_utf8\" as text)")
                 }
                 guard fields[name] == nil else { throw fail("member \"\(name)\" appears twice") }
                 guard case .string(let bytes) = member else {
@@ -120,7 +126,9 @@ struct LineDecoder {
                 if encoded != nil && text != nil { throw fail("give \"\(name)\" or \"\(name)_utf8\", not both") }
                 if let text { return text }
                 guard let encoded else { throw fail("missing \"\(name)\"") }
-                do { return try Codec.unbase64(encoded) } catch { throw fail("\"\(name)\" is not valid base64: \(error)") }
+                do { return try Codec.unbase64(encoded) } catch {
+                    throw fail("\"\(name)\" is not valid base64: \(error)")
+                }
             }
             key = try field("key")
             value = try field("value")
@@ -129,12 +137,22 @@ struct LineDecoder {
                 throw fail("expected KEY<TAB>VALUE, found no tab")
             }
             let rest = line[(tab + 1)...]
-            if rest.contains(UInt8(ascii: "\t")) { throw fail("expected one tab, found more (escape tabs in text as \\t)") }
-            do { key = try encoding.decode(line[..<tab]) } catch { throw fail("the key is not valid \(encoding.rawValue): \(error)") }
-            do { value = try encoding.decode(rest) } catch { throw fail("the value is not valid \(encoding.rawValue): \(error)") }
+            if rest.contains(UInt8(ascii: "\t")) {
+                throw fail("expected one tab, found more (escape tabs in text as \\t)")
+            }
+            do { key = try encoding.decode(line[..<tab]) } catch {
+                throw fail("the key is not valid \(encoding.rawValue): \(error)")
+            }
+            do { value = try encoding.decode(rest) } catch {
+                throw fail("the value is not valid \(encoding.rawValue): \(error)")
+            }
         }
-        guard key.count <= Database.maxKeySize else { throw fail("the key is \(key.count) bytes; the limit is \(Database.maxKeySize)") }
-        guard value.count <= Database.maxValueSize else { throw fail("the value is \(value.count) bytes; the limit is \(Database.maxValueSize)") }
+        guard key.count <= Database.maxKeySize else {
+            throw fail("the key is \(key.count) bytes; the limit is \(Database.maxKeySize)")
+        }
+        guard value.count <= Database.maxValueSize else {
+            throw fail("the value is \(value.count) bytes; the limit is \(Database.maxValueSize)")
+        }
         return (key, value)
     }
 }
