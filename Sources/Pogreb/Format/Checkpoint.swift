@@ -112,7 +112,10 @@ struct Checkpoint: Sendable {
             for _ in 0..<count {
                 let idOffset = sectionOffset + Int64(checkpoint.changedBuckets.count * 72)
                 let id = BucketID(rawValue: try reader.uint64("bucket id"))
-                guard id.number < (id.isOverflow ? checkpoint.overflowCount : checkpoint.bucketCount) else {
+                // Overflow buckets are numbered from 1: 0 means "no bucket".
+                guard id.number < (id.isOverflow ? checkpoint.overflowCount : checkpoint.bucketCount),
+                    !id.isOverflow || id.number != 0
+                else {
                     throw PogrebError.corrupted(file: file, offset: idOffset, "\(id) is past the index's end")
                 }
                 let bucket = try Bucket.decode(&reader)

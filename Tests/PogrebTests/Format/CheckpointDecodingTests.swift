@@ -45,7 +45,7 @@ struct CheckpointDecodingTests {
             .init(sequence: 6, fileNumber: 3, size: 4096, deadBytes: 0),
             .init(sequence: 7, fileNumber: 4, size: 123_456, deadBytes: 123_456),
         ],
-        changedBuckets: [(0, bucket(1)), (1, bucket(2)), (63, bucket(7)), (Checkpoint.overflowFlag | 8, bucket(5))])
+        changedBuckets: [(.main(0), bucket(1)), (.main(1), bucket(2)), (.main(63), bucket(7)), (.overflow(8), bucket(5))])
 
     /// A checkpoint as a fresh database writes it: no segment entries, no buckets.
     static let empty = Checkpoint(
@@ -59,7 +59,7 @@ struct CheckpointDecodingTests {
         keyCount: (1 << 41) * UInt64(Bucket.slotCount), positionSegment: .max, positionOffset: .max,
         nextSegmentSequence: .max, hashSeed: .max, offsetBits: 40,
         segments: [.init(sequence: .max, fileNumber: .max, size: .max, deadBytes: .max)],
-        changedBuckets: [((1 << 40) - 1, bucket(6)), (Checkpoint.overflowFlag | ((1 << 40) - 1), bucket(4))])
+        changedBuckets: [(.main((1 << 40) - 1), bucket(6)), (.overflow((1 << 40) - 1), bucket(4))])
 
     // MARK: Reading
 
@@ -374,29 +374,19 @@ struct CheckpointDecodingTests {
         #expect(error.code == .unsupportedVersion && error.message.contains(Self.file), "\(error)")
     }
 
-    /// Known defect: the changed buckets' ids are not checked against the index's shape.
-    ///
-    /// `Database.applyJournal` writes each changed bucket at `HashIndex.fileOffset(ofBucket:)`,
-    /// `4096 + Int64(number) * 64`: for a number of 2^57 or more (the id's low 63 bits) that
-    /// multiplication overflows and the process traps on opening the database; below that, a
-    /// number past `bucketCount` / `overflowCount` makes a sparse write far past the index's end.
+    /// The changed buckets' ids are checked against the index's shape: a main number past
+    /// `bucketCount`, an overflow number of 0 or past `overflowCount` is `corrupted`. (Unchecked,
+    /// `applyJournal` trapped computing the offset of a number of 2^57 or more, and wrote far past
+    /// the index's end below that.)
     @Test(arguments: [
         UInt64(64), 1 << 40, 1 << 57, (1 << 63) - 1,
-        Checkpoint.overflowFlag | 0, Checkpoint.overflowFlag | 9, Checkpoint.overflowFlag | (1 << 57), .max,
+        BucketID.overflowFlag | 0, BucketID.overflowFlag | 9, BucketID.overflowFlag | (1 << 57), .max,
     ])
     func bucketIDOutOfTheIndexIsCorrupted(_ id: UInt64) {
         var changed = Self.sample
-        changed.changedBuckets[1].id = id
+        changed.changedBuckets[1].id = BucketID(rawValue: id)
         let bytes = changed.encoded(databaseID: Self.databaseID)
-        withKnownIssue(
-            """
-            Checkpoint.decode(withBuckets: true) accepts a changed bucket id outside the index \
-            (main number >= bucketCount, overflow number 0 or >= overflowCount); applyJournal then \
-            traps in HashIndex.fileOffset for numbers >= 2^57, or writes far past the index file
-            """
-        ) {
-            Self.expectCorrupted(Self.decode(bytes, withBuckets: true), "bucket id \(id)")
-        }
+        Self.expectCorrupted(Self.decode(bytes, withBuckets: true), "bucket id \(id)")
     }
 
     /// Known defect: bytes after the last metadata field, inside the declared metadata length

@@ -100,7 +100,7 @@ struct HashIndexInvariantTests {
         var image: HashIndexImage {
             var buckets: [UInt64: [UInt64]] = [:]
             func words(_ id: UInt64) -> [UInt64] {
-                let bucket = index.bucket(id)
+                let bucket = index.bucket(BucketID(rawValue: id))
                 return (0..<8).map { bucket.words[$0] }
             }
             for number in 0..<index.bucketCount { buckets[number] = words(number) }
@@ -146,7 +146,7 @@ struct HashIndexInvariantTests {
                     next = image.words(HashIndexInvariantTests.overflowFlag | next)[7] & HashIndexImage.addressMask
                 }
                 #expect(
-                    try index.chain(startingAt: main) == expected, "after \(step): chain of \(main)",
+                    try index.chain(startingAt: main).map(\.rawValue) == expected, "after \(step): chain of \(main)",
                     sourceLocation: sourceLocation)
             }
         }
@@ -295,18 +295,18 @@ struct HashIndexInvariantTests {
         var harness = Harness(hashOf: { UInt64($0 + 1) << 48 | 0x5A_5A5A })
         for key in 0..<20 { try harness.put(key) }
         try harness.check(step: "20 puts")
-        #expect(try harness.index.chain(startingAt: 10).count == 3)
-        func occupied(_ id: UInt64) -> Int { harness.index.bucket(id).occupied }
-        var ids = try harness.index.chain(startingAt: 10)
+        #expect(try harness.index.chain(startingAt: 10).map(\.rawValue).count == 3)
+        func occupied(_ id: UInt64) -> Int { harness.index.bucket(BucketID(rawValue: id)).occupied }
+        var ids = try harness.index.chain(startingAt: 10).map(\.rawValue)
         #expect(ids.map(occupied) == [7, 7, 6])
         // Key 3 sits in slot 3 of the main bucket; key 19, the chain's last, takes its place.
         try harness.delete(3)
-        ids = try harness.index.chain(startingAt: 10)
+        ids = try harness.index.chain(startingAt: 10).map(\.rawValue)
         #expect(ids.map(occupied) == [7, 7, 5])
-        #expect(Bucket.address(ofSlot: harness.index.bucket(10).slot(3)) == harness.store.live[19])
+        #expect(Bucket.address(ofSlot: harness.index.bucket(.main(10)).slot(3)) == harness.store.live[19])
         for key in [0, 1, 2, 4, 5] { try harness.delete(key) }
         try harness.check(removed: [0, 1, 2, 3, 4, 5], step: "6 deletes")
-        ids = try harness.index.chain(startingAt: 10)
+        ids = try harness.index.chain(startingAt: 10).map(\.rawValue)
         #expect(ids.map(occupied) == [7, 7], "the emptied overflow bucket is unlinked")
         #expect(harness.index.freeHead != 0, "and freed")
     }
@@ -322,7 +322,7 @@ struct HashIndexInvariantTests {
         let good = harness.image
         let live = harness.store.liveHashes
         #expect(good.freeHead != 0, "the setup has a free list")
-        let chain = try harness.index.chain(startingAt: 10)
+        let chain = try harness.index.chain(startingAt: 10).map(\.rawValue)
         #expect(chain.count >= 3)
         let firstOverflow = chain[1]
 
