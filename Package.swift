@@ -32,10 +32,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            swiftSettings: [
-                .strictMemorySafety(),
-                .define("POGREB_INTERNAL_CHECKS", .when(configuration: .debug)),
-            ]
+            swiftSettings: [.strictMemorySafety()]
         ),
 
         // `Data` keys and values and a typed `Codable` layer: the only module that imports
@@ -70,7 +67,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "PogrebFoundationTests", dependencies: ["PogrebFoundation", "Pogreb"]),
+        .testTarget(name: "PogrebFoundationTests", dependencies: ["PogrebFoundation", "Pogreb", "PogrebTestSupport"]),
         .testTarget(
             name: "PogrebToolTests",
             dependencies: [

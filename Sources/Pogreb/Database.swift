@@ -33,7 +33,7 @@ public final class Database: Sendable {
     let shared: ReadWriteLock<SharedState>  // protects the index, the segment table and the write buffer
     let writer: Mutex<WriterState>  // serializes writers; protects the writer's files and counters
     let syncGate: Mutex<SyncState>  // held while one fsync runs; protects the durable mark
-    let maintenance: Mutex<Bool>  // held while compaction runs; the value is unused
+    let maintenance: Mutex<Bool>  // held while a compaction or a backup runs (they exclude each other); the value is unused
     let directoryLock: any DirectoryLock
     let counters = Counters()
     /// What the open found and did; fixed from then on.
@@ -63,6 +63,105 @@ public final class Database: Sendable {
 
     deinit {
         background.stop(wait: false)
+    }
+
+    // MARK: Open, sync, close (the work is done in Engine/: Database+Open, Database+Write, Database+Checkpoint)
+
+    /// Opens the database in the directory at `path`, creating it when it does not exist and
+    /// ``Options/createIfMissing`` is set.
+    ///
+    /// Takes the directory lock (`flock`, exclusive for a writer, shared for a read-only open),
+    /// reads the newest valid checkpoint, redoes its index writes if a crash interrupted them,
+    /// and replays only the log written after it. A torn record at the very end of the log is
+    /// cut off (not in read-only mode, where it is only skipped).
+    /// - Throws: `locked` when another writer holds the directory; `notADatabase` when a file in
+    ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
+    ///   `unsupportedVersion`; `readOnly`; `io`.
+    public static func open(at path: String, options: Options = Options()) throws(PogrebError) -> Database {
+        var attempt = 0
+        while true {
+            let fileSystem = PosixFileSystem(directory: path)
+            do throws(PogrebError) {
+                return try open(fileSystem: fileSystem, options: options)
+            } catch where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
+                // The bulk builder swapped a new database in while this open read the old one:
+                // start again on what the path names now.
+                attempt += 1
+            }
+        }
+    }
+
+    /// Makes every write before this call durable: flushes the buffer, `fdatasync`s the active
+    /// segment (`F_FULLFSYNC` on Darwin) and `fsync`s the directory when a file was created or
+    /// removed. Callers that arrive while another sync runs usually find their writes covered by
+    /// it when it ends, and return without a second `fdatasync`.
+    ///
+    /// When at least ``Options/checkpointOnSyncLogBytes`` of log were written since the last
+    /// checkpoint, it then writes one (see ``checkpoint()``), so a crash after `sync()` costs a
+    /// short replay.
+    public func sync() throws(PogrebError) {
+        guard !isReadOnly else { return }
+        try refuseInsideRead("sync()")
+        let end = writer.withLock { $0.appended }
+        try makeDurable(upTo: end)
+        try writer.withLock { (w) throws(PogrebError) in
+            guard latch.failure == nil, w.logBytesSinceCheckpoint >= options.checkpointOnSyncLogBytes else { return }
+            try checkpoint(writer: &w)
+        }
+    }
+
+    /// Writes what is buffered, checkpoints the index, syncs, and releases the files and the
+    /// directory lock. Later calls on this value throw `closed`; closing twice is harmless.
+    ///
+    /// A clean close leaves nothing to replay: the next open costs a few milliseconds.
+    public func close() throws(PogrebError) {
+        try refuseInsideRead("close()")
+        background.stop()
+        var firstError: PogrebError?
+        // Every lock, in the order the rest of the engine takes them (sync gate, maintenance,
+        // writer, state): no sync, compaction or write is half-way when the files close, and
+        // none can start after (each checks `isClosed` under the writer lock or the state lock).
+        syncGate.withLock { _ in
+            maintenance.withLock { _ in
+                writer.withLock { w in
+                    let alreadyClosed = shared.withReadLock { $0.isClosed }
+                    guard !alreadyClosed else { return }
+                    if !isReadOnly {
+                        if let failure = latch.failure {
+                            var error = PogrebError.latched(failure)
+                            error.message = "closed without a final checkpoint: " + error.message
+                            firstError = error
+                        } else {
+                            do throws(PogrebError) {
+                                let needed = shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0 || !w.retired.isEmpty
+                                if needed { try checkpoint(writer: &w) }
+                                if w.directoryNeedsSync {
+                                    try fileSystem.syncDirectory()
+                                    w.directoryNeedsSync = false
+                                }
+                            } catch {
+                                firstError = error
+                            }
+                        }
+                    }
+                    let files: [any StorageFile] = shared.withWriteLock { state in
+                        state.isClosed = true
+                        let files = state.segments.values.map(\.file)
+                        for segment in state.segments.values { segment.region = nil }
+                        state.index.mainRegion = nil
+                        state.index.overflowRegion = nil
+                        state.index.dirty = [:]
+                        state.buffer = []
+                        return files
+                    }
+                    w.indexFile?.close()
+                    w.overflowFile?.close()
+                    for file in files { file.close() }
+                    directoryLock.unlock()
+                }
+            }
+        }
+        if let firstError { throw firstError }
     }
 
     // MARK: Reading

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Pogreb
 import PogrebFoundation
+import PogrebTestSupport
 import Testing
 
 /// `Data` keys and values.

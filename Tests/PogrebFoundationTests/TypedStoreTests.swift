@@ -2,6 +2,7 @@ import Dispatch
 import FoundationEssentials
 import Pogreb
 import PogrebFoundation
+import PogrebTestSupport
 import Synchronization
 import Testing
 

@@ -1,3 +1,4 @@
+import Pogreb
 import Synchronization
 
 /// A file system held in memory, for tests.

@@ -2,30 +2,6 @@ import Logging
 import Synchronization
 
 extension Database {
-    /// Opens the database in the directory at `path`, creating it when it does not exist and
-    /// ``Options/createIfMissing`` is set.
-    ///
-    /// Takes the directory lock (`flock`, exclusive for a writer, shared for a read-only open),
-    /// reads the newest valid checkpoint, redoes its index writes if a crash interrupted them,
-    /// and replays only the log written after it. A torn record at the very end of the log is
-    /// cut off (not in read-only mode, where it is only skipped).
-    /// - Throws: `locked` when another writer holds the directory; `notADatabase` when a file in
-    ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
-    ///   `unsupportedVersion`; `readOnly`; `io`.
-    public static func open(at path: String, options: Options = Options()) throws(PogrebError) -> Database {
-        var attempt = 0
-        while true {
-            let fileSystem = PosixFileSystem(directory: path)
-            do throws(PogrebError) {
-                return try open(fileSystem: fileSystem, options: options)
-            } catch where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
-                // The bulk builder swapped a new database in while this open read the old one:
-                // start again on what the path names now.
-                attempt += 1
-            }
-        }
-    }
-
     package static func open(fileSystem base: any FileSystem, options: Options = Options()) throws(PogrebError) -> Database {
         // Every change from here on, recovery's included, latches its failure.
         let fileSystem = LatchingFileSystem(wrapping: base)

@@ -1,4 +1,6 @@
-/// Appends little-endian integers and bytes to an array. The only place that encodes integers.
+/// Appends little-endian integers and bytes to an array: how every encoder in `Format/` writes
+/// its fields (a record's header is written in place by `Record.append`, and XXH3 keeps its own
+/// little-endian stores).
 struct ByteWriter {
     var bytes: [UInt8]
 

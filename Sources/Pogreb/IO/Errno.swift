@@ -20,8 +20,8 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
         return unsafe "\(String(cString: text)) (errno \(rawValue))"
     }
 
-    static let noEntry = Errno(rawValue: ENOENT)
-    static let exists = Errno(rawValue: EEXIST)
+    package static let noEntry = Errno(rawValue: ENOENT)
+    package static let exists = Errno(rawValue: EEXIST)
     static let wouldBlock = Errno(rawValue: EWOULDBLOCK)
     static let interrupted = Errno(rawValue: EINTR)
     static let readOnlyFileSystem = Errno(rawValue: EROFS)

@@ -11,8 +11,9 @@ package enum FileOpenMode: Sendable {
 /// The seam between the engine and the storage it runs on: one database directory.
 ///
 /// Every name is a plain file name inside that directory. Implementations: ``PosixFileSystem``
-/// (the real one), ``MemoryFileSystem`` (for tests, with a crash image of what was made durable),
-/// and, in the test-support target, wrappers that fail or crash on demand.
+/// (the real one), ``LatchingFileSystem`` (the writer's wrapper that latches failures) and, in
+/// the test-support target, `MemoryFileSystem` (with a crash image of what was made durable) and
+/// wrappers that fail or crash on demand.
 package protocol FileSystem: Sendable {
     /// The directory, as shown in messages.
     var displayPath: String { get }

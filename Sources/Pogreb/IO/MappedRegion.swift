@@ -59,7 +59,7 @@ extension MappedRegion {
     }
 
     /// Copies `bytes` into a fresh allocation that the region frees.
-    static func copy(of bytes: UnsafeRawBufferPointer) -> MappedRegion {
+    package static func copy(of bytes: UnsafeRawBufferPointer) -> MappedRegion {
         let count = max(bytes.count, 1)
         let storage = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
         if let source = bytes.baseAddress, bytes.count > 0 {

@@ -11,7 +11,10 @@
 ///
 /// This is a value type held inside the database's state lock; it does no locking of its own.
 @safe struct HashIndex: @unchecked Sendable {
-    // @unchecked Sendable: MappedRegion is Sendable; the dictionary and counters are values.
+    // @unchecked Sendable: besides values, it holds the base addresses of its two mappings as
+    // raw pointers (not Sendable) so that a bucket read touches no reference count. They are
+    // only read under the database's state lock, and each is set together with the
+    // MappedRegion that owns the mapping and keeps it alive, so no thread sees a stale one.
     static let initialBucketCount: UInt64 = 16
     /// Split a bucket when keys exceed this fraction of the main slots.
     static let maxLoad = 0.75

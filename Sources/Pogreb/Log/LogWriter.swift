@@ -1,0 +1,67 @@
+/// The log writer: the write buffer goes to the active segment's file (`flush`), a full
+/// segment is sealed and the next one created (`rotate`, `createSegment`). Called with the
+/// writer lock held; the shared state's exclusive lock is taken only to publish the result.
+extension Database {
+    /// Writes the buffer to the active segment's file (`pwrite`), then empties it.
+    func flush(writer w: inout WriterState) throws(PogrebError) {
+        var (bytes, start, active) = shared.withReadLock { state in (state.buffer, state.bufferStart, state.active) }
+        guard let active, !bytes.isEmpty else { return }
+        try active.file.write(bytes, at: start)
+        let written = bytes.count
+        bytes = []  // drop this reference, so emptying the buffer below keeps its storage
+        let flushedEnd = start + Int64(written)
+        // In mmap mode the active segment is mapped too, in steps, so reads of it need no pread.
+        var region: MappedRegion?
+        if options.fileAccess == .mmap {
+            let mapped = Int64(active.region?.count ?? 0)
+            if flushedEnd - mapped >= Int64(8 << 20) {
+                region = try active.file.map(length: Int(flushedEnd), randomAccess: true)
+            }
+        }
+        shared.withWriteLock { state in
+            state.bufferStart += Int64(written)
+            state.buffer.removeAll(keepingCapacity: true)
+            if let region { active.region = region }
+        }
+    }
+
+    /// Seals the active segment (flush, `fdatasync`, map it in mmap mode) and starts a new one.
+    func rotate(writer w: inout WriterState) throws(PogrebError) {
+        try flush(writer: &w)
+        guard let old = shared.withReadLock({ $0.active }) else { return }
+        try old.file.sync()
+        let fresh = try createSegment(writer: &w)
+        let region: MappedRegion? = (options.fileAccess == .mmap && old.size > 0) ? try old.file.map(length: Int(old.size), randomAccess: true) : nil
+        shared.withWriteLock { state in
+            old.isSealed = true
+            old.region = region
+            state.segments[fresh.fileNumber] = fresh
+            state.active = fresh
+            state.buffer.removeAll(keepingCapacity: true)
+            state.bufferStart = fresh.size
+        }
+    }
+
+    /// Creates the next segment file with its header (`open(O_CREAT|O_EXCL)`, `pwrite`). The
+    /// file and the directory entry become durable at the next sync or checkpoint.
+    func createSegment(writer w: inout WriterState) throws(PogrebError) -> Segment {
+        // Numbers of retired segments stay taken until their files are gone: a crash before
+        // the next checkpoint brings them back.
+        let used = shared.withReadLock { Set($0.segments.keys) }.union(w.retired.map(\.fileNumber))
+        var number: UInt32 = 0
+        while used.contains(number) {
+            guard number < layout.maxFileNumber else {
+                throw PogrebError(.io, "all \(layout.maxFileNumber) segment file numbers are in use; compact the database")
+            }
+            number += 1
+        }
+        let sequence = w.nextSequence
+        w.nextSequence += 1
+        let name = DatabaseFiles.segment(sequence: sequence)
+        let file = try fileSystem.open(name, .createNew)
+        let segment = Segment(sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name, size: Int64(FileHeader.size))
+        try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
+        w.directoryNeedsSync = true
+        return segment
+    }
+}

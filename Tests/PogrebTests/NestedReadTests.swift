@@ -1,0 +1,34 @@
+import Foundation
+import Synchronization
+import PogrebTestSupport
+import Testing
+@testable import Pogreb
+
+/// Reads nested in a `withValue` closure, and the calls refused there.
+@Suite struct NestedReadTests {
+    /// Reading the database from inside withValue's body while a writer waits completes (the
+    /// nested read does not lock again); a write from inside is refused, not a deadlock.
+    @Test func aReadInsideWithValueDoesNotDeadlockWithAWaitingWriter() throws {
+        let db = try Database.open(fileSystem: MemoryFileSystem())
+        try db.put(bytes("k"), bytes("v"))
+        let entered = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? db.withValue(forKey: bytes("k")) { _ in
+                entered.signal()
+                Thread.sleep(forTimeInterval: 0.3)  // the writer queues on the lock meanwhile
+                return try db.get(bytes("k"))
+            }
+            done.signal()
+        }
+        entered.wait()
+        Thread.detachNewThread { try? db.put(bytes("k"), bytes("w")) }
+        let finished = done.wait(timeout: .now() + 5) == .success
+        #expect(finished, "withValue { get } deadlocked against a waiting writer")
+        var refused: PogrebError.Code?
+        _ = try db.withValue(forKey: bytes("k")) { _ in
+            do { try db.put(bytes("k"), bytes("x")) } catch let error as PogrebError { refused = error.code }
+        }
+        #expect(refused == .invalidArgument)
+    }
+}

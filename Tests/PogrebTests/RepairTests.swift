@@ -1,0 +1,53 @@
+import Foundation
+import Synchronization
+import PogrebTestSupport
+import Testing
+@testable import Pogreb
+
+/// `Database.repair(at:)` and the automatic rebuild at open.
+@Suite struct RepairTests {
+    /// A newest segment whose header never reached the disk but whose length did (zeros past 64
+    /// bytes): open drops it, repair refuses the directory.
+    @Test func repairDropsAZeroHeaderNewestSegmentAsOpenDoes() throws {
+        let fs = MemoryFileSystem()
+        let db = try Database.open(fileSystem: fs)
+        try db.put(bytes("a"), bytes("1"))
+        try db.close()
+        fs.setContents(of: DatabaseFiles.segment(sequence: 2), to: [UInt8](repeating: 0, count: 200))
+        let image = fs.copy()
+        let opened = try Database.open(fileSystem: image)
+        #expect(try opened.get(bytes("a")) == bytes("1"))
+        try opened.close()
+        do {
+            _ = try Database.repair(fileSystem: fs)
+        } catch {
+            Issue.record("repair failed where open succeeds: \(error)")
+        }
+    }
+
+    /// The automatic rebuild reads the whole log before it deletes anything: a bad record in a
+    /// sealed segment fails it while the old checkpoints and index are still there.
+    @Test func aRebuildThatFailsOnADamagedSegmentLeavesTheOldIndex() throws {
+        let fs = MemoryFileSystem()
+        let db = try Database.open(fileSystem: fs)
+        for i in 0..<10 { try db.put(key(i), value(i)) }
+        try db.writer.withLock { (w) throws(PogrebError) in try db.rotate(writer: &w) }
+        for i in 10..<20 { try db.put(key(i), value(i)) }
+        try db.close()
+        // bit rot in the sealed segment 1 (last record's value)
+        var seg = try #require(fs.contents(of: DatabaseFiles.segment(sequence: 1)))
+        seg[seg.count - 1] ^= 0xFF
+        fs.setContents(of: DatabaseFiles.segment(sequence: 1), to: seg)
+        let healthy = try Database.open(fileSystem: fs.copy())
+        #expect(try healthy.get(key(15)) == value(15))
+        try healthy.close()
+        // a torn index header (crash in checkpoint step 6)
+        var index = try #require(fs.contents(of: DatabaseFiles.index))
+        index[40] ^= 0x01
+        fs.setContents(of: DatabaseFiles.index, to: index)
+        #expect(throws: PogrebError.self) { _ = try Database.open(fileSystem: fs) }
+        let names = try fs.listFiles().sorted()
+        #expect(names.contains("checkpoint-1.pgc") || names.contains("checkpoint-0.pgc"), "files left: \(names)")
+        #expect(names.contains(DatabaseFiles.index), "files left: \(names)")
+    }
+}
