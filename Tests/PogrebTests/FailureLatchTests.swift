@@ -7,30 +7,11 @@ import Testing
 @Suite struct FailureLatchTests {
     @Test(arguments: FileSystemKind.allCases)
     func backupCheckpointFailureLatches(kind: FileSystemKind) throws {
-        try withTestDatabase(kind, configure: FaultTests.options) { t in
-            // Fail each of the first steps of the checkpoint that a backup writes first.
-            for step in 1...8 {
-                try t.restore([:])
-                let faulty = FaultInjectingFileSystem(wrapping: t.fileSystem)
-                let db = try t.open(through: faulty)
-                var model = ReferenceModel()
-                for i in 0..<300 {
-                    try db.put(key(i), value(i))
-                    model.put(key(i), value(i))
-                }
-                faulty.failNthStep(step, sticky: false)
-                let destination = MemoryFileSystem(displayPath: "/backup-\(step)")
-                let error = pogrebError { try db.backup(to: destination) }
-                guard faulty.hasFailed else {
-                    #expect(error == nil)
-                    try db.close()
-                    break
-                }
-                #expect(error?.code == .io, "backup's checkpoint stopped at step \(step): \(faulty.failures)")
-                try FaultTests.expectLatched(db, model: model, "after a failed backup checkpoint, step \(step) (\(kind))")
-                FaultTests.closeLatched(db)
-                try FaultTests.expectRecovers(t, synced: ReferenceModel(), written: model, "after a failed backup, step \(step) (\(kind))")
-            }
+        // Each of the first steps of the checkpoint that a backup writes first fails in turn.
+        var step = 0
+        try FaultTests.failEachStep(of: "backup checkpoint", kind: kind, steps: 1...8) { db in
+            step += 1
+            try db.backup(to: MemoryFileSystem(displayPath: "/backup-\(step)"))
         }
     }
 

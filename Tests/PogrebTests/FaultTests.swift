@@ -152,29 +152,37 @@ import Darwin
 
     @Test(arguments: FileSystemKind.allCases)
     func failedCheckpointLatches(kind: FileSystemKind) throws {
+        try Self.failEachStep(of: "checkpoint", kind: kind) { db in try db.checkpoint() }
+    }
+
+    /// Fails each of the first steps of `call` (a checkpoint, or a call that writes one) in
+    /// turn, on a database of 300 unsynced puts: the call throws `io`, the latch refuses every
+    /// change after it, and the database opens again with what was written.
+    static func failEachStep(
+        of what: String, kind: FileSystemKind, steps: ClosedRange<Int> = 1...12, _ call: (Database) throws -> Void
+    ) throws {
         try withTestDatabase(kind, configure: Self.options) { t in
-            var model = ReferenceModel()
-            // Fail each of the first steps of a checkpoint in turn.
-            for step in 1...12 {
+            for step in steps {
                 try t.restore([:])
                 let faulty = FaultInjectingFileSystem(wrapping: t.fileSystem)
                 let db = try t.open(through: faulty)
-                model = ReferenceModel()
+                var model = ReferenceModel()
                 for i in 0..<300 {
                     try db.put(key(i), value(i))
                     model.put(key(i), value(i))
                 }
                 faulty.failNthStep(step, sticky: false)
-                let error = pogrebError { try db.checkpoint() }
+                let error = pogrebError { try call(db) }
                 guard faulty.hasFailed else {
                     #expect(error == nil)
                     try db.close()
                     break
                 }
-                #expect(error?.code == .io, "checkpoint stopped at step \(step): \(faulty.failures)")
-                try Self.expectLatched(db, model: model, "after a failed checkpoint, step \(step) (\(kind))")
+                let context: Comment = "after a failed \(what), step \(step) (\(kind))"
+                #expect(error?.code == .io, "\(what) stopped at step \(step): \(faulty.failures)")
+                try Self.expectLatched(db, model: model, context)
                 Self.closeLatched(db)
-                try Self.expectRecovers(t, synced: ReferenceModel(), written: model, "after a failed checkpoint, step \(step) (\(kind))")
+                try Self.expectRecovers(t, synced: ReferenceModel(), written: model, context)
             }
         }
     }

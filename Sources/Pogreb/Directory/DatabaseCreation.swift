@@ -30,11 +30,21 @@ extension Database {
             positionSegment: 1, positionOffset: Int64(FileHeader.size), nextSegmentSequence: 2, hashSeed: seed,
             offsetBits: layout.offsetBits,
             segments: [.init(sequence: 1, fileNumber: 0, size: Int64(FileHeader.size), deadBytes: 0)], changedBuckets: [])
+        try publishFirstCheckpoint(checkpoint, databaseID: id, fileSystem: fileSystem)
+    }
+
+    /// Makes `checkpoint` (sequence 1) the database's first checkpoint, once every other file is
+    /// durable: it is written to `checkpoint.tmp` (`open(O_CREAT|O_EXCL)`, `pwrite`, `fdatasync`),
+    /// renamed into its slot and the directory `fsync`ed. A directory without a checkpoint file
+    /// is an unfinished creation (or build, or repair), which `open` recognizes.
+    static func publishFirstCheckpoint(
+        _ checkpoint: Checkpoint, databaseID id: [UInt8], fileSystem: any FileSystem
+    ) throws(PogrebError) {
         let temporary = try fileSystem.open(DatabaseFiles.creating, .createNew)
+        defer { temporary.close() }
         try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
         try temporary.sync()
-        temporary.close()
-        try fileSystem.rename(DatabaseFiles.creating, to: DatabaseFiles.checkpoint(sequence: 1))
+        try fileSystem.rename(DatabaseFiles.creating, to: DatabaseFiles.checkpoint(sequence: checkpoint.sequence))
         try fileSystem.syncDirectory()
     }
 }

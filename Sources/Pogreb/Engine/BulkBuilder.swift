@@ -191,17 +191,13 @@ struct BulkBuilder {
             hashSeed: seed, offsetBits: layout.offsetBits,
             segments: segments.map { .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes) },
             changedBuckets: [])
-        let journal = try fileSystem.open(DatabaseFiles.checkpoint(sequence: 1), .createNew)
-        defer { journal.close() }
-        try journal.write(checkpoint.encoded(databaseID: databaseID), at: 0)
-        try journal.sync()
         let lock = try fileSystem.open(DatabaseFiles.lock, .createNew)
         lock.close()
         for segment in segments {
             segment.region = nil
             segment.file.close()
         }
-        try fileSystem.syncDirectory()
+        try Database.publishFirstCheckpoint(checkpoint, databaseID: databaseID, fileSystem: fileSystem)
         return keys
     }
 

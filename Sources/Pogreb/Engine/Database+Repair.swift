@@ -128,12 +128,7 @@ extension Database {
             segments: segments.map { .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes) },
             changedBuckets: state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) })
         try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
-        let temporary = try fileSystem.open(DatabaseFiles.creating, .createNew)
-        try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
-        try temporary.sync()
-        temporary.close()
-        try fileSystem.rename(DatabaseFiles.creating, to: DatabaseFiles.checkpoint(sequence: 1))
-        try fileSystem.syncDirectory()
+        try publishFirstCheckpoint(checkpoint, databaseID: id, fileSystem: fileSystem)
         for segment in segments { segment.file.close() }
         return RepairReport(segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount), tornTails: outcome.torn)
     }

@@ -28,19 +28,21 @@ struct SharedState: @unchecked Sendable {
         key: UnsafeRawBufferPointer, hash: UInt64, verify: Bool, collisions: inout Int,
         _ body: ((header: Record.Header, record: UnsafeRawBufferPointer)?) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
-        // The probe loop of the index, visiting each slot whose tag matches: the record is read
-        // once, its key compared, and on a match `body` runs on the same bytes.
-        let found: R? = try index.probe(hash: hash) { (address, _) throws(PogrebError) -> R? in
-            let current: R? = try unsafe withRecord(at: address, verify: verify) { (header, record) throws(PogrebError) -> R? in
+        // The index's probe loop, visiting each slot whose tag matches: the record is read once,
+        // its key compared, and on a match `body` runs on the same bytes. The closure given to
+        // withRecord captures nothing of `self`: capturing this struct would copy it, retaining
+        // every object it holds, on every lookup.
+        var probe = HashIndex.Probe(index, hash: hash)
+        while let (address, _) = try probe.next(in: index) {
+            let found: R? = try unsafe withRecord(at: address, verify: verify) { (header, record) throws(PogrebError) -> R? in
                 guard header.keyLength == key.count, header.kind == .put,
                     unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
                 else { return nil }
                 return try unsafe body((header, record))
             }
-            if current == nil { collisions += 1 }
-            return current
+            if let found { return found }
+            collisions += 1
         }
-        if let found { return found }
         return try body(nil)
     }
 

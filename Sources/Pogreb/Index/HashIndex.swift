@@ -72,47 +72,75 @@
     /// Where a slot sits: the bucket id and the slot number in it.
     struct Position { var id: BucketID; var slot: Int }
 
-    /// The probe loop, the only one: walks the chain of `hash`'s main bucket and calls `visit`
-    /// with the address and position of every slot whose 16-bit tag equals the key's, in order,
-    /// until `visit` returns a value or an empty slot or the chain's end says the key is absent.
+    /// The probe loop, the only one: walks the chain of a hash's main bucket and yields, in
+    /// order, the address and position of every slot whose 16-bit tag equals the key's, until an
+    /// empty slot or the chain's end says there are no more.
     ///
-    /// Every lookup goes through here: ``findPosition(hash:matches:)`` for the writer, the read
-    /// path (`SharedState.withCurrentRecord`) and the prefetching of `get(many:)`.
+    /// Every lookup goes through it: ``findPosition(hash:matches:)`` for the writer, the read path
+    /// (`SharedState.withCurrentRecord`) and the prefetching of `get(many:)`. It is a cursor, not
+    /// a function taking a closure, so the read path's loop body captures nothing: a closure that
+    /// captured the shared state would retain the objects it holds on every lookup, a reference
+    /// count two reader threads would fight over.
     /// - Complexity: one bucket read (a cache line) per bucket of the chain, usually one.
-    /// - Throws: `corrupted` when the chain leaves the overflow file or loops; what `visit` throws.
-    @inline(__always)
-    func probe<R>(
-        hash: UInt64, _ visit: (_ address: UInt64, _ position: Position) throws(PogrebError) -> R?
-    ) throws(PogrebError) -> R? {
-        let tag = Bucket.tag(ofHash: hash)
-        var id = BucketID.main(mainBucketNumber(forHash: hash))
-        var hops: UInt64 = 0
-        while true {
-            let current = bucket(id)
-            for i in 0..<Bucket.slotCount {
-                let slot = current.slot(i)
-                if slot == 0 { return nil }
-                guard Bucket.tag(ofSlot: slot) == tag else { continue }
-                if let found = try visit(Bucket.address(ofSlot: slot), Position(id: id, slot: i)) { return found }
+    struct Probe {
+        private let tag: UInt16
+        private let mainNumber: UInt64
+        private var id: BucketID
+        private var current: Bucket
+        private var slot = 0
+        private var hops: UInt64 = 0
+        private var finished = false
+
+        @inline(__always)
+        init(_ index: borrowing HashIndex, hash: UInt64) {
+            tag = Bucket.tag(ofHash: hash)
+            mainNumber = index.mainBucketNumber(forHash: hash)
+            id = .main(mainNumber)
+            current = index.bucket(id)
+        }
+
+        /// The next slot whose tag matches, or nil when there is none.
+        /// - Throws: `corrupted`, naming the file and offset, when the chain leaves the overflow
+        ///   file or loops.
+        @inline(__always)
+        mutating func next(in index: borrowing HashIndex) throws(PogrebError) -> (address: UInt64, position: Position)? {
+            while !finished {
+                while slot < Bucket.slotCount {
+                    let value = current.slot(slot)
+                    let position = Position(id: id, slot: slot)
+                    slot += 1
+                    if value == 0 {
+                        finished = true
+                        return nil
+                    }
+                    if Bucket.tag(ofSlot: value) == tag { return (Bucket.address(ofSlot: value), position) }
+                }
+                let next = current.next
+                if next == 0 { break }
+                hops += 1
+                guard hops < index.overflowCount, next < index.overflowCount else {
+                    finished = true
+                    throw PogrebError.corrupted(
+                        file: id.fileName, offset: id.fileOffset + 56,
+                        "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket \(next), past the \(index.overflowCount) buckets the index has or round a loop. Reopen to rebuild the index, or run `pogreb repair`")
+                }
+                id = .overflow(next)
+                current = index.bucket(id)
+                slot = 0
             }
-            let next = current.next
-            if next == 0 { return nil }
-            hops += 1
-            guard hops < overflowCount, next < overflowCount else {
-                throw PogrebError.corrupted(
-                    file: id.fileName, offset: id.fileOffset + 56,
-                    "the overflow chain of bucket \(mainBucketNumber(forHash: hash)) is broken: \(id) points at overflow bucket \(next), past the \(overflowCount) buckets the index has or round a loop. Reopen to rebuild the index, or run `pogreb repair`")
-            }
-            id = .overflow(next)
+            finished = true
+            return nil
         }
     }
 
     /// The slot whose tag matches and for which `matches(address)` holds, with its address.
     @inline(__always)
     func findPosition(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> (Position, UInt64)? {
-        try probe(hash: hash) { (address, position) throws(PogrebError) -> (Position, UInt64)? in
-            try matches(address) ? (position, address) : nil
+        var probe = Probe(self, hash: hash)
+        while let (address, position) = try probe.next(in: self) {
+            if try matches(address) { return (position, address) }
         }
+        return nil
     }
 
     /// The address for which `matches(address)` holds, or nil.
@@ -125,7 +153,8 @@
     /// key's record most likely is (for prefetching; nil on a damaged chain).
     @inline(__always)
     func firstCandidate(forHash hash: UInt64) -> UInt64? {
-        (try? probe(hash: hash) { (address, _) throws(PogrebError) -> UInt64? in address }) ?? nil
+        var probe = Probe(self, hash: hash)
+        return (try? probe.next(in: self))??.address
     }
 
     /// The ids of the chain that starts at main bucket `number`, in order.

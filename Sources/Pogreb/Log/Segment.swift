@@ -38,19 +38,6 @@
         self.size = size
     }
 
-    static func fileName(sequence: UInt64) -> String {
-        let digits = String(sequence, radix: 16)
-        return "segment-" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits + ".pgl"
-    }
-
-    /// The sequence in a segment file name, or nil when `name` is not one.
-    static func sequence(fromFileName name: String) -> UInt64? {
-        guard name.hasPrefix("segment-"), name.hasSuffix(".pgl") else { return nil }
-        let digits = name.dropFirst(8).dropLast(4)
-        guard digits.count == 16 else { return nil }
-        return UInt64(digits, radix: 16)
-    }
-
     func header(databaseID: [UInt8]) -> FileHeader {
         FileHeader(kind: .segment, databaseID: databaseID, a: sequence, b: UInt64(fileNumber), c: 0)
     }
