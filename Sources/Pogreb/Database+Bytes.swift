@@ -7,7 +7,9 @@ extension Database {
         _ bytes: S, _ body: (UnsafeRawBufferPointer) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
         let lent: Result<R, PogrebError>? = bytes.withContiguousStorageIfAvailable { buffer in
-            do throws(PogrebError) { return .success(try unsafe body(UnsafeRawBufferPointer(buffer))) } catch { return .failure(error) }
+            do throws(PogrebError) { return .success(try unsafe body(UnsafeRawBufferPointer(buffer))) } catch {
+                return .failure(error)
+            }
         }
         if let lent { return try lent.get() }
         return try unsafe Array(bytes).withBytes(body)
@@ -27,7 +29,9 @@ extension Database {
 
     /// Lends the stored bytes of the value of `key` (any byte sequence) to `body`, without
     /// copying, or `nil` when absent; the rules of ``withValue(forKey:_:)-([UInt8],_)`` apply.
-    public func withValue<R>(forKey key: some Sequence<UInt8>, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+    public func withValue<R>(
+        forKey key: some Sequence<UInt8>, _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R {
         let lent = try key.withContiguousStorageIfAvailable { k in
             try unsafe withValueRethrowing(rawKey: UnsafeRawBufferPointer(k), body)
         }

@@ -22,14 +22,19 @@ extension Database {
                 guard !state.isClosed else { throw PogrebError.closed() }
                 for i in start..<end { state.index.prefetchBucket(forHash: hashes[i]) }
                 for i in start..<end {
-                    if let address = state.index.firstCandidate(forHash: hashes[i]) { state.prefetchRecord(at: address) }
+                    if let address = state.index.firstCandidate(forHash: hashes[i]) {
+                        state.prefetchRecord(at: address)
+                    }
                 }
                 for i in start..<end {
                     let value = try unsafe keys[i].withBytes { (key) throws(PogrebError) -> [UInt8]? in
-                        try unsafe state.withCurrentRecord(key: key, hash: hashes[i], verify: verify, collisions: &collisions) { (found) throws(PogrebError) -> [UInt8]? in
+                        try unsafe state.withCurrentRecord(
+                            key: key, hash: hashes[i], verify: verify, collisions: &collisions
+                        ) { (found) throws(PogrebError) -> [UInt8]? in
                             guard let (header, record) = unsafe found else { return nil }
                             let from = Record.headerSize + header.keyLength
-                            return unsafe RawBytes.copy(UnsafeRawBufferPointer(rebasing: record[from..<(from + header.valueLength)]))
+                            return unsafe RawBytes.copy(
+                                UnsafeRawBufferPointer(rebasing: record[from..<(from + header.valueLength)]))
                         }
                     }
                     if value != nil { hits += 1 }

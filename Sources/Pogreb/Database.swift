@@ -33,7 +33,8 @@ public final class Database: Sendable {
     let shared: ReadWriteLock<SharedState>  // protects the index, the segment table and the write buffer
     let writer: Mutex<WriterState>  // serializes writers; protects the writer's files and counters
     let syncGate: Mutex<SyncState>  // held while one fsync runs; protects the durable mark
-    let maintenance: Mutex<Bool>  // held while a compaction or a backup runs (they exclude each other); the value is unused
+    /// Held while a compaction or a backup runs (they exclude each other); the value is unused.
+    let maintenance: Mutex<Bool>
     let directoryLock: any DirectoryLock
     let counters = Counters()
     /// What the open found and did; fixed from then on.
@@ -83,7 +84,7 @@ public final class Database: Sendable {
             let fileSystem = PosixFileSystem(directory: path)
             do throws(PogrebError) {
                 return try open(fileSystem: fileSystem, options: options)
-            } catch where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
+            } catch  where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
                 // The bulk builder swapped a new database in while this open read the old one:
                 // start again on what the path names now.
                 attempt += 1
@@ -133,7 +134,9 @@ public final class Database: Sendable {
                             firstError = error
                         } else {
                             do throws(PogrebError) {
-                                let needed = shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0 || !w.retired.isEmpty
+                                let needed =
+                                    shared.withReadLock { !$0.index.dirty.isEmpty } || w.logBytesSinceCheckpoint > 0
+                                    || !w.retired.isEmpty
                                 if needed { try checkpoint(writer: &w) }
                                 if w.directoryNeedsSync {
                                     try fileSystem.syncDirectory()
@@ -209,7 +212,9 @@ public final class Database: Sendable {
         }
     }
 
-    func withValueRethrowing<R>(rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+    func withValueRethrowing<R>(
+        rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R {
         var output: R?
         var failure: (any Error)?
         try unsafe lendValue(rawKey: key) { value in
@@ -246,7 +251,8 @@ public final class Database: Sendable {
         defer { if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) } }
         try shared.withReadLock { (state) throws(PogrebError) in
             guard !state.isClosed else { throw PogrebError.closed() }
-            try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) { (found) throws(PogrebError) in
+            try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) {
+                (found) throws(PogrebError) in
                 guard let (header, record) = unsafe found else { return body(nil) }
                 shard.hits.add(1, ordering: .relaxed)
                 let start = Record.headerSize + header.keyLength
@@ -317,7 +323,11 @@ public final class Database: Sendable {
     /// thread (a `withValue` closure): it could wait for a writer that waits for this read.
     func refuseInsideRead(_ what: String) throws(PogrebError) {
         if shared.isReadHeldByCurrentThread {
-            throw PogrebError(.invalidArgument, "\(what) was called inside a withValue closure of the same database, which would deadlock; call it after the closure returns")
+            throw PogrebError(
+                .invalidArgument,
+                "\(what) was called inside a withValue closure of the same database, which would deadlock; call it "
+                    + "after the closure returns"
+            )
         }
     }
 }

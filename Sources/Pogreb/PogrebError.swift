@@ -89,7 +89,8 @@ extension PogrebError {
     ) -> PogrebError {
         PogrebError(
             .corrupted,
-            "\(file) at offset \(offset): \(what). The file is damaged; run `pogreb check` to see the extent and `pogreb repair` on a copy.",
+            "\(file) at offset \(offset): \(what). The file is damaged; run `pogreb check` to see the extent and "
+                + "`pogreb repair` on a copy.",
             function: function, file: fileID, line: line)
     }
 }
@@ -99,7 +100,8 @@ extension PogrebError {
 extension PogrebError {
     /// `closed`: a call on a database after ``Database/close()``.
     static func closed(function: String = #function, fileID: String = #fileID, line: Int = #line) -> PogrebError {
-        PogrebError(.closed, "the database was closed; open it again to use it", function: function, file: fileID, line: line)
+        PogrebError(
+            .closed, "the database was closed; open it again to use it", function: function, file: fileID, line: line)
     }
 
     /// `readOnly`: a change asked of a database opened read-only; `what` names the change.
@@ -119,12 +121,14 @@ extension PogrebError {
         if first.code == .io || first.code == .previousIOFailure {
             return PogrebError(
                 .previousIOFailure,
-                "an earlier write or sync failed (\(first.message)); nothing more is written. Close and reopen the database: what the last successful sync covered is safe, and the open recovers it",
+                "an earlier write or sync failed (\(first.message)); nothing more is written. Close and reopen the "
+                    + "database: what the last successful sync covered is safe, and the open recovers it",
                 underlying: first, function: function, file: fileID, line: line)
         }
         return PogrebError(
             .corrupted,
-            "an earlier change met damage half-way (\(first.message)); nothing more is written. Close the database and run `pogreb check`",
+            "an earlier change met damage half-way (\(first.message)); nothing more is written. Close the database "
+                + "and run `pogreb check`",
             underlying: first, function: function, file: fileID, line: line)
     }
 
@@ -150,11 +154,15 @@ extension PogrebError {
 
     /// `keyTooLarge` before anything was written.
     static func keyTooLarge(_ count: Int) -> PogrebError {
-        PogrebError(.keyTooLarge, "a key of \(count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written")
+        PogrebError(
+            .keyTooLarge, "a key of \(count) bytes exceeds the limit of \(Limits.maxKeySize) bytes; nothing was written"
+        )
     }
 
     /// `valueTooLarge` before anything was written.
     static func valueTooLarge(_ count: Int) -> PogrebError {
-        PogrebError(.valueTooLarge, "a value of \(count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
+        PogrebError(
+            .valueTooLarge,
+            "a value of \(count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
     }
 }

@@ -102,7 +102,9 @@ extension Database {
             return try shared.withReadLock { (state) throws(PogrebError) -> Statistics in
                 guard !state.isClosed else { throw PogrebError.closed() }
                 let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
-                    SegmentStatistics(name: $0.name, sequence: $0.sequence, size: $0.size, deadBytes: $0.deadBytes, isActive: $0 === state.active)
+                    SegmentStatistics(
+                        name: $0.name, sequence: $0.sequence, size: $0.size, deadBytes: $0.deadBytes,
+                        isActive: $0 === state.active)
                 }
                 let index = state.index
                 return Statistics(
@@ -110,7 +112,8 @@ extension Database {
                     overflowBucketCount: Int(index.overflowCount - 1),
                     indexLoad: Double(index.keyCount) / Double(index.bucketCount * UInt64(Bucket.slotCount)),
                     dirtyBuckets: index.dirty.count, checkpoints: counters.checkpoints.load(ordering: .relaxed),
-                    recordsReplayedAtOpen: opened.replayedRecords, tornTails: opened.torn, indexRebuiltAtOpen: opened.indexRebuild,
+                    recordsReplayedAtOpen: opened.replayedRecords, tornTails: opened.torn,
+                    indexRebuiltAtOpen: opened.indexRebuild,
                     gets: counters.sum { $0.gets.load(ordering: .relaxed) },
                     hits: counters.sum { $0.hits.load(ordering: .relaxed) },
                     puts: counters.sum { $0.puts.load(ordering: .relaxed) },

@@ -17,7 +17,9 @@ public struct WriteBatch: Sendable {
     public mutating func delete(_ key: [UInt8]) { operations.append(.delete(key: key)) }
 
     /// Adds a put of `value` for `key`, both any byte sequences (as ``Database/put(_:_:)-([UInt8],[UInt8])``).
-    public mutating func put(_ key: some Sequence<UInt8>, _ value: some Sequence<UInt8>) { put(Array(key), Array(value)) }
+    public mutating func put(_ key: some Sequence<UInt8>, _ value: some Sequence<UInt8>) {
+        put(Array(key), Array(value))
+    }
 
     /// Adds a put of the UTF-8 bytes of `value` for the UTF-8 bytes of `key`.
     public mutating func put(_ key: String, _ value: String) { put(Array(key.utf8), Array(value.utf8)) }

@@ -1,9 +1,9 @@
 public import Pogreb
 
 #if canImport(FoundationEssentials)
-    public import FoundationEssentials
+public import FoundationEssentials
 #else
-    public import Foundation
+public import Foundation
 #endif
 
 /// A view of a `Database` whose keys and values are `Codable` types.

@@ -6,7 +6,7 @@ import Testing
 @testable import Pogreb
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `backup(to:)`: a consistent copy, index included, made while readers and a writer run, that

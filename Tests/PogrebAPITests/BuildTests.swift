@@ -168,7 +168,8 @@ import Testing
                 if thread == 0 {
                     defer { stop.stop() }
                     for generation in 1...generations {
-                        let report = try Database.build(at: path, from: Self.pairs(0..<size(generation), version: generation))
+                        let report = try Database.build(
+                            at: path, from: Self.pairs(0..<size(generation), version: generation))
                         if let old = report.oldDatabaseLeftAt { leftBehind.withLock { $0.append(old) } }
                     }
                     return

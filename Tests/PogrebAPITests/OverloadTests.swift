@@ -39,7 +39,8 @@ import Testing
             guard let segment = try t.segmentNames().last else { throw TestSupportError("no segment") }
             try t.modify(segment) { bytes in
                 let value = Array("a value whose last byte is flipped".utf8)
-                guard let end = bytes.indices.last(where: { bytes[$0 - value.count + 1 ... $0].elementsEqual(value) }) else { return }
+                guard let end = bytes.indices.last(where: { bytes[$0 - value.count + 1...$0].elementsEqual(value) })
+                else { return }
                 bytes[end] ^= 0x01
             }
             db = try t.open()

@@ -4,9 +4,9 @@ import Testing
 @testable import Pogreb
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// What the sync policies cost in `fdatasync`s.

@@ -5,9 +5,9 @@ import Testing
 @testable import Pogreb
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// `withValue(forKey:_:)`: the stored bytes, lent without a copy for the duration of the closure.

@@ -80,7 +80,9 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
     /// Fails the `n`th creation of a file from now.
     package func failNthCreate(_ n: Int, sticky: Bool = false) { arm([.create], failingAt: n, sticky: sticky) }
     /// Fails the `n`th changing operation of any kind from now.
-    package func failNthStep(_ n: Int, sticky: Bool = true) { arm(Set(Operation.allCases), failingAt: n, sticky: sticky) }
+    package func failNthStep(_ n: Int, sticky: Bool = true) {
+        arm(Set(Operation.allCases), failingAt: n, sticky: sticky)
+    }
 
     /// Stops failing; counters are kept.
     package func disarm() {

@@ -28,12 +28,15 @@ package func checkInvariants(_ db: Database, model: ReferenceModel? = nil) throw
         }
     }
     if seen.count + duplicates != count || duplicates > 0 {
-        problems.append("count is \(count) but forEachItem returned \(seen.count + duplicates) items (\(seen.count) distinct keys)")
+        problems.append(
+            "count is \(count) but forEachItem returned \(seen.count + duplicates) items (\(seen.count) distinct keys)")
     }
     for (key, value) in seen {
         let stored = try db.get(key)
         if stored != value {
-            problems.append("get(\(printable(key))) is \(stored.map { "\($0.count) bytes" } ?? "nil"), forEachItem returned \(value.count) bytes")
+            problems.append(
+                "get(\(printable(key))) is \(stored.map { "\($0.count) bytes" } ?? "nil"), forEachItem returned \(value.count) bytes"
+            )
         }
         if try !db.contains(key) { problems.append("contains(\(printable(key))) is false for an item") }
     }
@@ -41,7 +44,9 @@ package func checkInvariants(_ db: Database, model: ReferenceModel? = nil) throw
     var fromItems: [[UInt8]: [UInt8]] = [:]
     while let item = iterator.next() { fromItems[item.key] = item.value }
     if let failure = iterator.failure { problems.append("items() failed: \(failure)") }
-    if fromItems != seen { problems.append("items() returned \(fromItems.count) keys, forEachItem \(seen.count), or other values") }
+    if fromItems != seen {
+        problems.append("items() returned \(fromItems.count) keys, forEachItem \(seen.count), or other values")
+    }
     var keyIterator = db.keys().makeIterator()
     var keys = Set<[UInt8]>()
     while let item = keyIterator.next() {
@@ -67,7 +72,9 @@ package func checkInvariants(_ db: Database, model: ReferenceModel? = nil) throw
             }
             if stored != value {
                 wrong += 1
-                if wrong <= 5 { problems.append("\(printable(key)) holds \(stored.count) bytes, the model \(value.count)") }
+                if wrong <= 5 {
+                    problems.append("\(printable(key)) holds \(stored.count) bytes, the model \(value.count)")
+                }
             }
         }
         let extra = seen.keys.filter { !model.contains($0) }

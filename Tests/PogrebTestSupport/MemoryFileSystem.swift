@@ -80,13 +80,16 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
     package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
         try state.withLock { (state) throws(PogrebError) in
             if state.live[name] == nil {
-                if create { state.live[name] = MemoryFile.Storage() } else if exclusive {
+                if create {
+                    state.live[name] = MemoryFile.Storage()
+                } else if exclusive {
                     throw PogrebError(.io, "cannot open the lock file \(name).", underlying: Errno.noEntry)
                 }
             }
             if let held = state.locks[name], held.holders > 0 {
                 if held.exclusive || exclusive {
-                    throw PogrebError(.locked, "\(displayPath) is in use by another Database value: one writer at a time.")
+                    throw PogrebError(
+                        .locked, "\(displayPath) is in use by another Database value: one writer at a time.")
                 }
                 state.locks[name] = (false, held.holders + 1)
             } else {
@@ -286,9 +289,12 @@ final class MemoryFile: StorageFile {
         try check(writing: false)
         return try storage.state.withLock { (state) throws(PogrebError) -> MappedRegion in
             guard length > 0, length <= state.bytes.count else {
-                throw PogrebError(.invalidArgument, "cannot map \(length) bytes of \(name): it holds \(state.bytes.count)")
+                throw PogrebError(
+                    .invalidArgument, "cannot map \(length) bytes of \(name): it holds \(state.bytes.count)")
             }
-            return unsafe state.bytes.withUnsafeBytes { unsafe MappedRegion.copy(of: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            return unsafe state.bytes.withUnsafeBytes {
+                unsafe MappedRegion.copy(of: UnsafeRawBufferPointer(rebasing: $0[0..<length]))
+            }
         }
     }
 

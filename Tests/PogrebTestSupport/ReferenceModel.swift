@@ -62,5 +62,6 @@ package enum ModelOperation: Sendable, Equatable, CustomStringConvertible {
 /// A key or value shown as text when it is printable ASCII, as hex otherwise.
 package func printable(_ bytes: [UInt8]) -> String {
     if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return "\"" + String(decoding: bytes, as: UTF8.self) + "\"" }
-    return "0x" + bytes.prefix(32).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + (bytes.count > 32 ? "…(\(bytes.count))" : "")
+    return "0x" + bytes.prefix(32).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        + (bytes.count > 32 ? "…(\(bytes.count))" : "")
 }

@@ -81,7 +81,9 @@ package struct SeededGenerator: RandomNumberGenerator, Sendable {
 
 extension String {
     fileprivate func trimmingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed())
+        String(
+            drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\n" || $0 == "\t" }
+                .reversed())
     }
 }
 

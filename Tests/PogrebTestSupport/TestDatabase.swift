@@ -37,7 +37,8 @@ package final class TestDatabase: @unchecked Sendable {
     }
 
     /// Opens the database through `wrapper` (a ``FaultInjectingFileSystem`` around ``fileSystem``).
-    package func open(through wrapper: any FileSystem, _ adjust: (inout Options) -> Void = { _ in }) throws -> Database {
+    package func open(through wrapper: any FileSystem, _ adjust: (inout Options) -> Void = { _ in }) throws -> Database
+    {
         var options = self.options
         adjust(&options)
         return try Database.open(fileSystem: wrapper, options: options)

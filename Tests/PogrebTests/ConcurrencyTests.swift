@@ -25,7 +25,9 @@ import Testing
     /// Why `value` is not a value written for `key`, or nil when it is one.
     static func problem(key: [UInt8], value: [UInt8]) -> String? {
         let prefix = key + bytes("=")
-        guard value.starts(with: prefix) else { return "\(printable(key)) holds a value of another key: \(printable(Array(value.prefix(24))))" }
+        guard value.starts(with: prefix) else {
+            return "\(printable(key)) holds a value of another key: \(printable(Array(value.prefix(24))))"
+        }
         guard let colon = value[prefix.count...].firstIndex(of: UInt8(ascii: ":")),
             let version = Int(String(decoding: value[prefix.count..<colon], as: UTF8.self))
         else { return "\(printable(key)): a malformed value" }
@@ -74,13 +76,16 @@ import Testing
     }
 
     static func readersSeeOnlyWholeValues(kind: FileSystemKind, seconds: Double) throws {
-        try withTestDatabase(kind, configure: { options in
-            smallOptions(&options)
-            options.writeBufferSize = 8 << 10
-            options.checkpointDirtyBuckets = 256
-            options.compactionMinDeadBytes = 64 << 10
-            options.compactionMinDeadFraction = 0.3
-        }) { t in
+        try withTestDatabase(
+            kind,
+            configure: { options in
+                smallOptions(&options)
+                options.writeBufferSize = 8 << 10
+                options.checkpointDirtyBuckets = 256
+                options.compactionMinDeadBytes = 64 << 10
+                options.compactionMinDeadFraction = 0.3
+            }
+        ) { t in
             let db = try t.open()
             let keyCount = 300
             let shared = Shared()
@@ -143,7 +148,9 @@ import Testing
                                     shared.count("hits")
                                 }
                             } else {
-                                let problem = try db.withValue(forKey: k) { raw in raw.flatMap { Self.problem(key: k, value: Array($0)) } }
+                                let problem = try db.withValue(forKey: k) { raw in
+                                    raw.flatMap { Self.problem(key: k, value: Array($0)) }
+                                }
                                 if let problem { shared.report("withValue: \(problem)") }
                                 _ = try db.contains(k)
                             }
@@ -162,8 +169,12 @@ import Testing
                         round += 1
                         var seen = Set<[UInt8]>()
                         try db.forEachItem { item in
-                            if let problem = Self.problem(key: item.key, value: item.value) { shared.report("forEachItem: \(problem)") }
-                            if !seen.insert(item.key).inserted { shared.report("forEachItem returned \(printable(item.key)) twice") }
+                            if let problem = Self.problem(key: item.key, value: item.value) {
+                                shared.report("forEachItem: \(problem)")
+                            }
+                            if !seen.insert(item.key).inserted {
+                                shared.report("forEachItem returned \(printable(item.key)) twice")
+                            }
                         }
                         shared.count("walks")
                         if round % 2 == 0 {
@@ -182,8 +193,11 @@ import Testing
             let problems = shared.problems.withLock { $0 }
             #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
             let counts = shared.counts.withLock { $0 }
-            print("\(kind): \(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
-            #expect((counts["puts"] ?? 0) > 0 && (counts["deletes"] ?? 0) > 0 && (counts["reads"] ?? 0) > 0 && (counts["walks"] ?? 0) > 0)
+            print(
+                "\(kind): \(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+            #expect(
+                (counts["puts"] ?? 0) > 0 && (counts["deletes"] ?? 0) > 0 && (counts["reads"] ?? 0) > 0
+                    && (counts["walks"] ?? 0) > 0)
 
             var model = ReferenceModel()
             try db.forEachItem { model.put($0.key, $0.value) }

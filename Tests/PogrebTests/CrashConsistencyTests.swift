@@ -44,8 +44,16 @@ import Testing
         }
         guard let index = timeline.states.lastIndex(where: { $0.entries == contents }) else {
             let durable = timeline.states[0]
-            let lost = durable.entries.filter { key, _ in timeline.states.allSatisfy { $0.get(key) != nil } && contents[key] == nil }
-            Issue.record("the recovered database (\(contents.count) keys) is none of the \(timeline.states.count) states since the last sync (\(durable.count)…\(timeline.current.count) keys); \(lost.count) keys present in all of them are missing. \(context)")
+            let lost = durable.entries.filter { key, _ in
+                timeline.states.allSatisfy { $0.get(key) != nil } && contents[key] == nil
+            }
+            Issue.record(
+                Comment(
+                    rawValue:
+                        "the recovered database (\(contents.count) keys) is none of the \(timeline.states.count) states "
+                        + "since the last sync (\(durable.count)…\(timeline.current.count) keys); \(lost.count) keys "
+                        + "present in all of them are missing. \(context)")
+            )
             return nil
         }
         if thorough { try checkInvariants(db, model: timeline.states[index]) }
@@ -82,7 +90,10 @@ import Testing
             let k = key(Int.random(in: 0..<500, using: &generator))
             switch Int.random(in: 0..<100, using: &generator) {
             case 0..<55:
-                let v = value(n, version: 0, length: Int.random(in: 0..<(Int.random(in: 0..<10, using: &generator) == 0 ? 6000 : 600), using: &generator))
+                let v = value(
+                    n, version: 0,
+                    length: Int.random(
+                        in: 0..<(Int.random(in: 0..<10, using: &generator) == 0 ? 6000 : 600), using: &generator))
                 try db.put(k, v)
                 model.put(k, v)
                 timeline.record(model)
@@ -99,7 +110,8 @@ import Testing
                         batch.delete(bk)
                         model.delete(bk)
                     } else {
-                        let v = bytes("batch-\(batchID)-\(j)") + generator.bytes(Int.random(in: 0..<200, using: &generator))
+                        let v =
+                            bytes("batch-\(batchID)-\(j)") + generator.bytes(Int.random(in: 0..<200, using: &generator))
                         batch.put(bk, v)
                         model.put(bk, v)
                     }
@@ -121,21 +133,30 @@ import Testing
             if n % 50 == 49 {
                 for unsynced in UnsyncedWrites.allCases {
                     let image = fs.crash(unsynced, using: &generator)
-                    let index = try Self.checkRecovered(image, timeline, options: options, thorough: n % 300 == 49, "operation \(n), unsynced writes \(unsynced), seed \(generator.seed)")
-                    if let index { recoveredStates[index == 0 ? 0 : (index == timeline.states.count - 1 ? 2 : 1), default: 0] += 1 }
+                    let index = try Self.checkRecovered(
+                        image, timeline, options: options, thorough: n % 300 == 49,
+                        "operation \(n), unsynced writes \(unsynced), seed \(generator.seed)")
+                    if let index {
+                        recoveredStates[index == 0 ? 0 : (index == timeline.states.count - 1 ? 2 : 1), default: 0] += 1
+                    }
                     crashes += 1
                 }
             }
         }
         // Synced state only, a later state, the newest: all three happen.
-        print("crash images: \(crashes); recovered the synced state \(recoveredStates[0] ?? 0)×, an intermediate one \(recoveredStates[1] ?? 0)×, the newest \(recoveredStates[2] ?? 0)×")
+        print(
+            "crash images: \(crashes); recovered the synced state \(recoveredStates[0] ?? 0)×, an intermediate one "
+                + "\(recoveredStates[1] ?? 0)×, the newest \(recoveredStates[2] ?? 0)×"
+        )
         #expect(crashes > 100)
         #expect(try db.statistics.segments.count > 1 || db.statistics.compactions > 0)
     }
 
     /// The scenario of the step-by-step crash tests: a database with a tail after its checkpoint,
     /// synced, and dead records for compaction to reclaim. Returns the file system and the state.
-    static func scenario(_ options: Options, keys: Int, generator: inout SeededGenerator) throws -> (MemoryFileSystem, ReferenceModel) {
+    static func scenario(
+        _ options: Options, keys: Int, generator: inout SeededGenerator
+    ) throws -> (MemoryFileSystem, ReferenceModel) {
         let fs = MemoryFileSystem()
         let db = try Database.open(fileSystem: fs, options: options)
         var model = ReferenceModel()
@@ -184,12 +205,14 @@ import Testing
             abandon(db)
             // All the ways of treating unsynced writes, or (to save time) one in turn and all of
             // them every eighth step.
-            let modes = allModesEveryStep || step % 8 == 1 ? UnsyncedWrites.allCases : [UnsyncedWrites.allCases[step % 3]]
+            let modes =
+                allModesEveryStep || step % 8 == 1 ? UnsyncedWrites.allCases : [UnsyncedWrites.allCases[step % 3]]
             for unsynced in modes {
                 let image = fs.crash(unsynced, using: &generator)
                 var timeline = Timeline()
                 timeline.states = [model]
-                let context: Comment = "\(label) stopped at step \(step): \(faulty.failures.first ?? ""); unsynced writes \(unsynced); seed \(generator.seed)"
+                let context: Comment =
+                    "\(label) stopped at step \(step): \(faulty.failures.first ?? ""); unsynced writes \(unsynced); seed \(generator.seed)"
                 do {
                     try checkRecovered(image, timeline, options: options, thorough: step % 8 == 1, context)
                 } catch {
@@ -207,14 +230,16 @@ import Testing
         var options = Options()
         Self.options(&options)
         options.checkpointDirtyBuckets = 1 << 20
-        let steps = try Self.crashAtEveryStep("checkpoint", options: options, keys: 300, generator: &generator, prepare: { db, model in
-            for i in 2000..<2040 {
-                try db.put(key(i), value(i))
-                model.put(key(i), value(i))
-            }
-            try db.delete(key(0))
-            model.delete(key(0))
-        }, operation: { db in try db.checkpoint() })
+        let steps = try Self.crashAtEveryStep(
+            "checkpoint", options: options, keys: 300, generator: &generator,
+            prepare: { db, model in
+                for i in 2000..<2040 {
+                    try db.put(key(i), value(i))
+                    model.put(key(i), value(i))
+                }
+                try db.delete(key(0))
+                model.delete(key(0))
+            }, operation: { db in try db.checkpoint() })
         #expect(steps >= 6, "a checkpoint takes \(steps) steps")
         print("a checkpoint took \(steps) steps")
     }
@@ -241,7 +266,9 @@ import Testing
                 break
             }
             for unsynced in UnsyncedWrites.allCases {
-                try Self.checkRecovered(fs.crash(unsynced, using: &generator), timeline, options: options, thorough: step % 8 == 1, "first checkpoint stopped at step \(step) (\(faulty.failures.first ?? "")), \(unsynced)")
+                try Self.checkRecovered(
+                    fs.crash(unsynced, using: &generator), timeline, options: options, thorough: step % 8 == 1,
+                    "first checkpoint stopped at step \(step) (\(faulty.failures.first ?? "")), \(unsynced)")
             }
             step += 1
         }
@@ -254,13 +281,16 @@ import Testing
         Self.options(&options)
         options.checkpointDirtyBuckets = 1 << 20
         options.writeBufferSize = 64 << 10  // fewer steps: one write per 64 KiB of copies
-        let steps = try Self.crashAtEveryStep("compaction", options: options, keys: 1400, allModesEveryStep: false, generator: &generator, prepare: { db, model in
-            try db.put(key(5), value(5, version: 2))
-            model.put(key(5), value(5, version: 2))
-        }, operation: { db in
-            let result = try db.compact()
-            #expect(result.segmentsCompacted > 0)
-        })
+        let steps = try Self.crashAtEveryStep(
+            "compaction", options: options, keys: 1400, allModesEveryStep: false, generator: &generator,
+            prepare: { db, model in
+                try db.put(key(5), value(5, version: 2))
+                model.put(key(5), value(5, version: 2))
+            },
+            operation: { db in
+                let result = try db.compact()
+                #expect(result.segmentsCompacted > 0)
+            })
         #expect(steps >= 6, "a compaction takes \(steps) steps")
         print("a compaction took \(steps) steps")
     }
@@ -305,7 +335,9 @@ import Testing
                 break
             }
             for unsynced in UnsyncedWrites.allCases {
-                try Self.checkRecovered(copy.crash(unsynced, using: &generator), timeline, options: options, thorough: step % 4 == 1, "recovery stopped at step \(step) (\(faulty.failures.first ?? "")), \(unsynced)")
+                try Self.checkRecovered(
+                    copy.crash(unsynced, using: &generator), timeline, options: options, thorough: step % 4 == 1,
+                    "recovery stopped at step \(step) (\(faulty.failures.first ?? "")), \(unsynced)")
             }
             step += 1
         }

@@ -155,7 +155,11 @@ import Testing
             #expect(try db.get(key(30)) == nil)
             // A batch of deletes of absent keys writes nothing.
             let size = try db.statistics.logBytes
-            #expect(try db.write { $0.delete(key(99)); $0.delete(key(98)) } == [false, false])
+            #expect(
+                try db.write {
+                    $0.delete(key(99))
+                    $0.delete(key(98))
+                } == [false, false])
             try db.sync()
             #expect(try db.statistics.logBytes == size)
             try checkInvariants(db)
@@ -181,7 +185,9 @@ import Testing
             #expect(segments.filter(\.isActive).count == 1)
             #expect(segments.last?.isActive == true)
             for segment in segments where !segment.isActive {
-                #expect(segment.size >= 1 << 20 && segment.size < (1 << 20) + 600, "\(segment.name) is \(segment.size) bytes")
+                #expect(
+                    segment.size >= 1 << 20 && segment.size < (1 << 20) + 600,
+                    "\(segment.name) is \(segment.size) bytes")
             }
             for i in 0..<n { #expect(try db.get(key(i)) == (i % 7 == 0 ? nil : value(i, length: 500))) }
             try checkInvariants(db)
@@ -203,7 +209,9 @@ import Testing
         try withTestDatabase(kind, configure: smallOptions) { t in
             let db = try t.open()
             var i = 0
-            while try db.statistics.segments.count == 1 && (try db.statistics.segments.last?.size ?? 0) < (1 << 20) - 20_000 {
+            while try db.statistics.segments.count == 1
+                && (try db.statistics.segments.last?.size ?? 0) < (1 << 20) - 20_000
+            {
                 try db.put(key(i), value(i, length: 1000))
                 i += 1
             }
@@ -231,7 +239,9 @@ import Testing
             var generator = SeededGenerator.make("reopen \(kind)")
             for round in 0..<4 {
                 // The file access mode is not part of the files: alternate it between opens.
-                let db = try t.open { $0.fileAccess = round % 2 == 0 ? kind.fileAccess : (kind.fileAccess == .mmap ? .pread : .mmap) }
+                let db = try t.open {
+                    $0.fileAccess = round % 2 == 0 ? kind.fileAccess : (kind.fileAccess == .mmap ? .pread : .mmap)
+                }
                 try checkInvariants(db, model: model)
                 for _ in 0..<1500 {
                     let i = Int.random(in: 0..<1000, using: &generator)
@@ -396,7 +406,12 @@ import Testing
                 expectPogrebError(.closed, note) { _ = try db.statistics }
                 expectPogrebError(.closed, note) { try db.put(key(2), value(2)) }
                 expectPogrebError(.closed, note) { try db.delete(key(1)) }
-                expectPogrebError(.closed, note) { try db.write { $0.put(key(3), value(3)); $0.put(key(4), value(4)) } }
+                expectPogrebError(.closed, note) {
+                    try db.write {
+                        $0.put(key(3), value(3))
+                        $0.put(key(4), value(4))
+                    }
+                }
                 expectPogrebError(.closed, note) { try db.forEachItem { _ in } }
                 expectPogrebError(.closed, note) { try db.compact() }
                 expectPogrebError(.closed, note) { try db.sync() }
@@ -488,10 +503,13 @@ import Testing
 
     @Test(arguments: FileSystemKind.allCases)
     func compactionReclaimsSpaceAndKeepsValues(kind: FileSystemKind) throws {
-        try withTestDatabase(kind, configure: { options in
-            smallOptions(&options)
-            options.compactionMinDeadBytes = 64 << 10
-        }) { t in
+        try withTestDatabase(
+            kind,
+            configure: { options in
+                smallOptions(&options)
+                options.compactionMinDeadBytes = 64 << 10
+            }
+        ) { t in
             let db = try t.open()
             var model = ReferenceModel()
             let n = 3000
@@ -518,7 +536,9 @@ import Testing
             #expect(result.segmentsCompacted > 0)
             #expect(result.bytesReclaimed > 0)
             let after = try db.statistics
-            #expect(after.segments.count < before.segments.count, "\(before.segments.count) segments before, \(after.segments.count) after")
+            #expect(
+                after.segments.count < before.segments.count,
+                "\(before.segments.count) segments before, \(after.segments.count) after")
             #expect(after.logBytes < before.logBytes)
             #expect(after.compactions == 1)
             #expect(after.bytesReclaimed == result.bytesReclaimed)

@@ -82,7 +82,11 @@ import Testing
                 var bystander: [UInt8]?
                 for i in 100_000..<200_000 where victim == nil || bystander == nil {
                     let hash = key(i).withUnsafeBytes { XXH3.hash64($0, seed: db.hashSeed) }
-                    if state.index.mainBucketNumber(forHash: hash) == number { victim = victim ?? key(i) } else { bystander = bystander ?? key(i) }
+                    if state.index.mainBucketNumber(forHash: hash) == number {
+                        victim = victim ?? key(i)
+                    } else {
+                        bystander = bystander ?? key(i)
+                    }
                 }
                 return (try #require(victim), try #require(bystander))
             }

@@ -20,7 +20,12 @@ import Darwin
     static func expectLatched(_ db: Database, model: ReferenceModel, _ context: Comment) throws {
         expectPogrebError(.previousIOFailure, context) { try db.put(key(90_000), value(0)) }
         expectPogrebError(.previousIOFailure, context) { try db.delete(key(0)) }
-        expectPogrebError(.previousIOFailure, context) { try db.write { $0.put(key(90_001), value(1)); $0.delete(key(1)) } }
+        expectPogrebError(.previousIOFailure, context) {
+            try db.write {
+                $0.put(key(90_001), value(1))
+                $0.delete(key(1))
+            }
+        }
         expectPogrebError(.previousIOFailure, context) { try db.sync() }
         expectPogrebError(.previousIOFailure, context) { try db.checkpoint() }
         // Reads go on.
@@ -39,7 +44,9 @@ import Darwin
 
     /// Opens the database again without faults: what was synced before the failure is there,
     /// nothing else but the values written after it.
-    static func expectRecovers(_ t: TestDatabase, synced: ReferenceModel, written: ReferenceModel, _ context: Comment) throws {
+    static func expectRecovers(
+        _ t: TestDatabase, synced: ReferenceModel, written: ReferenceModel, _ context: Comment
+    ) throws {
         let db = try t.open()
         defer { try? db.close() }
         var contents: [[UInt8]: [UInt8]] = [:]
@@ -83,7 +90,8 @@ import Darwin
             #expect(faulty.count(of: .write) >= 1)
             // The put that failed was appended before the flush: it may or may not be visible.
             var visible = model
-            for (i, _) in (200..<400).enumerated() where try db.get(key(200 + i)) != nil && model.get(key(200 + i)) == nil {
+            for (i, _) in (200..<400).enumerated()
+            where try db.get(key(200 + i)) != nil && model.get(key(200 + i)) == nil {
                 visible.put(key(200 + i), value(200 + i, length: 100))
             }
             #expect(visible.count <= model.count + 1)
@@ -198,7 +206,8 @@ import Darwin
                 model.put(key(i), value(i))
             }
             // Every write fails from now on (a dead disk); the buffer still holds records.
-            faulty.arm([.write, .sync, .truncate, .create, .syncDirectory, .rename, .remove], failingAt: 1, sticky: true)
+            faulty.arm(
+                [.write, .sync, .truncate, .create, .syncDirectory, .rename, .remove], failingAt: 1, sticky: true)
             _ = pogrebError { try db.sync() }
             for (k, v) in model.entries { #expect(try db.get(k) == v) }
             // Iteration is a read: after the failure it walks what reached the log file, which

@@ -18,7 +18,9 @@ import Testing
         var contents = try #require(fs.contents(of: name))
         let count: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0x80]
         unsafe count.withUnsafeBytes { v in
-            unsafe Record.append(kind: .commit, flags: .batch, key: UnsafeRawBufferPointer(start: nil, count: 0), value: v, to: &contents)
+            unsafe Record.append(
+                kind: .commit, flags: .batch, key: UnsafeRawBufferPointer(start: nil, count: 0), value: v, to: &contents
+            )
         }
         fs.setContents(of: name, to: contents)
         // Its checksum is right, so it is no torn write: the open reports the damage.
@@ -26,7 +28,6 @@ import Testing
         #expect(error?.code == .corrupted)
         #expect(error?.message.contains("segment-0000000000000001.pgl") == true)
     }
-
 
     /// A damaged overflow bucket (all zero) at the end of a chain makes `delete` throw
     /// `corrupted` rather than trap.
@@ -38,14 +39,22 @@ import Testing
         // Find a main bucket with a chain.
         let index = try #require(fs.contents(of: DatabaseFiles.index))
         var overflow = try #require(fs.contents(of: DatabaseFiles.overflow))
-        func word(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+        func word(_ b: [UInt8], _ at: Int) -> UInt64 {
+            (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
+        }
         var victim: UInt64?
         let bucketCount = (index.count - 4096) / 64
         for n in 0..<bucketCount {
             let next = word(index, 4096 + 64 * n + 56) & ((1 << 48) - 1)
-            if next != 0 { victim = next; break }
+            if next != 0 {
+                victim = next
+                break
+            }
         }
-        guard let victim else { Issue.record("no chain"); return }
+        guard let victim else {
+            Issue.record("no chain")
+            return
+        }
         // zero the overflow bucket (a damaged page)
         let at = 4096 + 64 * Int(victim)
         for i in 0..<64 { overflow[at + i] = 0 }

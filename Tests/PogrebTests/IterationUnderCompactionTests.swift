@@ -31,13 +31,17 @@ import Testing
 
         var iterator = db.items().makeIterator()
         var seen: [[UInt8]: Int] = [:]
-        guard let first = iterator.next() else { Issue.record("empty"); return }
+        guard let first = iterator.next() else {
+            Issue.record("empty")
+            return
+        }
         seen[first.key, default: 0] += 1
         // Compaction runs while the walk is inside S1, before it reaches A1.
         let result = try db.compact()
         #expect(result.segmentsCompacted >= 1)
         while let item = iterator.next() { seen[item.key, default: 0] += 1 }
         #expect(iterator.failure == nil)
-        #expect(seen[bytes("K")] == 1, "K returned \(seen[bytes("K")] ?? 0) times; the key was not written during the walk")
+        #expect(
+            seen[bytes("K")] == 1, "K returned \(seen[bytes("K")] ?? 0) times; the key was not written during the walk")
     }
 }

@@ -35,19 +35,24 @@ struct ModelRun {
     ]
 
     static func run(kind: FileSystemKind, operations: Int, generator: inout SeededGenerator) throws {
-        try withTestDatabase(kind, configure: { options in
-            smallOptions(&options)
-            options.writeBufferSize = 8 << 10
-            options.checkpointDirtyBuckets = 64
-            options.compactionMinDeadBytes = 32 << 10
-            options.compactionMinDeadFraction = 0.3
-        }) { t in
+        try withTestDatabase(
+            kind,
+            configure: { options in
+                smallOptions(&options)
+                options.writeBufferSize = 8 << 10
+                options.checkpointDirtyBuckets = 64
+                options.compactionMinDeadBytes = 32 << 10
+                options.compactionMinDeadFraction = 0.3
+            }
+        ) { t in
             var model = ReferenceModel()
             // A pool of keys of many lengths, the empty key among them.
             var pool: [[UInt8]] = [[]]
             while pool.count < 400 {
                 let length = Int.random(in: 1...40, using: &generator)
-                let candidate = Int.random(in: 0..<3, using: &generator) == 0 ? generator.bytes(length) : bytes("k\(pool.count)-") + generator.bytes(length / 4)
+                let candidate =
+                    Int.random(in: 0..<3, using: &generator) == 0
+                    ? generator.bytes(length) : bytes("k\(pool.count)-") + generator.bytes(length / 4)
                 if !pool.contains(candidate) { pool.append(candidate) }
             }
             func randomKey() -> [UInt8] { pool[Int.random(in: 0..<pool.count, using: &generator)] }
@@ -77,7 +82,8 @@ struct ModelRun {
             defer { try? db.close() }
             for n in 0..<operations {
                 let step = randomStep()
-                let context: Comment = "operation \(n) (\(step)), seed \(generator.seed), last operations:\n\(history.joined(separator: "\n"))"
+                let context: Comment =
+                    "operation \(n) (\(step)), seed \(generator.seed), last operations:\n\(history.joined(separator: "\n"))"
                 switch step {
                 case .put:
                     let k = randomKey()

@@ -30,7 +30,9 @@ import Testing
 
             let reopened = try t.open()
             let statistics = try reopened.statistics
-            #expect(statistics.recordsReplayedAtOpen == m, "replayed \(statistics.recordsReplayedAtOpen), expected \(m), not \(n + m)")
+            #expect(
+                statistics.recordsReplayedAtOpen == m,
+                "replayed \(statistics.recordsReplayedAtOpen), expected \(m), not \(n + m)")
             #expect(statistics.tornTails.isEmpty)
             #expect(try reopened.count == n + m)
             #expect(try reopened.get(key(0)) == value(0))
@@ -83,10 +85,13 @@ import Testing
 
     @Test(arguments: FileSystemKind.allCases)
     func tailAcrossSegmentsAndAutomaticCheckpoints(kind: FileSystemKind) throws {
-        try withTestDatabase(kind, configure: { options in
-            smallOptions(&options)
-            options.checkpointLogBytes = 1 << 20  // a checkpoint about every MiB of log
-        }) { t in
+        try withTestDatabase(
+            kind,
+            configure: { options in
+                smallOptions(&options)
+                options.checkpointLogBytes = 1 << 20  // a checkpoint about every MiB of log
+            }
+        ) { t in
             let db = try t.open()
             // 3 MB of log: rotations and automatic checkpoints on the way.
             for i in 0..<3000 { try db.put(key(i), value(i, length: 1000)) }

@@ -203,7 +203,9 @@ import Testing
 
             let segment = try Self.newestSegment(t)
             let records = try Self.records(of: segment, in: t)
-            guard let commit = records.last, let batchStart = records.dropLast(7).last.map({ $0.offset + Int64($0.size) }) else {
+            guard let commit = records.last,
+                let batchStart = records.dropLast(7).last.map({ $0.offset + Int64($0.size) })
+            else {
                 throw TestSupportError("no records")
             }
             #expect(commit.kind == .commit)
@@ -297,7 +299,9 @@ import Testing
             let error = expectPogrebError(.corrupted) { _ = try t.open() }
             if let error {
                 #expect(error.message.contains(sealed), "the message names the file: \(error.message)")
-                #expect(error.message.contains("offset \(target.offset)"), "the message names the offset \(target.offset): \(error.message)")
+                #expect(
+                    error.message.contains("offset \(target.offset)"),
+                    "the message names the offset \(target.offset): \(error.message)")
             }
             // Read-only opens refuse it too, and nothing was changed.
             let before = try t.snapshot()
@@ -377,11 +381,16 @@ import Testing
     func foreignFileInAnEmptyDirectory(kind: FileSystemKind) throws {
         try withTestDatabase(kind) { t in
             let text = bytes("my notes, not a database\n")
-            for name in ["notes.txt", "index.pgi", "overflow.pgo", "segment-0000000000000001.pgl", "checkpoint-1.pgc", "checkpoint-0.pgc", "checkpoint.tmp"] {
+            for name in [
+                "notes.txt", "index.pgi", "overflow.pgo", "segment-0000000000000001.pgl", "checkpoint-1.pgc",
+                "checkpoint-0.pgc", "checkpoint.tmp",
+            ] {
                 for readOnly in [false, true] {
                     try t.restore([name: text])
                     let error = pogrebError { _ = try t.open { $0.readOnly = readOnly } }
-                    #expect(error?.code == .notADatabase, "\(name), readOnly \(readOnly): \(error.map { "\($0)" } ?? "opened")")
+                    #expect(
+                        error?.code == .notADatabase,
+                        "\(name), readOnly \(readOnly): \(error.map { "\($0)" } ?? "opened")")
                     // A writer takes the directory lock (creating an empty `pogreb.lock`) before
                     // it looks at files with names of ours; nothing else may appear or change.
                     var after = try t.snapshot()
@@ -402,7 +411,10 @@ import Testing
             let text = bytes("not a database file, do not touch\n")
             // An unrelated name, and names of ours (a newer segment, an older one, temporaries):
             // the open refuses the directory, or leaves the file alone; it never changes it.
-            for name in ["notes.txt", "segment-00000000000000ff.pgl", "segment-0000000000000000.pgl", "checkpoint.tmp", "checkpoint.new"] {
+            for name in [
+                "notes.txt", "segment-00000000000000ff.pgl", "segment-0000000000000000.pgl", "checkpoint.tmp",
+                "checkpoint.new",
+            ] {
                 var withForeign = files
                 withForeign[name] = text
                 for readOnly in [true, false] {
@@ -410,15 +422,21 @@ import Testing
                     var opened: Database?
                     let error = pogrebError { opened = try t.open { $0.readOnly = readOnly } }
                     if name == "notes.txt" || name.hasPrefix("segment-") {
-                        #expect(error?.code == .notADatabase, "\(name), readOnly \(readOnly): \(error.map { "\($0)" } ?? "opened")")
+                        #expect(
+                            error?.code == .notADatabase,
+                            "\(name), readOnly \(readOnly): \(error.map { "\($0)" } ?? "opened")")
                     } else {
-                        #expect(error == nil || error?.code == .notADatabase, "\(name), readOnly \(readOnly): \(error.map { "\($0)" } ?? "opened")")
+                        #expect(
+                            error == nil || error?.code == .notADatabase,
+                            "\(name), readOnly \(readOnly): \(error.map { "\($0)" } ?? "opened")")
                     }
                     if let opened {
                         #expect(try opened.count == 100)
                         try opened.close()
                     }
-                    #expect(try t.contents(of: name) == text, "\(name), readOnly \(readOnly): the foreign file is unchanged")
+                    #expect(
+                        try t.contents(of: name) == text, "\(name), readOnly \(readOnly): the foreign file is unchanged"
+                    )
                 }
             }
         }
@@ -460,10 +478,14 @@ import Testing
                 damage("\(name) missing") { $0[name] = nil }
                 for _ in 0..<3 {
                     let position = Int.random(in: 0..<original.count, using: &generator)
-                    damage("\(name) bit flipped at \(position)") { $0[name]?[position] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &generator) }
+                    damage("\(name) bit flipped at \(position)") {
+                        $0[name]?[position] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &generator)
+                    }
                 }
                 if original.count > 4096 {
-                    damage("\(name) buckets random") { $0[name] = Array(original.prefix(4096)) + generator.bytes(original.count - 4096) }
+                    damage("\(name) buckets random") {
+                        $0[name] = Array(original.prefix(4096)) + generator.bytes(original.count - 4096)
+                    }
                 }
             }
             damage("both checkpoints random") { files in
@@ -479,7 +501,9 @@ import Testing
                     if case .openedWithWrongData(let problem) = outcome {
                         // Buckets have no checksum: random buckets may hide keys. Anything that
                         // the open itself can check must not give wrong answers.
-                        if !what.contains("buckets random") && !(what.hasPrefix("index.pgi bit flipped") || what.hasPrefix("overflow.pgo bit flipped")) {
+                        if !what.contains("buckets random")
+                            && !(what.hasPrefix("index.pgi bit flipped") || what.hasPrefix("overflow.pgo bit flipped"))
+                        {
                             Issue.record("\(what), readOnly \(readOnly): opened but \(problem)")
                         }
                     }
@@ -508,13 +532,19 @@ import Testing
             let files = try t.snapshot()
             var newest: (slot: Int, header: FileHeader, checkpoint: Checkpoint)?
             for slot in 0..<2 {
-                guard let (header, checkpoint) = try? Database.readCheckpoint(fileSystem: t.fileSystem, slot: slot, withBuckets: false) else { continue }
-                if newest == nil || checkpoint.sequence > newest?.checkpoint.sequence ?? 0 { newest = (slot, header, checkpoint) }
+                guard
+                    let (header, checkpoint) = try? Database.readCheckpoint(
+                        fileSystem: t.fileSystem, slot: slot, withBuckets: false)
+                else { continue }
+                if newest == nil || checkpoint.sequence > newest?.checkpoint.sequence ?? 0 {
+                    newest = (slot, header, checkpoint)
+                }
             }
             guard let newest else { throw TestSupportError("no checkpoint") }
             let name = "checkpoint-\(newest.slot).pgc"
             let original = newest.checkpoint
-            let first = original.segments.first ?? Checkpoint.SegmentEntry(sequence: 1, fileNumber: 0, size: 64, deadBytes: 0)
+            let first =
+                original.segments.first ?? Checkpoint.SegmentEntry(sequence: 1, fileNumber: 0, size: 64, deadBytes: 0)
             let mutations: [(String, (inout Checkpoint) -> Void)] = [
                 ("bucket count 0", { $0.bucketCount = 0 }),
                 ("bucket count 1", { $0.bucketCount = 1 }),

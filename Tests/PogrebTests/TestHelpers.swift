@@ -15,7 +15,8 @@ func key(_ i: Int) -> [UInt8] {
 func value(_ i: Int, version: Int = 0, length: Int = 0) -> [UInt8] {
     var result = bytes("value-\(i)-v\(version)")
     if result.count < length {
-        result.append(contentsOf: (0..<(length - result.count)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i &+ version) })
+        result.append(
+            contentsOf: (0..<(length - result.count)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i &+ version) })
     }
     return result
 }
@@ -29,13 +30,19 @@ func expectPogrebError(
 ) -> PogrebError? {
     do {
         try body()
-        Issue.record("expected a PogrebError \(code), nothing was thrown. \(comment.map { "\($0)" } ?? "")", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a PogrebError \(code), nothing was thrown. \(comment.map { "\($0)" } ?? "")",
+            sourceLocation: sourceLocation)
         return nil
     } catch let error as PogrebError {
-        #expect(error.code == code, "expected \(code), got \(error). \(comment.map { "\($0)" } ?? "")", sourceLocation: sourceLocation)
+        #expect(
+            error.code == code, "expected \(code), got \(error). \(comment.map { "\($0)" } ?? "")",
+            sourceLocation: sourceLocation)
         return error.code == code ? error : nil
     } catch {
-        Issue.record("expected a PogrebError \(code), got \(error). \(comment.map { "\($0)" } ?? "")", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a PogrebError \(code), got \(error). \(comment.map { "\($0)" } ?? "")",
+            sourceLocation: sourceLocation)
         return nil
     }
 }

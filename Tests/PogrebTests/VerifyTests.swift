@@ -30,7 +30,8 @@ import Testing
             defer { try? db.close() }
             let report = try db.verify()
             let expected = BucketID.overflow(number).fileOffset + 56
-            let problem = try #require(report.problems.first { $0.what.contains("reserved bits") }, "\(report.problems)")
+            let problem = try #require(
+                report.problems.first { $0.what.contains("reserved bits") }, "\(report.problems)")
             #expect(problem.file.hasSuffix("/" + DatabaseFiles.overflow), "\(problem)")
             #expect(problem.offset == expected, "\(problem)")
             #expect(problem.what.contains("overflow bucket \(number)"), "\(problem)")

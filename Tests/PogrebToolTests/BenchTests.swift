@@ -112,7 +112,10 @@ struct BenchTests {
     @Test("bench W5 and W6 (compaction, recovery after SIGKILL) at small N")
     func benchCompactionAndRecovery() throws {
         let dir = try TemporaryDirectory("bench")
-        let result = try runBinary(["bench", "--count", "5000", "--workloads", "W5,W6", "--segment-size", String(1 << 20), "--path", dir.child("work")])
+        let result = try runBinary([
+            "bench", "--count", "5000", "--workloads", "W5,W6", "--segment-size", String(1 << 20), "--path",
+            dir.child("work"),
+        ])
         #expect(result.status == 0, "\(result)")
         #expect(result.text.contains("open after crash, no tail"))
         #expect(Files.isDirectory(dir.child("work") + "/w6"))  // --path is kept

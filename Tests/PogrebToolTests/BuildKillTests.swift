@@ -24,9 +24,17 @@ struct BuildKillTests {
 
     /// The generation the database at `path` holds, after checking every key belongs to it.
     static func generation(at path: String) throws -> Int? {
-        let db = try Database.open(at: path, options: { var o = Options(); o.readOnly = true; return o }())
+        let db = try Database.open(
+            at: path,
+            options: {
+                var o = Options()
+                o.readOnly = true
+                return o
+            }())
         defer { try? db.close() }
-        guard let first = try db.string(forKey: "key-0"), let g = Int(first.split(separator: ":").first ?? "") else { return nil }
+        guard let first = try db.string(forKey: "key-0"), let g = Int(first.split(separator: ":").first ?? "") else {
+            return nil
+        }
         let count = try db.count
         #expect(count == keys + g, "generation \(g) holds \(count) keys")
         var wrong = 0
@@ -40,7 +48,8 @@ struct BuildKillTests {
     }
 
     @Test func aKilledBuildLeavesTheOldDatabaseOrTheNewOne() throws {
-        let seed = KillTests.environment("POGREB_SEED").flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        let seed =
+            KillTests.environment("POGREB_SEED").flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("bulk-build kill test: POGREB_SEED=\(seed)")
         var timing = RandomStream(seed: seed)
         let executable = try pogrebBinary()
@@ -67,10 +76,16 @@ struct BuildKillTests {
             child.kill(SIGKILL)
             _ = child.wait()
             let found = try Self.generation(at: path)
-            #expect(found == current || found == round, "round \(round): generation \(found.map(String.init) ?? "none"), expected \(current) or \(round); seed \(seed)")
+            #expect(
+                found == current || found == round,
+                "round \(round): generation \(found.map(String.init) ?? "none"), expected \(current) or \(round); seed \(seed)"
+            )
             if found == round { completed += 1 }
             current = found ?? current
         }
-        print("bulk-build kill test: a whole build took \(Int(duration * 1000)) ms; \(completed) of 8 killed builds had switched in before the kill")
+        print(
+            "bulk-build kill test: a whole build took \(Int(duration * 1000)) ms; \(completed) of 8 killed builds "
+                + "had switched in before the kill"
+        )
     }
 }

@@ -18,7 +18,10 @@ struct CommandTests {
             for status in ExitStatus.allCases {
                 #expect(result.text.contains(status.helpLine), "missing \(status.helpLine) in\n\(result.text)")
             }
-            for command in ["get", "put", "delete", "has", "scan", "import", "export", "stats", "check", "repair", "compact", "backup", "sync", "bench"] {
+            for command in [
+                "get", "put", "delete", "has", "scan", "import", "export", "stats", "check", "repair", "compact",
+                "backup", "sync", "bench",
+            ] {
                 #expect(result.text.contains("  \(command) "), "missing subcommand \(command)")
             }
             #expect(!result.text.contains("_kill-writer"))
@@ -111,13 +114,17 @@ struct CommandTests {
     func scan() throws {
         let dir = try TemporaryDirectory("scan")
         let db = dir.child("db")
-        let input = Array("{\"key_utf8\":\"a1\",\"value_utf8\":\"x\"}\n{\"key_utf8\":\"b1\",\"value_utf8\":\"y\\tz\"}\n{\"key_utf8\":\"a2\",\"value_utf8\":\"w\"}\n".utf8)
+        let input = Array(
+            "{\"key_utf8\":\"a1\",\"value_utf8\":\"x\"}\n{\"key_utf8\":\"b1\",\"value_utf8\":\"y\\tz\"}\n{\"key_utf8\":\"a2\",\"value_utf8\":\"w\"}\n"
+                .utf8)
         #expect(runInProcess(["import", db], input: input).status == 0)
         #expect(runInProcess(["scan", db]).text == "a1\tx\nb1\ty\\tz\na2\tw\n")
         #expect(runInProcess(["scan", db, "--prefix", "a"]).text == "a1\tx\na2\tw\n")
         #expect(runInProcess(["scan", db, "--prefix", "a", "--limit", "1", "--keys-only"]).text == "a1\n")
         #expect(runInProcess(["scan", db, "--prefix", "62", "--hex", "--format", "hex"]).text == "6231\t79097a\n")
-        #expect(runInProcess(["scan", db, "--limit", "1", "--format", "jsonl"]).text == "{\"key\":\"YTE=\",\"value\":\"eA==\"}\n")
+        #expect(
+            runInProcess(["scan", db, "--limit", "1", "--format", "jsonl"]).text
+                == "{\"key\":\"YTE=\",\"value\":\"eA==\"}\n")
         #expect(runInProcess(["scan", db, "--limit", "0"]).text == "")
     }
 
@@ -140,7 +147,9 @@ struct CommandTests {
         #expect(try run(["export", dir.child("b")]).output == first)
     }
 
-    @Test("TSV: import → export → import → export is byte-identical, in each field encoding", arguments: ["base64", "hex", "text"])
+    @Test(
+        "TSV: import → export → import → export is byte-identical, in each field encoding",
+        arguments: ["base64", "hex", "text"])
     func roundTripTSV(encoding: String) throws {
         let dir = try TemporaryDirectory("tsv")
         let input = dir.child("input.jsonl")
@@ -148,7 +157,9 @@ struct CommandTests {
         #expect(runInProcess(["import", dir.child("a"), input]).status == 0)
         let first = runInProcess(["export", dir.child("a"), "--format", "tsv", "--encoding", encoding])
         #expect(first.status == 0)
-        #expect(runInProcess(["import", dir.child("b"), "--format", "tsv", "--encoding", encoding], input: first.output).status == 0)
+        #expect(
+            runInProcess(["import", dir.child("b"), "--format", "tsv", "--encoding", encoding], input: first.output)
+                .status == 0)
         let second = runInProcess(["export", dir.child("b"), "--format", "tsv", "--encoding", encoding])
         #expect(first.output == second.output)
         #expect(first.output.filter { $0 == 10 }.count == 5_000)
@@ -216,7 +227,9 @@ struct CommandTests {
         #expect(runInProcess(["import", db], input: sampleJSONLines(count: 500)).status == 0)
         let table = runInProcess(["stats", db])
         #expect(table.status == 0)
-        for word in ["keys", "500", "segment-0000000000000001.pgl", "last checkpoint", "format", "version 1", "index", "load"] {
+        for word in [
+            "keys", "500", "segment-0000000000000001.pgl", "last checkpoint", "format", "version 1", "index", "load",
+        ] {
             #expect(table.text.contains(word), "missing \(word) in\n\(table.text)")
         }
         let json = runInProcess(["stats", db, "--json"])
@@ -254,7 +267,9 @@ struct CommandTests {
         #expect(binary.status == 3)
         #expect(binary.text.contains("\"clean\":false"))
         // The damaged record's offset is reported: it starts at or before the flipped byte.
-        let reported = binary.text.split(separator: "\"offset\":").dropFirst().compactMap { Int64($0.prefix { $0.isNumber }) }
+        let reported = binary.text.split(separator: "\"offset\":").dropFirst().compactMap {
+            Int64($0.prefix { $0.isNumber })
+        }
         #expect(reported.contains { $0 <= offset && offset - $0 < 1024 }, "\(binary.text)")
     }
 
@@ -280,7 +295,8 @@ struct CommandTests {
     func checkFindsTornTail() throws {
         let dir = try TemporaryDirectory("torn")
         let db = dir.child("db")
-        let child = try ChildProcess(executable: try pogrebBinary(), arguments: ["_bench-child", "load", "--path", db, "--count", "3000"])
+        let child = try ChildProcess(
+            executable: try pogrebBinary(), arguments: ["_bench-child", "load", "--path", db, "--count", "3000"])
         #expect(child.readLine(timeout: 120) == "synced")
         child.kill(SIGKILL)
         child.wait()
@@ -292,7 +308,13 @@ struct CommandTests {
         // A writable open cuts the torn record; then the database is clean and holds the rest.
         #expect(runInProcess(["sync", db]).status == 0)
         #expect(runInProcess(["check", db]).status == 0)
-        let count = try Database.open(at: db, options: { var o = Options(); o.readOnly = true; return o }())
+        let count = try Database.open(
+            at: db,
+            options: {
+                var o = Options()
+                o.readOnly = true
+                return o
+            }())
         #expect(try count.count == 2_999)
         try count.close()
     }

@@ -54,10 +54,14 @@ struct KillTests {
             let key = KillPlan.key(id)
             let value = try db.get(key)
             if value != state[key] {
-                problems.append("get(\(Codec.escapedString(key))) = \(value.map { Codec.escapedString($0.prefix(40)) } ?? "nil") but the walk says \(state[key].map { Codec.escapedString($0.prefix(40)) } ?? "absent")")
+                problems.append(
+                    "get(\(Codec.escapedString(key))) = \(value.map { Codec.escapedString($0.prefix(40)) } ?? "nil") but the walk says \(state[key].map { Codec.escapedString($0.prefix(40)) } ?? "absent")"
+                )
             }
         }
-        if try db.count != state.count { problems.append("count \(try db.count) but the walk found \(state.count) keys") }
+        if try db.count != state.count {
+            problems.append("count \(try db.count) but the walk found \(state.count) keys")
+        }
         let report = try db.verify()
         problems += report.problems.map { "verify: \($0)" }
         try db.close()
@@ -68,7 +72,8 @@ struct KillTests {
         guard let value else { return "absent" }
         // "key-N:<operation number>" then padding
         let text = value.prefix { $0 >= 0x20 && $0 < 0x7F }
-        return String(decoding: text, as: UTF8.self) + (value.count > text.count ? " (+\(value.count - text.count) bytes)" : "")
+        return String(decoding: text, as: UTF8.self)
+            + (value.count > text.count ? " (+\(value.count - text.count) bytes)" : "")
     }
 
     /// Checks one round: `actual` must equal `start` state advanced by steps `from ..< j` for
@@ -94,7 +99,10 @@ struct KillTests {
         for key in Set(actual.keys).union(candidate.keys) {
             let value = actual[key]
             if value != candidate[key] && !(laterValues[key]?.contains(value) ?? false) {
-                problems.append("\(Codec.escapedString(key)) holds \(describe(value)); durable value \(describe(candidate[key])), no later step writes that")
+                problems.append(
+                    "\(Codec.escapedString(key)) holds \(describe(value)); durable value "
+                        + "\(describe(candidate[key])), no later step writes that"
+                )
             }
         }
 
@@ -112,9 +120,14 @@ struct KillTests {
         if match == nil {
             var durableState = start
             for i in from..<durable { KillPlan.apply(plan[i], to: &durableState) }
-            let differing = Set(actual.keys).union(durableState.keys).filter { actual[$0] != durableState[$0] }.sorted { $0.lexicographicallyPrecedes($1) }
-            problems.append("no prefix of steps ≥ \(durable) matches; \(differing.count) keys differ from the durable state, e.g. " +
-                differing.prefix(5).map { "\(Codec.escapedString($0)): \(describe(actual[$0])) vs durable \(describe(durableState[$0]))" }.joined(separator: "; "))
+            let differing = Set(actual.keys).union(durableState.keys).filter { actual[$0] != durableState[$0] }.sorted {
+                $0.lexicographicallyPrecedes($1)
+            }
+            problems.append(
+                "no prefix of steps ≥ \(durable) matches; \(differing.count) keys differ from the durable state, e.g. "
+                    + differing.prefix(5).map {
+                        "\(Codec.escapedString($0)): \(describe(actual[$0])) vs durable \(describe(durableState[$0]))"
+                    }.joined(separator: "; "))
         }
         return (match, problems)
     }
@@ -140,7 +153,9 @@ struct KillTests {
         #expect(batches.allSatisfy { (2...20).contains($0.operations.count) })
         #expect(!batches.isEmpty)
         #expect(a.contains { $0.syncAfter })
-        #expect(a.contains { step in step.operations.contains { if case .delete = $0 { return true } else { return false } } })
+        #expect(
+            a.contains { step in step.operations.contains { if case .delete = $0 { return true } else { return false } }
+            })
         // Values are key + ":" + operation number (+ padding).
         if case .put(let key, let value) = a[0].operations[0] {
             #expect(value.starts(with: key + Array(":0".utf8)))
@@ -157,7 +172,9 @@ struct KillTests {
         let (state, problems) = try Self.readDatabase(db)
         #expect(problems.isEmpty, "\(problems)")
         #expect(state == KillPlan.model(seed: 5, count: 400))
-        let more = try runBinary(["_kill-writer", "--path", db, "--seed", "5", "--log", log, "--start", "400", "--steps", "300"])
+        let more = try runBinary([
+            "_kill-writer", "--path", db, "--seed", "5", "--log", log, "--start", "400", "--steps", "300",
+        ])
         #expect(more.status == 0)
         #expect(try Self.readDatabase(db).0 == KillPlan.model(seed: 5, count: 700))
         let lines = String(decoding: try readFile(log), as: UTF8.self)
@@ -183,14 +200,18 @@ struct KillTests {
         var replayed = 0
         for round in 0..<rounds {
             let log = dir.child("log-\(round)")
-            let writer = try ChildProcess(executable: executable, arguments: [
-                "_kill-writer", "--path", db, "--seed", String(seed), "--log", log, "--start", String(start),
-            ])
+            let writer = try ChildProcess(
+                executable: executable,
+                arguments: [
+                    "_kill-writer", "--path", db, "--seed", String(seed), "--log", log, "--start", String(start),
+                ])
             let delay = 20 + Int(timing.next() % 281)
             usleep(useconds_t(delay * 1000))
             writer.kill(SIGKILL)
             let status = writer.wait()
-            #expect(ChildProcess.wasKilled(status, by: SIGKILL), "round \(round): the writer ended by itself (status \(status)); seed \(seed)")
+            #expect(
+                ChildProcess.wasKilled(status, by: SIGKILL),
+                "round \(round): the writer ended by itself (status \(status)); seed \(seed)")
 
             let durable = Self.lastSynced(log) ?? start
             #expect(durable >= start)
@@ -198,15 +219,26 @@ struct KillTests {
             tornTails += statistics.tornTails.isEmpty ? 0 : 1
             replayed += statistics.recordsReplayedAtOpen
             #expect(readProblems.isEmpty, "round \(round), seed \(seed): \(readProblems)")
-            let (match, problems) = Self.matchPrefix(plan: plan, start: state, from: start, durable: durable, actual: actual)
-            #expect(problems.isEmpty && match != nil, "round \(round) (killed after \(delay) ms), seed \(seed), steps \(start) ..< durable \(durable): \(problems.prefix(10))")
+            let (match, problems) = Self.matchPrefix(
+                plan: plan, start: state, from: start, durable: durable, actual: actual)
+            #expect(
+                problems.isEmpty && match != nil,
+                Comment(
+                    rawValue:
+                        "round \(round) (killed after \(delay) ms), seed \(seed), steps \(start) ..< durable \(durable): "
+                        + "\(problems.prefix(10))")
+            )
             guard let match else { return }
             durableSteps += durable - start
             extraSteps += match - durable
             state = actual
             start = match
         }
-        print("kill test: \(rounds) rounds, seed \(seed): \(start) steps applied, \(durableSteps) of them confirmed durable by a sync, \(extraSteps) more survived unsynced; \(tornTails) recoveries cut a torn tail, \(replayed) records replayed in all")
+        print(
+            "kill test: \(rounds) rounds, seed \(seed): \(start) steps applied, \(durableSteps) of them confirmed "
+                + "durable by a sync, \(extraSteps) more survived unsynced; \(tornTails) recoveries cut a torn "
+                + "tail, \(replayed) records replayed in all"
+        )
         #expect(start > 0, "no step was ever applied: the writer never got going; seed \(seed)")
     }
 }

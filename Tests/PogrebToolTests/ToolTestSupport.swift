@@ -37,14 +37,24 @@ func pogrebBinary() throws -> String {
         candidates += [dir + "/.build-tool/debug/pogreb", dir + "/.build/debug/pogreb"]
     }
     for candidate in candidates where access(candidate, X_OK) == 0 { return candidate }
-    throw ToolError(.usage, "the pogreb binary was not found beside the test bundle nor in \(candidates); build it with `swift build --product pogreb`")
+    throw ToolError(
+        .usage,
+        "the pogreb binary was not found beside the test bundle nor in \(candidates); build it with `swift build "
+            + "--product pogreb`"
+    )
 }
 
 /// Runs the `pogreb` binary with `arguments`, feeding `input` to its standard input.
-func runBinary(_ arguments: [String], input: [UInt8] = [], environment extra: [String: String] = [:]) throws -> CommandResult {
+func runBinary(
+    _ arguments: [String], input: [UInt8] = [], environment extra: [String: String] = [:]
+) throws -> CommandResult {
     let executable = try pogrebBinary()
-    var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
-    guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else { throw ToolError(.io, "pipe failed") }
+    var stdinPipe: [Int32] = [0, 0]
+    var stdoutPipe: [Int32] = [0, 0]
+    var stderrPipe: [Int32] = [0, 0]
+    guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+        throw ToolError(.io, "pipe failed")
+    }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -70,7 +80,9 @@ func runBinary(_ arguments: [String], input: [UInt8] = [], environment extra: [S
     close(stdoutPipe[1])
     close(stderrPipe[1])
     guard spawned == 0 else {
-        close(stdinPipe[1]); close(stdoutPipe[0]); close(stderrPipe[0])
+        close(stdinPipe[1])
+        close(stdoutPipe[0])
+        close(stderrPipe[0])
         throw ToolError(.io, "cannot start \(executable): \(describeErrno(spawned))")
     }
     // Feed standard input from a thread so a large input cannot deadlock against the outputs.
@@ -90,7 +102,10 @@ func runBinary(_ arguments: [String], input: [UInt8] = [], environment extra: [S
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while !open.isEmpty {
         var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        if poll(&fds, nfds_t(fds.count), -1) < 0 { if errno == EINTR { continue }; break }
+        if poll(&fds, nfds_t(fds.count), -1) < 0 {
+            if errno == EINTR { continue }
+            break
+        }
         for entry in fds where entry.revents != 0 {
             let n = chunk.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
             if n <= 0 {
@@ -126,7 +141,9 @@ final class TemporaryDirectory {
 
 /// The segment files of the database at `path`, oldest first.
 func segmentFiles(_ path: String) throws -> [String] {
-    try Files.list(path).map(\.name).filter { $0.hasPrefix("segment-") && $0.hasSuffix(".pgl") }.sorted().map { path + "/" + $0 }
+    try Files.list(path).map(\.name).filter { $0.hasPrefix("segment-") && $0.hasSuffix(".pgl") }.sorted().map {
+        path + "/" + $0
+    }
 }
 
 /// JSON Lines of `count` items with varied binary keys and values (deterministic).

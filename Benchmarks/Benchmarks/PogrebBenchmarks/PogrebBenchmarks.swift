@@ -12,9 +12,9 @@ import Pogreb
 import PogrebWorkload
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 let benchmarks: @Sendable () -> Void = {

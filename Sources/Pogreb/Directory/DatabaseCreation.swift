@@ -10,13 +10,15 @@ extension Database {
 
         let index = try fileSystem.open(DatabaseFiles.index, .createNew)
         defer { index.close() }
-        try index.write(FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
+        try index.write(
+            FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
         try index.truncate(to: BucketID.fileOffset(ofNumber: bucketCount))
         try index.sync()
 
         let overflow = try fileSystem.open(DatabaseFiles.overflow, .createNew)
         defer { overflow.close() }
-        try overflow.write(FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
+        try overflow.write(
+            FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
         try overflow.truncate(to: BucketID.fileOffset(ofNumber: 1))
         try overflow.sync()
 
@@ -29,7 +31,8 @@ extension Database {
             sequence: 1, bucketCount: bucketCount, overflowCount: 1, freeHead: 0, keyCount: 0,
             positionSegment: 1, positionOffset: Int64(FileHeader.size), nextSegmentSequence: 2, hashSeed: seed,
             offsetBits: layout.offsetBits,
-            segments: [.init(sequence: 1, fileNumber: 0, size: Int64(FileHeader.size), deadBytes: 0)], changedBuckets: [])
+            segments: [.init(sequence: 1, fileNumber: 0, size: Int64(FileHeader.size), deadBytes: 0)],
+            changedBuckets: [])
         try publishFirstCheckpoint(checkpoint, databaseID: id, fileSystem: fileSystem)
     }
 

@@ -49,7 +49,9 @@ enum DatabaseFiles {
     /// Reads the header of `file` (up to ``FileHeader/size`` bytes, fewer when the file is shorter)
     /// and checks its magic, version, checksum and that it is of `kind`.
     /// - Throws: `notADatabase` for a foreign file, `unsupportedVersion`, `corrupted` naming `path`.
-    static func readHeader(of file: any StorageFile, expected kind: FileHeader.Kind, path: String) throws(PogrebError) -> FileHeader {
+    static func readHeader(
+        of file: any StorageFile, expected kind: FileHeader.Kind, path: String
+    ) throws(PogrebError) -> FileHeader {
         let bytes = try file.readExactly(count: Int(min(try file.size(), Int64(FileHeader.size))), at: 0)
         return try FileHeader.decode(bytes, expected: kind, file: path)
     }

@@ -36,11 +36,14 @@ struct BulkBuilder {
         let sequence = UInt64(segments.count + 1)
         let number = UInt32(segments.count)
         guard number <= layout.maxFileNumber else {
-            throw PogrebError(.invalidArgument, "the data needs more than \(layout.maxFileNumber) segments; use a larger segmentSize")
+            throw PogrebError(
+                .invalidArgument, "the data needs more than \(layout.maxFileNumber) segments; use a larger segmentSize")
         }
         let name = DatabaseFiles.segment(sequence: sequence)
         let file = try fileSystem.open(name, .createNew)
-        let segment = Segment(sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name, size: Int64(FileHeader.size))
+        let segment = Segment(
+            sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name,
+            size: Int64(FileHeader.size))
         try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
         segments.append(segment)
         bufferStart = Int64(FileHeader.size)
@@ -94,14 +97,18 @@ struct BulkBuilder {
             }
         }
         let sizing = HashIndex(bucketCount: 1, overflowCount: 1, freeHead: 0, keyCount: 0)
-        let bucketCount = max(HashIndex.initialBucketCount, UInt64((Double(entries.count) / (HashIndex.maxLoad * Double(Bucket.slotCount))).rounded(.up)))
+        let bucketCount = max(
+            HashIndex.initialBucketCount,
+            UInt64((Double(entries.count) / (HashIndex.maxLoad * Double(Bucket.slotCount))).rounded(.up)))
         var index = sizing
         index.bucketCount = bucketCount
         // Sort by bucket, then hash, then address: a key given twice sits next to itself, its
         // later record last.
         let table = index
         // Each pair's bucket computed once, then one sort on (bucket, hash, address).
-        var sorted = entries.map { (bucket: table.mainBucketNumber(forHash: $0.hash), hash: $0.hash, address: $0.address) }
+        var sorted = entries.map {
+            (bucket: table.mainBucketNumber(forHash: $0.hash), hash: $0.hash, address: $0.address)
+        }
         entries = []
         sorted.sort { a, b in
             if a.bucket != b.bucket { return a.bucket < b.bucket }
@@ -177,8 +184,12 @@ struct BulkBuilder {
         }
         try indexFile.write(mainBytes.bytes, at: mainWritten)
         try overflowFile.write(overflowBytes.bytes, at: overflowWritten)
-        try indexFile.write(FileHeader(kind: .index, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
-        try overflowFile.write(FileHeader(kind: .overflow, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
+        try indexFile.write(
+            FileHeader(kind: .index, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(),
+            at: 0)
+        try overflowFile.write(
+            FileHeader(kind: .overflow, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(),
+            at: 0)
         try indexFile.truncate(to: BucketID.fileOffset(ofNumber: bucketCount))
         try overflowFile.truncate(to: BucketID.fileOffset(ofNumber: overflowCount))
         try indexFile.sync()
@@ -189,7 +200,9 @@ struct BulkBuilder {
             sequence: 1, bucketCount: bucketCount, overflowCount: overflowCount, freeHead: 0, keyCount: UInt64(keys),
             positionSegment: last.sequence, positionOffset: last.size, nextSegmentSequence: last.sequence + 1,
             hashSeed: seed, offsetBits: layout.offsetBits,
-            segments: segments.map { .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes) },
+            segments: segments.map {
+                .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
+            },
             changedBuckets: [])
         let lock = try fileSystem.open(DatabaseFiles.lock, .createNew)
         lock.close()
@@ -203,7 +216,10 @@ struct BulkBuilder {
 
     private func sameKey(_ state: SharedState, _ a: UInt64, _ b: UInt64) throws(PogrebError) -> Bool {
         try unsafe state.withRecord(at: a, verify: false) { (header, record) throws(PogrebError) -> Bool in
-            try unsafe state.recordHasKey(b, key: UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))
+            try unsafe state.recordHasKey(
+                b,
+                key: UnsafeRawBufferPointer(
+                    rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))
         }
     }
 }

@@ -20,18 +20,26 @@ extension Database {
     package func backup(to destination: any FileSystem) throws(PogrebError) {
         try refuseInsideRead("backup(to:)")
         guard !isReadOnly else {
-            throw PogrebError(.readOnly, "backup needs a writable open (it writes a checkpoint first); copy the files of a read-only database with the writer stopped instead")
+            throw PogrebError(
+                .readOnly,
+                "backup needs a writable open (it writes a checkpoint first); copy the files of a read-only "
+                    + "database with the writer stopped instead"
+            )
         }
         try destination.prepareDirectory(create: true)
         guard try destination.listFiles().filter({ !$0.hasPrefix(".") }).isEmpty else {
-            throw PogrebError(.invalidArgument, "\(destination.displayPath) is not empty; a backup goes to a new or empty directory")
+            throw PogrebError(
+                .invalidArgument, "\(destination.displayPath) is not empty; a backup goes to a new or empty directory")
         }
         let result: Result<Void, PogrebError> = maintenance.withLock { _ in
             do throws(PogrebError) {
                 let segments = try writer.withLock { (w) throws(PogrebError) -> [(Segment, Int64)] in
                     try latch.check()
                     try checkpoint(writer: &w)
-                    for name in [DatabaseFiles.index, DatabaseFiles.overflow, DatabaseFiles.checkpoint(sequence: w.checkpointSequence)] {
+                    for name in [
+                        DatabaseFiles.index, DatabaseFiles.overflow,
+                        DatabaseFiles.checkpoint(sequence: w.checkpointSequence),
+                    ] {
                         try copy(name, length: nil, from: fileSystem, to: destination)
                     }
                     return shared.withReadLock { state in
@@ -39,7 +47,9 @@ extension Database {
                     }
                 }
                 for (segment, length) in segments {
-                    try copy(DatabaseFiles.segment(sequence: segment.sequence), length: length, from: fileSystem, to: destination, source: segment.file)
+                    try copy(
+                        DatabaseFiles.segment(sequence: segment.sequence), length: length, from: fileSystem,
+                        to: destination, source: segment.file)
                 }
                 let lock = try destination.open(DatabaseFiles.lock, .createNew)
                 lock.close()
@@ -54,7 +64,8 @@ extension Database {
 
     /// Copies `length` bytes (all when nil) of `name` in 4 MiB steps, then `fdatasync`s the copy.
     private func copy(
-        _ name: String, length: Int64?, from source: any FileSystem, to destination: any FileSystem, source file: (any StorageFile)? = nil
+        _ name: String, length: Int64?, from source: any FileSystem, to destination: any FileSystem,
+        source file: (any StorageFile)? = nil
     ) throws(PogrebError) {
         let input: any StorageFile
         if let file { input = file } else { input = try source.open(name, .readOnly) }

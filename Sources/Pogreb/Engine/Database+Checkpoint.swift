@@ -42,10 +42,13 @@ extension Database {
         // The journal is durable: this sequence is taken, whatever happens next.
         w.checkpointSequence = sequence
         guard let indexFile = w.indexFile, let overflowFile = w.overflowFile else { return }
-        try Database.applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: databaseID, layout: layout)
+        try Database.applyJournal(
+            checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: databaseID, layout: layout)
         // The buckets are in the index files now: keep only the metadata of the journal.
         try journalFile.truncate(to: Int64(checkpoint.metadataLength()))
-        let (mainRegion, overflowRegion) = try Database.mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount)
+        let (mainRegion, overflowRegion) = try Database.mapIndex(
+            indexFile: indexFile, overflowFile: overflowFile, bucketCount: checkpoint.bucketCount,
+            overflowCount: checkpoint.overflowCount)
         shared.withWriteLock { state in
             state.index.mainRegion = mainRegion
             state.index.overflowRegion = overflowRegion
@@ -56,7 +59,9 @@ extension Database {
         w.logBytesSinceCheckpoint = 0
         counters.checkpoints.add(1, ordering: .relaxed)
         counters.lastCheckpoint.store(sequence, ordering: .relaxed)
-        log(.debug, "checkpoint \(sequence)", metadata: ["buckets": "\(checkpoint.changedBuckets.count)", "keys": "\(checkpoint.keyCount)"])
+        log(
+            .debug, "checkpoint \(sequence)",
+            metadata: ["buckets": "\(checkpoint.changedBuckets.count)", "keys": "\(checkpoint.keyCount)"])
         // Segments emptied by compaction: no durable index refers to them any more.
         if !w.retired.isEmpty {
             for segment in w.retired {
@@ -71,7 +76,8 @@ extension Database {
     func makeCheckpoint(state: borrowing SharedState, sequence: UInt64, nextSequence: UInt64) -> Checkpoint {
         let changed = state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) }
         let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
-            Checkpoint.SegmentEntry(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
+            Checkpoint.SegmentEntry(
+                sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
         }
         return Checkpoint(
             sequence: sequence, bucketCount: state.index.bucketCount, overflowCount: state.index.overflowCount,

@@ -43,7 +43,8 @@ extension Database {
             let qualifies = shared.withReadLock { state -> Bool in
                 guard let active = state.active else { return false }
                 return active.deadBytes >= options.compactionMinDeadBytes
-                    && Double(active.deadBytes) >= options.compactionMinDeadFraction * Double(active.size - Int64(FileHeader.size))
+                    && Double(active.deadBytes) >= options.compactionMinDeadFraction
+                        * Double(active.size - Int64(FileHeader.size))
             }
             if qualifies { try rotate(writer: &w) }
         }
@@ -51,7 +52,8 @@ extension Database {
             guard !state.isClosed else { throw PogrebError.closed() }
             return state.segments.values.filter { segment in
                 segment.isSealed && segment.deadBytes >= options.compactionMinDeadBytes
-                    && Double(segment.deadBytes) >= options.compactionMinDeadFraction * Double(segment.size - Int64(FileHeader.size))
+                    && Double(segment.deadBytes) >= options.compactionMinDeadFraction
+                        * Double(segment.size - Int64(FileHeader.size))
             }.sorted { $0.sequence < $1.sequence }
         }
         for segment in candidates {
@@ -64,7 +66,12 @@ extension Database {
             try checkpoint()
             counters.compactions.add(1, ordering: .relaxed)
             counters.bytesReclaimed.add(result.bytesReclaimed, ordering: .relaxed)
-            log(.info, "compacted", metadata: ["segments": "\(result.segmentsCompacted)", "records_copied": "\(result.recordsCopied)", "bytes_reclaimed": "\(result.bytesReclaimed)"])
+            log(
+                .info, "compacted",
+                metadata: [
+                    "segments": "\(result.segmentsCompacted)", "records_copied": "\(result.recordsCopied)",
+                    "bytes_reclaimed": "\(result.bytesReclaimed)",
+                ])
         }
         return result
     }
@@ -103,7 +110,8 @@ extension Database {
             return true
         }
         if case .bad(let offset, let reason) = stop {
-            throw PogrebError.corrupted(file: segment.name, offset: offset, reason + "; compaction stopped and changed nothing of this segment")
+            throw PogrebError.corrupted(
+                file: segment.name, offset: offset, reason + "; compaction stopped and changed nothing of this segment")
         }
         try drain()
         try writer.withLock { (w) throws(PogrebError) in
@@ -121,7 +129,9 @@ extension Database {
     /// might hold an earlier put of their key exists.
     /// - Returns: how many candidates it processed (it stops early when the active segment is
     ///   full, so that every copy starts below the segment size), records and bytes copied.
-    private func copyLive(_ chunk: ArraySlice<Candidate>, from segment: Segment) throws(PogrebError) -> (Int, Int, Int64) {
+    private func copyLive(
+        _ chunk: ArraySlice<Candidate>, from segment: Segment
+    ) throws(PogrebError) -> (Int, Int, Int64) {
         guard !chunk.isEmpty else { return (0, 0, 0) }
         return try writer.withLock { (w) throws(PogrebError) -> (Int, Int, Int64) in
             try latch.check()
@@ -130,61 +140,67 @@ extension Database {
             // doubt and latches; one before (a damaged chain met by a probe) does not.
             var changed = false
             do throws(PogrebError) {
-            result = try shared.withWriteLock { (state) throws(PogrebError) -> (Int, Int, Int64) in
-                guard !state.isClosed else { throw PogrebError.closed() }
-                guard let active = state.active else { return (chunk.count, 0, 0) }
-                let isOldest = state.segments.values.allSatisfy { $0.sequence >= segment.sequence }
-                var index = HashIndex.placeholder
-                swap(&index, &state.index)
-                defer { swap(&index, &state.index) }
-                var records = 0
-                var bytes: Int64 = 0
-                var processed = 0
-                for candidate in chunk {
-                    if active.size >= segmentSize { break }
-                    processed += 1
-                    let header = candidate.header
-                    let oldAddress = layout.address(fileNumber: segment.fileNumber, offset: candidate.offset)
-                    let (hash, current) = try unsafe candidate.record.withBytes { (raw) throws(PogrebError) -> (UInt64, UInt64?) in
-                        let key = unsafe UnsafeRawBufferPointer(rebasing: raw[Record.headerSize..<(Record.headerSize + header.keyLength)])
-                        let hash = unsafe XXH3.hash64(key, seed: hashSeed)
-                        let current = try index.find(hash: hash) { (candidate) throws(PogrebError) -> Bool in
-                            try unsafe state.recordHasKey(candidate, key: key)
+                result = try shared.withWriteLock { (state) throws(PogrebError) -> (Int, Int, Int64) in
+                    guard !state.isClosed else { throw PogrebError.closed() }
+                    guard let active = state.active else { return (chunk.count, 0, 0) }
+                    let isOldest = state.segments.values.allSatisfy { $0.sequence >= segment.sequence }
+                    var index = HashIndex.placeholder
+                    swap(&index, &state.index)
+                    defer { swap(&index, &state.index) }
+                    var records = 0
+                    var bytes: Int64 = 0
+                    var processed = 0
+                    for candidate in chunk {
+                        if active.size >= segmentSize { break }
+                        processed += 1
+                        let header = candidate.header
+                        let oldAddress = layout.address(fileNumber: segment.fileNumber, offset: candidate.offset)
+                        let (hash, current) = try unsafe candidate.record.withBytes {
+                            (raw) throws(PogrebError) -> (UInt64, UInt64?) in
+                            let key = unsafe UnsafeRawBufferPointer(
+                                rebasing: raw[Record.headerSize..<(Record.headerSize + header.keyLength)])
+                            let hash = unsafe XXH3.hash64(key, seed: hashSeed)
+                            let current = try index.find(hash: hash) { (candidate) throws(PogrebError) -> Bool in
+                                try unsafe state.recordHasKey(candidate, key: key)
+                            }
+                            return (hash, current)
                         }
-                        return (hash, current)
+                        let keep: Bool
+                        switch header.kind {
+                        case .put: keep = current == oldAddress
+                        case .delete: keep = current == nil && !isOldest
+                        case .commit: keep = false
+                        }
+                        guard keep else { continue }
+                        changed = true
+                        let offset = state.bufferStart + Int64(state.buffer.count)
+                        let newAddress = layout.address(fileNumber: active.fileNumber, offset: offset)
+                        let start = state.buffer.count
+                        state.buffer.append(contentsOf: candidate.record)
+                        // Flag the copy as one, which changes the checksummed header: recompute it.
+                        state.buffer[start + 11] =
+                            (Record.Flags(rawValue: state.buffer[start + 11]).union(.compactionCopy)).subtracting(
+                                .batch
+                            ).rawValue
+                        let crc = unsafe state.buffer.withUnsafeBytes { all in
+                            unsafe CRC32C.checksum(
+                                UnsafeRawBufferPointer(rebasing: all[(start + 4)..<(start + header.totalSize)]))
+                        }
+                        for i in 0..<4 { state.buffer[start + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+                        let size = Int64(header.totalSize)
+                        active.size += size
+                        if header.kind == .put {
+                            _ = try index.move(hash: hash, from: oldAddress, to: newAddress)
+                        } else {
+                            active.deadBytes += size
+                        }
+                        records += 1
+                        bytes += size
                     }
-                    let keep: Bool
-                    switch header.kind {
-                    case .put: keep = current == oldAddress
-                    case .delete: keep = current == nil && !isOldest
-                    case .commit: keep = false
-                    }
-                    guard keep else { continue }
-                    changed = true
-                    let offset = state.bufferStart + Int64(state.buffer.count)
-                    let newAddress = layout.address(fileNumber: active.fileNumber, offset: offset)
-                    let start = state.buffer.count
-                    state.buffer.append(contentsOf: candidate.record)
-                    // Flag the copy as one, which changes the checksummed header: recompute it.
-                    state.buffer[start + 11] = (Record.Flags(rawValue: state.buffer[start + 11]).union(.compactionCopy)).subtracting(.batch).rawValue
-                    let crc = unsafe state.buffer.withUnsafeBytes { all in
-                        unsafe CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[(start + 4)..<(start + header.totalSize)]))
-                    }
-                    for i in 0..<4 { state.buffer[start + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
-                    let size = Int64(header.totalSize)
-                    active.size += size
-                    if header.kind == .put {
-                        _ = try index.move(hash: hash, from: oldAddress, to: newAddress)
-                    } else {
-                        active.deadBytes += size
-                    }
-                    records += 1
-                    bytes += size
+                    w.appended += UInt64(bytes)
+                    w.logBytesSinceCheckpoint += bytes
+                    return (processed, records, bytes)
                 }
-                w.appended += UInt64(bytes)
-                w.logBytesSinceCheckpoint += bytes
-                return (processed, records, bytes)
-            }
             } catch {
                 if changed { latch.latch(error) }
                 throw error

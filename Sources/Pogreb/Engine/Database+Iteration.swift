@@ -129,7 +129,9 @@ struct LogWalk {
     }
 
     /// The records of `batch` that are still the current version of their key.
-    private func live(_ batch: [(Int64, [UInt8], Int)], in segment: Segment, returnedCopies: inout Set<UInt64>) throws(PogrebError) -> [Item] {
+    private func live(
+        _ batch: [(Int64, [UInt8], Int)], in segment: Segment, returnedCopies: inout Set<UInt64>
+    ) throws(PogrebError) -> [Item] {
         let database = self.database
         let endSequence = self.endSequence
         let endOffset = self.endOffset
@@ -140,17 +142,24 @@ struct LogWalk {
             for (offset, record, keyLength) in batch {
                 let address = state.layout.address(fileNumber: segment.fileNumber, offset: offset)
                 let isLive = try unsafe record.withBytes { (raw) throws(PogrebError) -> Bool in
-                    let key = unsafe UnsafeRawBufferPointer(rebasing: raw[Record.headerSize..<(Record.headerSize + keyLength)])
+                    let key = unsafe UnsafeRawBufferPointer(
+                        rebasing: raw[Record.headerSize..<(Record.headerSize + keyLength)])
                     let hash = unsafe XXH3.hash64(key, seed: state.hashSeed)
                     guard let current = try unsafe state.lookup(key: key, hash: hash) else { return false }
                     if current == address { return true }
                     // Moved by compaction after the walk began: the copy lies past the walk's
                     // end, so this record stands for it if the copy holds the same value.
                     guard let moved = state.segments[state.layout.fileNumber(of: current)] else { return false }
-                    let pastEnd = moved.sequence > endSequence || (moved.sequence == endSequence && state.layout.offset(of: current) >= endOffset)
+                    let pastEnd =
+                        moved.sequence > endSequence
+                        || (moved.sequence == endSequence && state.layout.offset(of: current) >= endOffset)
                     guard pastEnd, !returnedCopies.contains(current) else { return false }
-                    let standsFor = try unsafe state.withRecord(at: current, verify: false) { (header, copy) throws(PogrebError) -> Bool in
-                        unsafe header.flags.contains(.compactionCopy) && RawBytes.equal(UnsafeRawBufferPointer(rebasing: copy[Record.headerSize...]), UnsafeRawBufferPointer(rebasing: raw[Record.headerSize...]))
+                    let standsFor = try unsafe state.withRecord(at: current, verify: false) {
+                        (header, copy) throws(PogrebError) -> Bool in
+                        unsafe header.flags.contains(.compactionCopy)
+                            && RawBytes.equal(
+                                UnsafeRawBufferPointer(rebasing: copy[Record.headerSize...]),
+                                UnsafeRawBufferPointer(rebasing: raw[Record.headerSize...]))
                     }
                     if standsFor { returnedCopies.insert(current) }
                     return standsFor

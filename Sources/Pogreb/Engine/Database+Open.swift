@@ -2,7 +2,9 @@ import Logging
 import Synchronization
 
 extension Database {
-    package static func open(fileSystem base: any FileSystem, options: Options = Options()) throws(PogrebError) -> Database {
+    package static func open(
+        fileSystem base: any FileSystem, options: Options = Options()
+    ) throws(PogrebError) -> Database {
         // Every change from here on, recovery's included, latches its failure.
         let fileSystem = LatchingFileSystem(wrapping: base)
         guard options.segmentSize >= 1 << 20, options.segmentSize <= 1 << 40 else {
@@ -35,11 +37,19 @@ extension Database {
                     let file = try fileSystem.open(name, .readOnly)
                     defer { file.close() }
                     if try file.size() > Int64(FileHeader.size) {
-                        throw PogrebError(.corrupted, "\(fileSystem.displayPath) holds segments but no checkpoint file; run `pogreb repair` to rebuild the index from the log")
+                        throw PogrebError(
+                            .corrupted,
+                            "\(fileSystem.displayPath) holds segments but no checkpoint file; run `pogreb repair` "
+                                + "to rebuild the index from the log"
+                        )
                     }
                 }
                 guard !options.readOnly else {
-                    throw PogrebError(.notADatabase, "\(fileSystem.displayPath) holds an unfinished database (its creation was interrupted); open it for writing once to finish it")
+                    throw PogrebError(
+                        .notADatabase,
+                        "\(fileSystem.displayPath) holds an unfinished database (its creation was interrupted); "
+                            + "open it for writing once to finish it"
+                    )
                 }
                 for name in leftovers { try fileSystem.remove(name) }
                 names = []
@@ -51,12 +61,15 @@ extension Database {
         }
         do throws(PogrebError) {
             return try load(fileSystem: fileSystem, options: options, lock: lock)
-        } catch where error.isIndexDamage && !options.readOnly {
+        } catch  where error.isIndexDamage && !options.readOnly {
             // The log is the truth: rebuild the index from it, then open normally.
             let report = try rebuild(fileSystem: fileSystem)
             let database = try load(
-                fileSystem: fileSystem, options: options, lock: lock, rebuilt: "\(error.message) — \(report.description)")
-            database.log(.warning, "rebuilt the index from the log", metadata: ["cause": "\(error.message)", "report": "\(report.description)"])
+                fileSystem: fileSystem, options: options, lock: lock,
+                rebuilt: "\(error.message) — \(report.description)")
+            database.log(
+                .warning, "rebuilt the index from the log",
+                metadata: ["cause": "\(error.message)", "report": "\(report.description)"])
             return database
         }
     }
@@ -66,10 +79,11 @@ extension Database {
         fileSystem: LatchingFileSystem, options: Options, lock: any DirectoryLock, rebuilt: String? = nil
     ) throws(PogrebError) -> Database {
         let readOnly = options.readOnly
-        let (checkpoint, id, index, indexFile, overflowFile): (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile)
+        let (checkpoint, id, index, indexFile, overflowFile):
+            (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile)
         do throws(PogrebError) {
             (checkpoint, id, index, indexFile, overflowFile) = try loadIndex(fileSystem: fileSystem, readOnly: readOnly)
-        } catch where error.code == .corrupted {
+        } catch  where error.code == .corrupted {
             var damaged = error
             damaged.isIndexDamage = true
             throw damaged
@@ -99,7 +113,11 @@ extension Database {
         var ordered: [Segment] = []
         for entry in checkpoint.segments {
             guard found[entry.sequence] != nil else {
-                throw PogrebError(.corrupted, "\(path)/\(DatabaseFiles.segment(sequence: entry.sequence)) is missing; the checkpoint lists it. Restore it from a backup, or run `pogreb repair` to keep what the other segments hold.")
+                throw PogrebError(
+                    .corrupted,
+                    "\(path)/\(DatabaseFiles.segment(sequence: entry.sequence)) is missing; the checkpoint lists "
+                        + "it. Restore it from a backup, or run `pogreb repair` to keep what the other segments hold."
+                )
             }
         }
         var leftovers: [String] = []
@@ -128,8 +146,10 @@ extension Database {
                 // A newest segment whose header never made it to disk — an interrupted rotation.
                 // Nothing in it was ever synced (a sync would have made the header durable).
                 if entry == nil, sequence == found.keys.max(), error.code == .corrupted,
-                    size <= Int64(FileHeader.size) || headerBytes.allSatisfy({ $0 == 0 }) {
-                    droppedSegments.append("\(path)/\(name): dropped the whole segment (\(size) bytes): its header never reached the disk")
+                    size <= Int64(FileHeader.size) || headerBytes.allSatisfy({ $0 == 0 })
+                {
+                    droppedSegments.append(
+                        "\(path)/\(name): dropped the whole segment (\(size) bytes): its header never reached the disk")
                     file.close()
                     if !readOnly { try fileSystem.remove(name) }
                     continue
@@ -140,12 +160,17 @@ extension Database {
                 throw PogrebError.otherDatabase("\(path)/\(name)")
             }
             guard header.a == sequence, header.b <= UInt64(layout.maxFileNumber) else {
-                throw PogrebError.corrupted(file: path + "/" + name, offset: 32, "the header names sequence \(header.a), file number \(header.b)")
+                throw PogrebError.corrupted(
+                    file: path + "/" + name, offset: 32,
+                    "the header names sequence \(header.a), file number \(header.b)")
             }
-            let segment = Segment(sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size)
+            let segment = Segment(
+                sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size)
             if let entry {
                 guard entry.fileNumber == segment.fileNumber, size >= entry.size else {
-                    throw PogrebError.corrupted(file: path + "/" + name, offset: size, "the segment is shorter (\(size) bytes) than the checkpoint recorded (\(entry.size))")
+                    throw PogrebError.corrupted(
+                        file: path + "/" + name, offset: size,
+                        "the segment is shorter (\(size) bytes) than the checkpoint recorded (\(entry.size))")
                 }
                 segment.deadBytes = entry.deadBytes
                 // Bytes past the checkpoint's record of this segment are replayed below;
@@ -153,7 +178,8 @@ extension Database {
                 if sequence != checkpoint.positionSegment { segment.size = entry.size }
             }
             guard segments[segment.fileNumber] == nil else {
-                throw PogrebError.corrupted(file: path + "/" + name, offset: 40, "file number \(segment.fileNumber) is used by two segments")
+                throw PogrebError.corrupted(
+                    file: path + "/" + name, offset: 40, "file number \(segment.fileNumber) is used by two segments")
             }
             segments[segment.fileNumber] = segment
             ordered.append(segment)
@@ -162,8 +188,12 @@ extension Database {
             throw PogrebError(.corrupted, "\(path) has no segment file")
         }
 
-        var state = SharedState(index: index, segments: SegmentTable(segments), active: nil, layout: layout, hashSeed: checkpoint.hashSeed)
-        var writerState = WriterState(indexFile: readOnly ? nil : indexFile, overflowFile: readOnly ? nil : overflowFile, nextSequence: max(checkpoint.nextSegmentSequence, (ordered.last?.sequence ?? 0) + 1), checkpointSequence: checkpoint.sequence)
+        var state = SharedState(
+            index: index, segments: SegmentTable(segments), active: nil, layout: layout, hashSeed: checkpoint.hashSeed)
+        var writerState = WriterState(
+            indexFile: readOnly ? nil : indexFile, overflowFile: readOnly ? nil : overflowFile,
+            nextSequence: max(checkpoint.nextSegmentSequence, (ordered.last?.sequence ?? 0) + 1),
+            checkpointSequence: checkpoint.sequence)
         if readOnly {
             indexFile.close()
             overflowFile.close()
@@ -179,8 +209,10 @@ extension Database {
             }
         }
         let replay = try Recovery.replay(
-            state: &state, segments: ordered, from: (checkpoint.positionSegment, checkpoint.positionOffset), readOnly: readOnly)
-        let report = OpenReport(replayedRecords: replay.records, torn: droppedSegments + replay.torn, indexRebuild: rebuilt)
+            state: &state, segments: ordered, from: (checkpoint.positionSegment, checkpoint.positionOffset),
+            readOnly: readOnly)
+        let report = OpenReport(
+            replayedRecords: replay.records, torn: droppedSegments + replay.torn, indexRebuild: rebuilt)
         writerState.logBytesSinceCheckpoint = replay.bytes
 
         // Map sealed segments; the newest becomes the active one for a writer.
@@ -188,7 +220,9 @@ extension Database {
             segment.isSealed = true
         }
         if let last = ordered.last {
-            if readOnly { last.isSealed = true } else {
+            if readOnly {
+                last.isSealed = true
+            } else {
                 state.active = last
                 state.bufferStart = last.size
             }
@@ -206,9 +240,13 @@ extension Database {
         let database = Database(
             fileSystem: fileSystem, options: options, databaseID: id, layout: layout, hashSeed: checkpoint.hashSeed,
             shared: state, writer: writerState, opened: report, lock: lock)
-        database.log(.info, "opened", metadata: [
-            "records_replayed": "\(replay.records)", "segments": "\(ordered.count)", "keys": "\(checkpoint.keyCount)",
-            "read_only": "\(readOnly)"])
+        database.log(
+            .info, "opened",
+            metadata: [
+                "records_replayed": "\(replay.records)", "segments": "\(ordered.count)",
+                "keys": "\(checkpoint.keyCount)",
+                "read_only": "\(readOnly)",
+            ])
         for line in droppedSegments + replay.torn { database.log(.warning, "cut a torn tail: \(line)") }
         database.startBackgroundWork()
         return database

@@ -51,7 +51,9 @@ extension Database {
             if let sequence = DatabaseFiles.segmentSequence(of: name) { found.append((sequence, name)) }
         }
         found.sort { $0.0 < $1.0 }
-        guard !found.isEmpty else { throw PogrebError(.notADatabase, "\(path) holds no segment file: nothing to rebuild from") }
+        guard !found.isEmpty else {
+            throw PogrebError(.notADatabase, "\(path) holds no segment file: nothing to rebuild from")
+        }
 
         var segments: [Segment] = []
         var databaseID: [UInt8]?
@@ -66,7 +68,8 @@ extension Database {
             } catch {
                 // The same rule as opening: a newest segment whose header never reached the disk.
                 if index == found.count - 1, error.code == .corrupted,
-                    size <= Int64(FileHeader.size) || headerBytes.allSatisfy({ $0 == 0 }) {
+                    size <= Int64(FileHeader.size) || headerBytes.allSatisfy({ $0 == 0 })
+                {
                     file.close()
                     try fileSystem.remove(name)
                     continue
@@ -74,14 +77,20 @@ extension Database {
                 throw error
             }
             if let databaseID, databaseID != header.databaseID {
-                throw PogrebError(.notADatabase, "\(path)/\(name) belongs to another database than the other segments. Nothing was changed.")
+                throw PogrebError(
+                    .notADatabase,
+                    "\(path)/\(name) belongs to another database than the other segments. Nothing was changed.")
             }
             databaseID = header.databaseID
             guard header.a == sequence, header.b <= UInt64(UInt32.max) else {
-                throw PogrebError.corrupted(file: path + "/" + name, offset: 32, "the header names sequence \(header.a), file number \(header.b)")
+                throw PogrebError.corrupted(
+                    file: path + "/" + name, offset: 32,
+                    "the header names sequence \(header.a), file number \(header.b)")
             }
             largest = max(largest, size)
-            segments.append(Segment(sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size))
+            segments.append(
+                Segment(
+                    sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size))
         }
         guard let id = databaseID, let first = segments.first else {
             throw PogrebError(.corrupted, "\(path) holds no readable segment")
@@ -93,7 +102,8 @@ extension Database {
         var table: [UInt32: Segment] = [:]
         for segment in segments {
             guard segment.fileNumber <= layout.maxFileNumber, table[segment.fileNumber] == nil else {
-                throw PogrebError.corrupted(file: segment.name, offset: 40, "file number \(segment.fileNumber) is out of range or used twice")
+                throw PogrebError.corrupted(
+                    file: segment.name, offset: 40, "file number \(segment.fileNumber) is out of range or used twice")
             }
             table[segment.fileNumber] = segment
         }
@@ -105,31 +115,40 @@ extension Database {
             segments: SegmentTable(table), active: nil, layout: layout, hashSeed: seed)
         // Read the whole log first: a damaged sealed segment fails here, while the old index
         // and checkpoints are still in place.
-        let outcome = try Recovery.replay(state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false)
+        let outcome = try Recovery.replay(
+            state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false)
 
         // From here on the old index is gone: remove the checkpoints first.
-        for name in ["checkpoint-0.pgc", "checkpoint-1.pgc", DatabaseFiles.creating, DatabaseFiles.index, DatabaseFiles.overflow] {
+        for name in [
+            "checkpoint-0.pgc", "checkpoint-1.pgc", DatabaseFiles.creating, DatabaseFiles.index, DatabaseFiles.overflow,
+        ] {
             try fileSystem.remove(name)
         }
         try fileSystem.syncDirectory()
 
         let indexFile = try fileSystem.open(DatabaseFiles.index, .createNew)
         defer { indexFile.close() }
-        try indexFile.write(FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
+        try indexFile.write(
+            FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
         let overflowFile = try fileSystem.open(DatabaseFiles.overflow, .createNew)
         defer { overflowFile.close() }
-        try overflowFile.write(FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
+        try overflowFile.write(
+            FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
         let newest = segments.last
         let checkpoint = Checkpoint(
             sequence: 1, bucketCount: state.index.bucketCount, overflowCount: state.index.overflowCount,
             freeHead: state.index.freeHead, keyCount: state.index.keyCount,
             positionSegment: newest?.sequence ?? 1, positionOffset: newest?.size ?? Int64(FileHeader.size),
             nextSegmentSequence: (newest?.sequence ?? 1) + 1, hashSeed: seed, offsetBits: offsetBits,
-            segments: segments.map { .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes) },
+            segments: segments.map {
+                .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
+            },
             changedBuckets: state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) })
         try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
         try publishFirstCheckpoint(checkpoint, databaseID: id, fileSystem: fileSystem)
         for segment in segments { segment.file.close() }
-        return RepairReport(segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount), tornTails: outcome.torn)
+        return RepairReport(
+            segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount), tornTails: outcome.torn
+        )
     }
 }

@@ -48,9 +48,12 @@ extension Database {
             do throws(PogrebError) {
                 let file = try fileSystem.open(name, .readOnly)
                 defer { file.close() }
-                let header = try DatabaseFiles.readHeader(of: file, expected: kind, path: fileSystem.displayPath + "/" + name)
+                let header = try DatabaseFiles.readHeader(
+                    of: file, expected: kind, path: fileSystem.displayPath + "/" + name)
                 if header.databaseID != databaseID {
-                    report.problems.append(.init(file: fileSystem.displayPath + "/" + name, offset: 16, what: "belongs to another database"))
+                    report.problems.append(
+                        .init(
+                            file: fileSystem.displayPath + "/" + name, offset: 16, what: "belongs to another database"))
                 }
             } catch {
                 report.problems.append(.init(file: fileSystem.displayPath + "/" + name, offset: 0, what: error.message))
@@ -62,8 +65,13 @@ extension Database {
             let end = segment.sequence == endSequence ? endOffset : segment.size
             do throws(PogrebError) {
                 let header = try DatabaseFiles.readHeader(of: segment.file, expected: .segment, path: segment.name)
-                if header.databaseID != databaseID || header.a != segment.sequence || header.b != UInt64(segment.fileNumber) {
-                    report.problems.append(.init(file: segment.name, offset: 16, what: "the header does not match the segment's place in the database"))
+                if header.databaseID != databaseID || header.a != segment.sequence
+                    || header.b != UInt64(segment.fileNumber)
+                {
+                    report.problems.append(
+                        .init(
+                            file: segment.name, offset: 16,
+                            what: "the header does not match the segment's place in the database"))
                 }
             } catch {
                 report.problems.append(.init(file: segment.name, offset: 0, what: error.message))
@@ -88,7 +96,13 @@ extension Database {
             let stop = try unsafe scanner.scan(verify: true) { (offset, header, record) throws(PogrebError) -> Bool in
                 report.recordsChecked += 1
                 if header.kind == .put {
-                    unsafe pending.append((layout.address(fileNumber: segment.fileNumber, offset: offset), RawBytes.copy(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))))
+                    unsafe pending.append(
+                        (
+                            layout.address(fileNumber: segment.fileNumber, offset: offset),
+                            RawBytes.copy(
+                                UnsafeRawBufferPointer(
+                                    rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))
+                        ))
                 }
                 if pending.count >= 4096 {
                     try checkLive()
@@ -108,7 +122,8 @@ extension Database {
         var number: UInt64 = 0
         var keyCount: UInt64 = 0
         while true {
-            let (finished, problems, slots, keys, longest) = try shared.withReadLock { (state) throws(PogrebError) -> (Bool, [VerificationReport.Problem], Int, UInt64, Int) in
+            let (finished, problems, slots, keys, longest) = try shared.withReadLock {
+                (state) throws(PogrebError) -> (Bool, [VerificationReport.Problem], Int, UInt64, Int) in
                 guard !state.isClosed else { throw PogrebError.closed() }
                 var problems: [VerificationReport.Problem] = []
                 var slots = 0
@@ -123,18 +138,29 @@ extension Database {
                         let file = fileSystem.displayPath + "/" + id.fileName
                         let bucket = state.index.bucket(id)
                         if !bucket.reservedBitsAreZero {
-                            problems.append(.init(file: file, offset: id.fileOffset + 56, what: "reserved bits set in \(id)"))
+                            problems.append(
+                                .init(file: file, offset: id.fileOffset + 56, what: "reserved bits set in \(id)"))
                         }
                         for i in 0..<Bucket.slotCount where bucket.slot(i) != 0 {
                             slots += 1
                             let slot = bucket.slot(i)
                             do throws(PogrebError) {
                                 let hash = try state.hashOfRecord(at: Bucket.address(ofSlot: slot))
-                                if Bucket.tag(ofHash: hash) != Bucket.tag(ofSlot: slot) || state.index.mainBucketNumber(forHash: hash) != number {
-                                    problems.append(.init(file: file, offset: id.fileOffset + Int64(8 * i), what: "slot \(i) of \(id) points at a record of a key that belongs elsewhere"))
+                                if Bucket.tag(ofHash: hash) != Bucket.tag(ofSlot: slot)
+                                    || state.index.mainBucketNumber(forHash: hash) != number
+                                {
+                                    problems.append(
+                                        .init(
+                                            file: file, offset: id.fileOffset + Int64(8 * i),
+                                            what:
+                                                "slot \(i) of \(id) points at a record of a key that belongs elsewhere")
+                                    )
                                 }
                             } catch {
-                                problems.append(.init(file: file, offset: id.fileOffset + Int64(8 * i), what: "slot \(i) of \(id): \(error.message)"))
+                                problems.append(
+                                    .init(
+                                        file: file, offset: id.fileOffset + Int64(8 * i),
+                                        what: "slot \(i) of \(id): \(error.message)"))
                             }
                         }
                     }
@@ -149,10 +175,17 @@ extension Database {
             if finished { break }
         }
         if UInt64(report.indexSlots) != keyCount {
-            report.problems.append(.init(file: fileSystem.displayPath + "/" + DatabaseFiles.index, offset: 0, what: "the index holds \(report.indexSlots) slots but counts \(keyCount) keys"))
+            report.problems.append(
+                .init(
+                    file: fileSystem.displayPath + "/" + DatabaseFiles.index, offset: 0,
+                    what: "the index holds \(report.indexSlots) slots but counts \(keyCount) keys"))
         }
         if report.liveRecords != report.indexSlots {
-            report.problems.append(.init(file: fileSystem.displayPath + "/" + DatabaseFiles.index, offset: 0, what: "the log holds \(report.liveRecords) current records but the index \(report.indexSlots) slots"))
+            report.problems.append(
+                .init(
+                    file: fileSystem.displayPath + "/" + DatabaseFiles.index, offset: 0,
+                    what: "the log holds \(report.liveRecords) current records but the index \(report.indexSlots) slots"
+                ))
         }
         return report
     }

@@ -9,7 +9,8 @@ extension Database {
         guard !isReadOnly else {
             throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
         }
-        for unsafe operation in unsafe operations {
+        for index in operations.indices {
+            let operation = unsafe operations[index]
             guard unsafe operation.key.count <= Limits.maxKeySize else {
                 throw unsafe PogrebError.keyTooLarge(operation.key.count)
             }
@@ -31,7 +32,9 @@ extension Database {
 
     /// The body of ``apply(_:atomic:)`` for a caller that holds the writer lock and has checked
     /// the limits.
-    func applyLocked(_ operations: [RawOperation], atomic: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
+    func applyLocked(
+        _ operations: [RawOperation], atomic: Bool, writer w: inout WriterState
+    ) throws(PogrebError) -> [Bool] {
         // Closed is not a write failure: say so, and do not latch it.
         if shared.withReadLock({ $0.isClosed }) { throw PogrebError.closed() }
         try latch.check()
@@ -48,7 +51,9 @@ extension Database {
             }
             let total = sizes.reduce(0, +) + Int64(Record.headerSize + 8)
             guard total - (sizes.last ?? 0) + Int64(FileHeader.size) < layout.maxSegmentSize else {
-                throw PogrebError(.invalidArgument, "a batch of \(total) bytes does not fit in one segment (\(layout.maxSegmentSize) bytes); split it")
+                throw PogrebError(
+                    .invalidArgument,
+                    "a batch of \(total) bytes does not fit in one segment (\(layout.maxSegmentSize) bytes); split it")
             }
             let activeSize = shared.withReadLock { $0.active?.size ?? 0 }
             if activeSize > Int64(FileHeader.size), activeSize + total > segmentSize { try rotate(writer: &w) }
@@ -63,7 +68,8 @@ extension Database {
             // every record starts at an offset below the segment size.
             var results: [Bool] = []
             unsafe results.reserveCapacity(operations.count)
-            for unsafe (i, operation) in unsafe operations.enumerated() {
+            for i in operations.indices {
+                let operation = unsafe operations[i]
                 unsafe results += try appendChecked([operation], hashes: [hashes[i]], batch: false, writer: &w)
             }
             return results
@@ -71,11 +77,14 @@ extension Database {
         return unsafe try appendChecked(operations, hashes: hashes, batch: batch, writer: &w)
     }
 
-    private func appendChecked(_ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState) throws(PogrebError) -> [Bool] {
+    private func appendChecked(
+        _ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState
+    ) throws(PogrebError) -> [Bool] {
         let results = unsafe try appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
         var puts = 0
         var deletes = 0
-        for unsafe (i, operation) in unsafe operations.enumerated() {
+        for i in operations.indices {
+            let operation = unsafe operations[i]
             if case .put = unsafe operation { puts += 1 } else if results[i] { deletes += 1 }
         }
         let shard = counters.shard
@@ -107,52 +116,59 @@ extension Database {
             let flags: Record.Flags = batch ? .batch : []
             var changed = false
             do throws(PogrebError) {
-            for unsafe (i, operation) in unsafe operations.enumerated() {
-                let hash = hashes[i]
-                let key = unsafe operation.key
-                let matches = { (candidate: UInt64) throws(PogrebError) -> Bool in try unsafe state.recordHasKey(candidate, key: key) }
-                switch unsafe operation {
-                case .put(_, let value):
-                    let found = try index.findPosition(hash: hash, matches: matches)
-                    changed = true
-                    let offset = state.bufferStart + Int64(state.buffer.count)
-                    unsafe Record.append(kind: .put, flags: flags, key: key, value: value, to: &state.buffer)
-                    let size = Int64(Record.size(keyLength: key.count, valueLength: value.count))
-                    active.size += size
-                    written += Int(size)
-                    records += 1
-                    let address = layout.address(fileNumber: active.fileNumber, offset: offset)
-                    let old = try index.upsert(
-                        hash: hash, address: address, found: found,
-                        hashesOf: { (candidates) throws(PogrebError) -> [UInt64] in try state.hashesOfRecords(at: candidates) })
-                    if let old { state.markDead(old, bytes: state.recordSize(at: old)) }
-                    results.append(old != nil)
-                case .delete:
-                    // `remove` reads the whole chain before it changes anything.
-                    let old = try index.remove(hash: hash, matches: matches)
-                    guard let old else {
-                        results.append(false)
-                        continue
+                for i in operations.indices {
+                    let operation = unsafe operations[i]
+                    let hash = hashes[i]
+                    let key = unsafe operation.key
+                    let matches = { (candidate: UInt64) throws(PogrebError) -> Bool in
+                        try unsafe state.recordHasKey(candidate, key: key)
                     }
-                    changed = true
-                    state.markDead(old, bytes: state.recordSize(at: old))
-                    unsafe Record.append(kind: .delete, flags: flags, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), to: &state.buffer)
-                    let size = Int64(Record.size(keyLength: key.count, valueLength: 0))
-                    active.size += size
-                    active.deadBytes += size  // a tombstone is garbage from the start
-                    written += Int(size)
-                    records += 1
-                    results.append(true)
+                    switch unsafe operation {
+                    case .put(_, let value):
+                        let found = try index.findPosition(hash: hash, matches: matches)
+                        changed = true
+                        let offset = state.bufferStart + Int64(state.buffer.count)
+                        unsafe Record.append(kind: .put, flags: flags, key: key, value: value, to: &state.buffer)
+                        let size = Int64(Record.size(keyLength: key.count, valueLength: value.count))
+                        active.size += size
+                        written += Int(size)
+                        records += 1
+                        let address = layout.address(fileNumber: active.fileNumber, offset: offset)
+                        let old = try index.upsert(
+                            hash: hash, address: address, found: found,
+                            hashesOf: { (candidates) throws(PogrebError) -> [UInt64] in
+                                try state.hashesOfRecords(at: candidates)
+                            })
+                        if let old { state.markDead(old, bytes: state.recordSize(at: old)) }
+                        results.append(old != nil)
+                    case .delete:
+                        // `remove` reads the whole chain before it changes anything.
+                        let old = try index.remove(hash: hash, matches: matches)
+                        guard let old else {
+                            results.append(false)
+                            continue
+                        }
+                        changed = true
+                        state.markDead(old, bytes: state.recordSize(at: old))
+                        unsafe Record.append(
+                            kind: .delete, flags: flags, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0),
+                            to: &state.buffer)
+                        let size = Int64(Record.size(keyLength: key.count, valueLength: 0))
+                        active.size += size
+                        active.deadBytes += size  // a tombstone is garbage from the start
+                        written += Int(size)
+                        records += 1
+                        results.append(true)
+                    }
                 }
-            }
-            if batch && written > 0 {
-                let before = state.buffer.count
-                Record.appendCommit(count: records, to: &state.buffer)
-                let size = Int64(state.buffer.count - before)
-                active.size += size
-                active.deadBytes += size
-                written += Int(size)
-            }
+                if batch && written > 0 {
+                    let before = state.buffer.count
+                    Record.appendCommit(count: records, to: &state.buffer)
+                    let size = Int64(state.buffer.count - before)
+                    active.size += size
+                    active.deadBytes += size
+                    written += Int(size)
+                }
             } catch {
                 if changed { latch.latch(error) }
                 throw error

@@ -31,7 +31,8 @@ enum Recovery {
             let fileEnd = try segment.file.size()
             let start = segment.sequence == position.segment ? position.offset : Int64(FileHeader.size)
             guard start <= fileEnd else {
-                throw PogrebError.corrupted(file: segment.name, offset: fileEnd, "the segment ends before the checkpoint position \(start)")
+                throw PogrebError.corrupted(
+                    file: segment.name, offset: fileEnd, "the segment ends before the checkpoint position \(start)")
             }
             segment.size = start
             var scanner = SegmentScanner(file: segment.file, from: start, to: fileEnd)
@@ -47,7 +48,9 @@ enum Recovery {
                 case .commit:
                     let stored = unsafe record.loadLE64(at: Record.headerSize)
                     guard let count = Int(exactly: stored), count == pending.count else {
-                        throw PogrebError.corrupted(file: segment.name, offset: offset, "a batch commit for \(stored) records follows \(pending.count)")
+                        throw PogrebError.corrupted(
+                            file: segment.name, offset: offset,
+                            "a batch commit for \(stored) records follows \(pending.count)")
                     }
                     for entry in pending {
                         try apply(entry, state: &state)
@@ -57,14 +60,19 @@ enum Recovery {
                     batchStart = nil
                     segment.deadBytes += size
                 case .put, .delete:
-                    let hash = unsafe XXH3.hash64(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), seed: state.hashSeed)
+                    let hash = unsafe XXH3.hash64(
+                        UnsafeRawBufferPointer(
+                            rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
+                        seed: state.hashSeed)
                     let entry = Pending(address: address, hash: hash, kind: header.kind, size: size)
                     if header.flags.contains(.batch) {
                         if batchStart == nil { batchStart = offset }
                         pending.append(entry)
                     } else {
                         guard pending.isEmpty else {
-                            throw PogrebError.corrupted(file: segment.name, offset: offset, "a record outside a batch interrupts an unfinished batch")
+                            throw PogrebError.corrupted(
+                                file: segment.name, offset: offset,
+                                "a record outside a batch interrupts an unfinished batch")
                         }
                         try apply(entry, state: &state)
                         outcome.records += 1
@@ -87,9 +95,11 @@ enum Recovery {
                 guard segment === newest else {
                     throw PogrebError.corrupted(file: segment.name, offset: cut, reason)
                 }
-                outcome.torn.append(readOnly
-                    ? "\(segment.name): ignored the bytes from offset \(cut) to \(fileEnd) (\(reason)); a writable open cuts them off"
-                    : "\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
+                outcome.torn.append(
+                    readOnly
+                        ? "\(segment.name): ignored the bytes from offset \(cut) to \(fileEnd) (\(reason)); a "
+                            + "writable open cuts them off"
+                        : "\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
                 segment.size = cut
                 if !readOnly {
                     segment.region = nil  // never truncate under a mapping
@@ -109,7 +119,9 @@ enum Recovery {
         let (keyMatches, hashesOf) = matchers(readable, address: entry.address)
         switch entry.kind {
         case .put:
-            if let old = try index.upsert(hash: entry.hash, address: entry.address, matches: keyMatches, hashesOf: hashesOf) {
+            if let old = try index.upsert(
+                hash: entry.hash, address: entry.address, matches: keyMatches, hashesOf: hashesOf)
+            {
                 state.markDead(old, bytes: state.recordSize(at: old))
             }
         case .delete:
@@ -123,13 +135,20 @@ enum Recovery {
     }
 
     /// Closures comparing a candidate record's key with the key of the record at `address`.
-    private static func matchers(_ state: SharedState, address: UInt64) -> ((UInt64) throws(PogrebError) -> Bool, ([UInt64]) throws(PogrebError) -> [UInt64]) {
+    private static func matchers(
+        _ state: SharedState, address: UInt64
+    ) -> ((UInt64) throws(PogrebError) -> Bool, ([UInt64]) throws(PogrebError) -> [UInt64]) {
         let matches = { (candidate: UInt64) throws(PogrebError) -> Bool in
             try unsafe state.withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
-                try unsafe state.recordHasKey(candidate, key: UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))
+                try unsafe state.recordHasKey(
+                    candidate,
+                    key: UnsafeRawBufferPointer(
+                        rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))
             }
         }
-        let hashesOf = { (candidates: [UInt64]) throws(PogrebError) -> [UInt64] in try state.hashesOfRecords(at: candidates) }
+        let hashesOf = { (candidates: [UInt64]) throws(PogrebError) -> [UInt64] in
+            try state.hashesOfRecords(at: candidates)
+        }
         return (matches, hashesOf)
     }
 }

@@ -34,9 +34,12 @@ struct SharedState: @unchecked Sendable {
         // every object it holds, on every lookup.
         var probe = HashIndex.Probe(index, hash: hash)
         while let (address, _) = try probe.next(in: index) {
-            let found: R? = try unsafe withRecord(at: address, verify: verify) { (header, record) throws(PogrebError) -> R? in
+            let found: R? = try unsafe withRecord(at: address, verify: verify) {
+                (header, record) throws(PogrebError) -> R? in
                 guard header.keyLength == key.count, header.kind == .put,
-                    unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
+                    unsafe RawBytes.equal(
+                        UnsafeRawBufferPointer(
+                            rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
                 else { return nil }
                 return try unsafe body((header, record))
             }

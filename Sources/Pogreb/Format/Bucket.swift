@@ -94,6 +94,8 @@ struct LogLayout: Sendable, Equatable {
         assert(offset >= 0 && offset < maxSegmentSize, "a record offset past the segment's address range")
         return (UInt64(fileNumber) << offsetBits) | UInt64(offset)
     }
-    @inline(__always) func fileNumber(of address: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: address >> offsetBits) }
+    @inline(__always) func fileNumber(of address: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: address >> offsetBits)
+    }
     @inline(__always) func offset(of address: UInt64) -> Int64 { Int64(address & ((1 << offsetBits) - 1)) }
 }

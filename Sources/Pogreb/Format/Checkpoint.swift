@@ -101,7 +101,8 @@ struct Checkpoint: Sendable {
             let count = checkpoint.declaredBucketCount
             let sectionOffset = Int64(FileHeader.size) + Int64(metadata.count)
             guard count <= 1 << 34 / 72 else {
-                throw PogrebError.corrupted(file: file, offset: sectionOffset - 16, "changed bucket count \(count) out of range")
+                throw PogrebError.corrupted(
+                    file: file, offset: sectionOffset - 16, "changed bucket count \(count) out of range")
             }
             let section = try read(sectionOffset, count * 72)
             guard UInt64(CRC32C.checksum(section)) == checkpoint.bucketChecksum else {
@@ -126,7 +127,9 @@ struct Checkpoint: Sendable {
     }
 
     /// Decodes the metadata; ``changedBuckets`` is left empty.
-    private static func decodeMetadata(_ payload: [UInt8], sequence: UInt64, file: String) throws(PogrebError) -> Checkpoint {
+    private static func decodeMetadata(
+        _ payload: [UInt8], sequence: UInt64, file: String
+    ) throws(PogrebError) -> Checkpoint {
         var reader = ByteReader(payload, file: file, baseOffset: Int64(FileHeader.size))
         let bucketCount = try reader.uint64("bucket count")
         let overflowCount = try reader.uint64("overflow count")
@@ -144,11 +147,16 @@ struct Checkpoint: Sendable {
         guard bucketCount >= 1, bucketCount <= 1 << 40, overflowCount >= 1, overflowCount <= 1 << 40,
             freeHead < overflowCount, keyCount <= (bucketCount + overflowCount) * UInt64(Bucket.slotCount)
         else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size), "index shape out of range: \(bucketCount) buckets, \(overflowCount) overflow buckets, free list at \(freeHead), \(keyCount) keys")
+            throw PogrebError.corrupted(
+                file: file, offset: Int64(FileHeader.size),
+                "index shape out of range: \(bucketCount) buckets, \(overflowCount) overflow buckets, free list at "
+                    + "\(freeHead), \(keyCount) keys"
+            )
         }
         let segmentCount = try reader.uint64("segment count")
         guard segmentCount <= UInt64(reader.remaining / 32) else {
-            throw PogrebError.corrupted(file: file, offset: reader.offset - 8, "segment count \(segmentCount) exceeds the payload")
+            throw PogrebError.corrupted(
+                file: file, offset: reader.offset - 8, "segment count \(segmentCount) exceeds the payload")
         }
         var segments: [SegmentEntry] = []
         segments.reserveCapacity(Int(segmentCount))
@@ -160,26 +168,33 @@ struct Checkpoint: Sendable {
             guard number <= UInt64(UInt32.max), size <= UInt64(Int64.max), dead <= size else {
                 throw PogrebError.corrupted(file: file, offset: reader.offset - 32, "segment entry out of range")
             }
-            segments.append(SegmentEntry(sequence: sequence, fileNumber: UInt32(number), size: Int64(size), deadBytes: Int64(dead)))
+            segments.append(
+                SegmentEntry(sequence: sequence, fileNumber: UInt32(number), size: Int64(size), deadBytes: Int64(dead)))
         }
         let changedCount = try reader.uint64("changed bucket count")
         let bucketChecksum = try reader.uint64("bucket section checksum")
         guard changedCount <= 1 << 34 / 72 else {
-            throw PogrebError.corrupted(file: file, offset: reader.offset - 16, "changed bucket count \(changedCount) out of range")
+            throw PogrebError.corrupted(
+                file: file, offset: reader.offset - 16, "changed bucket count \(changedCount) out of range")
         }
         guard positionOffset <= UInt64(Int64.max), positionOffset >= UInt64(FileHeader.size) else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 40, "log position \(positionOffset) out of range")
+            throw PogrebError.corrupted(
+                file: file, offset: Int64(FileHeader.size) + 40, "log position \(positionOffset) out of range")
         }
         // Counts every later computation relies on: at least one bucket, numbers within 48 bits.
         let limit: UInt64 = 1 << 48
         guard bucketCount >= 1, bucketCount < limit else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size), "bucket count \(bucketCount) out of range")
+            throw PogrebError.corrupted(
+                file: file, offset: Int64(FileHeader.size), "bucket count \(bucketCount) out of range")
         }
         guard overflowCount >= 1, overflowCount < limit, freeHead < overflowCount else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 8, "overflow count \(overflowCount) or free list head \(freeHead) out of range")
+            throw PogrebError.corrupted(
+                file: file, offset: Int64(FileHeader.size) + 8,
+                "overflow count \(overflowCount) or free list head \(freeHead) out of range")
         }
         guard keyCount <= (bucketCount + overflowCount) * UInt64(Bucket.slotCount) else {
-            throw PogrebError.corrupted(file: file, offset: Int64(FileHeader.size) + 24, "key count \(keyCount) exceeds the index's slots")
+            throw PogrebError.corrupted(
+                file: file, offset: Int64(FileHeader.size) + 24, "key count \(keyCount) exceeds the index's slots")
         }
         var checkpoint = Checkpoint(
             sequence: sequence, bucketCount: bucketCount, overflowCount: overflowCount, freeHead: freeHead,

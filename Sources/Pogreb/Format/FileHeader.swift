@@ -53,16 +53,26 @@ package struct FileHeader: Equatable, Sendable {
     package static func decode(_ bytes: [UInt8], expected: Kind, file: String) throws(PogrebError) -> FileHeader {
         if !bytes.isEmpty, bytes.prefix(size).allSatisfy({ $0 == 0 }) {
             // A length that reached the disk without its data: ours, torn, not foreign.
-            throw PogrebError.corrupted(file: file, offset: 0, "the header is all zeros (its write never reached the disk)")
+            throw PogrebError.corrupted(
+                file: file, offset: 0, "the header is all zeros (its write never reached the disk)")
         }
         guard bytes.count >= size else {
             if bytes.count >= 8, Array(bytes[0..<8]) != expected.magic {
-                throw PogrebError(.notADatabase, "\(file) is not a Pogreb \(expected) file (its first bytes are not \"\(expected.rawValue)\"). Nothing was changed.")
+                throw PogrebError(
+                    .notADatabase,
+                    "\(file) is not a Pogreb \(expected) file (its first bytes are not \"\(expected.rawValue)\"). "
+                        + "Nothing was changed."
+                )
             }
-            throw PogrebError.corrupted(file: file, offset: 0, "the \(size)-byte file header is cut short (\(bytes.count) bytes)")
+            throw PogrebError.corrupted(
+                file: file, offset: 0, "the \(size)-byte file header is cut short (\(bytes.count) bytes)")
         }
         guard Array(bytes[0..<8]) == expected.magic else {
-            throw PogrebError(.notADatabase, "\(file) is not a Pogreb \(expected) file (its first bytes are not \"\(expected.rawValue)\"). Nothing was changed.")
+            throw PogrebError(
+                .notADatabase,
+                "\(file) is not a Pogreb \(expected) file (its first bytes are not \"\(expected.rawValue)\"). "
+                    + "Nothing was changed."
+            )
         }
         var reader = ByteReader(Array(bytes[0..<size]), file: file)
         _ = try reader.take(8, "magic")
@@ -76,10 +86,15 @@ package struct FileHeader: Equatable, Sendable {
         let stored = try reader.uint32("header checksum")
         let computed = CRC32C.checksum(Array(bytes[0..<60]))
         guard stored == computed else {
-            throw PogrebError.corrupted(file: file, offset: 60, "header checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
+            throw PogrebError.corrupted(
+                file: file, offset: 60, "header checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
         }
         guard version == currentVersion else {
-            throw PogrebError(.unsupportedVersion, "\(file) has format version \(version); this build reads version \(currentVersion). Use a newer swift-pogreb.")
+            throw PogrebError(
+                .unsupportedVersion,
+                "\(file) has format version \(version); this build reads version \(currentVersion). Use a newer "
+                    + "swift-pogreb."
+            )
         }
         guard headerSize == UInt32(size) else {
             throw PogrebError.corrupted(file: file, offset: 12, "header size \(headerSize), expected \(size)")

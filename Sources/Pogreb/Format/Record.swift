@@ -51,7 +51,9 @@ enum Record {
         let valueLength = UInt32(value.count)
         let keyLength = UInt16(key.count)
         buffer.append(contentsOf: repeatElement(0, count: 4))
-        for shift in stride(from: UInt32(0), to: 32, by: 8) { buffer.append(UInt8(truncatingIfNeeded: valueLength >> shift)) }
+        for shift in stride(from: UInt32(0), to: 32, by: 8) {
+            buffer.append(UInt8(truncatingIfNeeded: valueLength >> shift))
+        }
         buffer.append(UInt8(truncatingIfNeeded: keyLength))
         buffer.append(UInt8(truncatingIfNeeded: keyLength >> 8))
         buffer.append(kind.rawValue)
@@ -69,7 +71,8 @@ enum Record {
         var value = ByteWriter(capacity: 8)
         value.append(UInt64(count))
         unsafe value.bytes.withUnsafeBytes { v in
-            unsafe append(kind: .commit, flags: .batch, key: UnsafeRawBufferPointer(start: nil, count: 0), value: v, to: &buffer)
+            unsafe append(
+                kind: .commit, flags: .batch, key: UnsafeRawBufferPointer(start: nil, count: 0), value: v, to: &buffer)
         }
     }
 
@@ -91,16 +94,23 @@ enum Record {
             return unsafe .failure(.invalid("unknown record kind \(bytes[10])"))
         }
         let flags = unsafe Flags(rawValue: bytes[11])
-        guard Flags.known.isSuperset(of: flags) else { return .failure(.invalid("unknown record flags \(flags.rawValue)")) }
+        guard Flags.known.isSuperset(of: flags) else {
+            return .failure(.invalid("unknown record flags \(flags.rawValue)"))
+        }
         switch kind {
         case .put:
-            guard valueLength <= Limits.maxValueSize else { return .failure(.invalid("value length \(valueLength) exceeds the limit")) }
+            guard valueLength <= Limits.maxValueSize else {
+                return .failure(.invalid("value length \(valueLength) exceeds the limit"))
+            }
         case .delete:
-            guard valueLength == 0 else { return .failure(.invalid("a delete record with a \(valueLength)-byte value")) }
+            guard valueLength == 0 else {
+                return .failure(.invalid("a delete record with a \(valueLength)-byte value"))
+            }
         case .commit:
             guard keyLength == 0, valueLength == 8 else { return .failure(.invalid("a malformed batch commit record")) }
         }
-        let header = Header(checksum: checksum, valueLength: valueLength, keyLength: keyLength, kind: kind, flags: flags)
+        let header = Header(
+            checksum: checksum, valueLength: valueLength, keyLength: keyLength, kind: kind, flags: flags)
         guard header.totalSize <= available else { return .failure(.truncated) }
         return .success(header)
     }

@@ -255,8 +255,14 @@ enum XXH3 {
                 let keyed = unsafe data ^ XXH3.read64(secret, secretOffset &+ i &* 8)
                 return (data, (keyed & 0xFFFF_FFFF) &* (keyed >> 32))
             }
-            let l0 = lane(0), l1 = lane(1), l2 = lane(2), l3 = lane(3)
-            let l4 = lane(4), l5 = lane(5), l6 = lane(6), l7 = lane(7)
+            let l0 = lane(0)
+            let l1 = lane(1)
+            let l2 = lane(2)
+            let l3 = lane(3)
+            let l4 = lane(4)
+            let l5 = lane(5)
+            let l6 = lane(6)
+            let l7 = lane(7)
             a0 &+= l1.data &+ l0.product
             a1 &+= l0.data &+ l1.product
             a2 &+= l3.data &+ l2.product

@@ -64,7 +64,9 @@ struct LatchingFileSystem: FileSystem {
     func listFiles() throws(PogrebError) -> [String] { try base.listFiles() }
 
     func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile {
-        let file = mode == .createNew ? try latching { () throws(PogrebError) in try base.open(name, mode) } : try base.open(name, mode)
+        let file =
+            mode == .createNew
+            ? try latching { () throws(PogrebError) in try base.open(name, mode) } : try base.open(name, mode)
         return mode == .readOnly ? file : LatchingFile(base: file, latch: latch)
     }
 

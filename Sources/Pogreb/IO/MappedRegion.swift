@@ -71,7 +71,6 @@ extension MappedRegion {
     }
 }
 
-
 extension MappedRegion {
     /// Starts loading the cache line at `offset` into the CPU cache (`__builtin_prefetch`); a
     /// hint that never faults. Offsets outside the region are ignored.

@@ -47,7 +47,8 @@ package final class PosixFileSystem: FileSystem {
             guard opened >= 0 else {
                 let error = Errno.current
                 if error.rawValue == ENOTDIR {
-                    throw PogrebError(.notADatabase, "\(directory) is not a directory: a database is a directory of files.")
+                    throw PogrebError(
+                        .notADatabase, "\(directory) is not a directory: a database is a directory of files.")
                 }
                 throw PogrebError.io(error, "cannot open the directory \(directory)")
             }
@@ -158,7 +159,8 @@ package final class PosixFileSystem: FileSystem {
             if error == .wouldBlock {
                 throw PogrebError(
                     .locked,
-                    "\(directory) is in use by \(exclusive ? "another process or another Database value" : "a writer that holds it exclusively"): one writer at a time. Close the other one, or open read-only.")
+                    "\(directory) is in use by \(exclusive ? "another process or another Database value" : "a writer that holds it exclusively"): one writer at a time. Close the other one, or open read-only."
+                )
             }
             throw PogrebError.io(error, "cannot lock \(path(name))")
         }
@@ -311,10 +313,14 @@ final class PosixFile: StorageFile {
 }
 
 extension PogrebError {
-    static func io(_ error: Errno, _ what: String, function: String = #function, file: String = #fileID, line: Int = #line) -> PogrebError {
+    static func io(
+        _ error: Errno, _ what: String, function: String = #function, file: String = #fileID, line: Int = #line
+    ) -> PogrebError {
         switch error.rawValue {
         case EROFS, EACCES, EPERM:
-            return PogrebError(.readOnly, "\(what): the directory or file cannot be written. Open read-only, or fix the permissions.", underlying: error, function: function, file: file, line: line)
+            return PogrebError(
+                .readOnly, "\(what): the directory or file cannot be written. Open read-only, or fix the permissions.",
+                underlying: error, function: function, file: file, line: line)
         default:
             return PogrebError(.io, "\(what).", underlying: error, function: function, file: file, line: line)
         }

@@ -64,13 +64,17 @@
         let offset = Int(id.fileOffset)
         var bucket = Bucket()
         for i in 0..<8 {
-            bucket.words[i] = unsafe UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + i * 8, as: UInt64.self))
+            bucket.words[i] = unsafe UInt64(
+                littleEndian: base.loadUnaligned(fromByteOffset: offset + i * 8, as: UInt64.self))
         }
         return bucket
     }
 
     /// Where a slot sits: the bucket id and the slot number in it.
-    struct Position { var id: BucketID; var slot: Int }
+    struct Position {
+        var id: BucketID
+        var slot: Int
+    }
 
     /// The probe loop, the only one: walks the chain of a hash's main bucket and yields, in
     /// order, the address and position of every slot whose 16-bit tag equals the key's, until an
@@ -103,7 +107,8 @@
         /// - Throws: `corrupted`, naming the file and offset, when the chain leaves the overflow
         ///   file or loops.
         @inline(__always)
-        mutating func next(in index: borrowing HashIndex) throws(PogrebError) -> (address: UInt64, position: Position)? {
+        mutating func next(in index: borrowing HashIndex) throws(PogrebError) -> (address: UInt64, position: Position)?
+        {
             while !finished {
                 while slot < Bucket.slotCount {
                     let value = current.slot(slot)
@@ -122,7 +127,10 @@
                     finished = true
                     throw PogrebError.corrupted(
                         file: id.fileName, offset: id.fileOffset + 56,
-                        "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket \(next), past the \(index.overflowCount) buckets the index has or round a loop. Reopen to rebuild the index, or run `pogreb repair`")
+                        "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket "
+                            + "\(next), past the \(index.overflowCount) buckets the index has or round a loop. "
+                            + "Reopen to rebuild the index, or run `pogreb repair`"
+                    )
                 }
                 id = .overflow(next)
                 current = index.bucket(id)
@@ -135,7 +143,9 @@
 
     /// The slot whose tag matches and for which `matches(address)` holds, with its address.
     @inline(__always)
-    func findPosition(hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool) throws(PogrebError) -> (Position, UInt64)? {
+    func findPosition(
+        hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool
+    ) throws(PogrebError) -> (Position, UInt64)? {
         var probe = Probe(self, hash: hash)
         while let (address, position) = try probe.next(in: self) {
             if try matches(address) { return (position, address) }
@@ -163,7 +173,9 @@
         var current = bucket(.main(number))
         while current.next != 0 {
             guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
-                throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                throw PogrebError(
+                    .corrupted,
+                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
             }
             let id = BucketID.overflow(current.next)
             ids.append(id)
@@ -180,7 +192,8 @@
         hash: UInt64, address: UInt64, matches: (UInt64) throws(PogrebError) -> Bool,
         hashesOf: ([UInt64]) throws(PogrebError) -> [UInt64]
     ) throws(PogrebError) -> UInt64? {
-        try upsert(hash: hash, address: address, found: try findPosition(hash: hash, matches: matches), hashesOf: hashesOf)
+        try upsert(
+            hash: hash, address: address, found: try findPosition(hash: hash, matches: matches), hashesOf: hashesOf)
     }
 
     /// ``upsert(hash:address:matches:hashesOf:)`` with the key's slot already found by
@@ -222,7 +235,11 @@
         var last = bucket(lastID)
         let lastIndex = last.occupied - 1
         guard lastIndex >= 0 else {
-            throw PogrebError(.corrupted, "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) ends in an empty bucket. Reopen to rebuild the index, or run `pogreb repair`.")
+            throw PogrebError(
+                .corrupted,
+                "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) ends in an empty "
+                    + "bucket. Reopen to rebuild the index, or run `pogreb repair`."
+            )
         }
         let moved = last.slot(lastIndex)
         last.setSlot(lastIndex, 0)
@@ -266,7 +283,9 @@
             }
             hops += 1
             guard current.next < overflowCount, UInt64(hops) < overflowCount else {
-                throw PogrebError(.corrupted, "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                throw PogrebError(
+                    .corrupted,
+                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
             }
             id = BucketID.overflow(current.next)
         }

@@ -2,7 +2,9 @@
 /// interrupted journal redone), writing a journal's buckets into them, mapping them.
 extension Database {
     /// The checkpoint and the index files, with the journal redone if needed.
-    static func loadIndex(fileSystem: any FileSystem, readOnly: Bool) throws(PogrebError) -> (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile) {
+    static func loadIndex(
+        fileSystem: any FileSystem, readOnly: Bool
+    ) throws(PogrebError) -> (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile) {
         var (checkpoint, id) = try newestCheckpoint(fileSystem: fileSystem)
         let layout = LogLayout(offsetBits: checkpoint.offsetBits)
         let path = fileSystem.displayPath
@@ -10,32 +12,46 @@ extension Database {
         // Index files: check headers, redo the journal when it was not fully applied.
         let indexFile = try fileSystem.open(DatabaseFiles.index, readOnly ? .readOnly : .readWrite)
         let overflowFile = try fileSystem.open(DatabaseFiles.overflow, readOnly ? .readOnly : .readWrite)
-        let indexHeader = try DatabaseFiles.readHeader(of: indexFile, expected: .index, path: path + "/" + DatabaseFiles.index)
-        let overflowHeader = try DatabaseFiles.readHeader(of: overflowFile, expected: .overflow, path: path + "/" + DatabaseFiles.overflow)
+        let indexHeader = try DatabaseFiles.readHeader(
+            of: indexFile, expected: .index, path: path + "/" + DatabaseFiles.index)
+        let overflowHeader = try DatabaseFiles.readHeader(
+            of: overflowFile, expected: .overflow, path: path + "/" + DatabaseFiles.overflow)
         for header in [indexHeader, overflowHeader] where header.databaseID != id {
-            throw PogrebError(.notADatabase, "\(path): the index files belong to another database than the checkpoint. Nothing was changed.")
+            throw PogrebError(
+                .notADatabase,
+                "\(path): the index files belong to another database than the checkpoint. Nothing was changed.")
         }
         guard indexHeader.a == checkpoint.hashSeed, indexHeader.b == UInt64(checkpoint.offsetBits) else {
-            throw PogrebError.corrupted(file: path + "/" + DatabaseFiles.index, offset: 32, "hash seed or layout differ from the checkpoint's")
+            throw PogrebError.corrupted(
+                file: path + "/" + DatabaseFiles.index, offset: 32, "hash seed or layout differ from the checkpoint's")
         }
         var pendingImages: [(id: BucketID, bucket: Bucket)] = []
         if indexHeader.c != checkpoint.sequence {
             guard indexHeader.c < checkpoint.sequence else {
-                throw PogrebError.corrupted(file: path + "/" + DatabaseFiles.index, offset: 48, "the index names checkpoint \(indexHeader.c), newer than the newest journal (\(checkpoint.sequence))")
+                throw PogrebError.corrupted(
+                    file: path + "/" + DatabaseFiles.index, offset: 48,
+                    "the index names checkpoint \(indexHeader.c), newer than the newest journal "
+                        + "(\(checkpoint.sequence))"
+                )
             }
             do throws(PogrebError) {
-                let (header, full) = try readCheckpoint(fileSystem: fileSystem, slot: Int(checkpoint.sequence & 1), withBuckets: true)
-                guard header.databaseID == id else { throw PogrebError.corrupted(file: path, offset: 16, "journal of another database") }
+                let (header, full) = try readCheckpoint(
+                    fileSystem: fileSystem, slot: Int(checkpoint.sequence & 1), withBuckets: true)
+                guard header.databaseID == id else {
+                    throw PogrebError.corrupted(file: path, offset: 16, "journal of another database")
+                }
                 checkpoint = full
                 if readOnly {
                     pendingImages = checkpoint.changedBuckets
                 } else {
-                    try applyJournal(checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
+                    try applyJournal(
+                        checkpoint, indexFile: indexFile, overflowFile: overflowFile, databaseID: id, layout: layout)
                 }
-            } catch where error.code == .corrupted {
+            } catch  where error.code == .corrupted {
                 // The newest journal's buckets never became durable, so its application never
                 // began: the index is still that of the checkpoint it names, if that one is whole.
-                let (header, previous) = try readCheckpoint(fileSystem: fileSystem, slot: Int(indexHeader.c & 1), withBuckets: false)
+                let (header, previous) = try readCheckpoint(
+                    fileSystem: fileSystem, slot: Int(indexHeader.c & 1), withBuckets: false)
                 guard previous.sequence == indexHeader.c, header.databaseID == id else { throw error }
                 checkpoint = previous
             }
@@ -46,15 +62,26 @@ extension Database {
         var mappedOverflow = checkpoint.overflowCount
         if try indexFile.size() < mainNeeded {
             // Read-only, a short index is expected only while the journal is not applied.
-            guard readOnly, indexHeader.c != checkpoint.sequence else { throw PogrebError.corrupted(file: path + "/" + DatabaseFiles.index, offset: try indexFile.size(), "the index is shorter than its \(checkpoint.bucketCount) buckets") }
+            guard readOnly, indexHeader.c != checkpoint.sequence else {
+                throw PogrebError.corrupted(
+                    file: path + "/" + DatabaseFiles.index, offset: try indexFile.size(),
+                    "the index is shorter than its \(checkpoint.bucketCount) buckets")
+            }
             mappedMain = UInt64(max(0, (try indexFile.size() - BucketID.headerPageSize) / 64))
         }
         if try overflowFile.size() < overflowNeeded {
-            guard readOnly, indexHeader.c != checkpoint.sequence else { throw PogrebError.corrupted(file: path + "/" + DatabaseFiles.overflow, offset: try overflowFile.size(), "the overflow file is shorter than its \(checkpoint.overflowCount) buckets") }
+            guard readOnly, indexHeader.c != checkpoint.sequence else {
+                throw PogrebError.corrupted(
+                    file: path + "/" + DatabaseFiles.overflow, offset: try overflowFile.size(),
+                    "the overflow file is shorter than its \(checkpoint.overflowCount) buckets")
+            }
             mappedOverflow = UInt64(max(0, (try overflowFile.size() - BucketID.headerPageSize) / 64))
         }
-        let (mainRegion, overflowRegion) = try mapIndex(indexFile: indexFile, overflowFile: overflowFile, bucketCount: mappedMain, overflowCount: mappedOverflow)
-        var index = HashIndex(bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount, freeHead: checkpoint.freeHead, keyCount: checkpoint.keyCount)
+        let (mainRegion, overflowRegion) = try mapIndex(
+            indexFile: indexFile, overflowFile: overflowFile, bucketCount: mappedMain, overflowCount: mappedOverflow)
+        var index = HashIndex(
+            bucketCount: checkpoint.bucketCount, overflowCount: checkpoint.overflowCount, freeHead: checkpoint.freeHead,
+            keyCount: checkpoint.keyCount)
         index.mainRegion = mainRegion
         index.overflowRegion = overflowRegion
         index.mappedMainCount = mappedMain
@@ -66,7 +93,8 @@ extension Database {
     /// Writes a journal's buckets into the index files, then the index header that names it.
     /// Idempotent: opening redoes it when a crash interrupted it.
     static func applyJournal(
-        _ checkpoint: Checkpoint, indexFile: any StorageFile, overflowFile: any StorageFile, databaseID: [UInt8], layout: LogLayout
+        _ checkpoint: Checkpoint, indexFile: any StorageFile, overflowFile: any StorageFile, databaseID: [UInt8],
+        layout: LogLayout
     ) throws(PogrebError) {
         let mainSize = BucketID.fileOffset(ofNumber: checkpoint.bucketCount)
         if try indexFile.size() < mainSize { try indexFile.truncate(to: mainSize) }
@@ -86,7 +114,9 @@ extension Database {
         for (id, bucket) in checkpoint.changedBuckets {
             let isOverflow = id.isOverflow
             let number = id.number
-            if runBytes.isEmpty || isOverflow != runIsOverflow || id.rawValue != lastID &+ 1 || runBytes.count >= 1 << 20 {
+            if runBytes.isEmpty || isOverflow != runIsOverflow || id.rawValue != lastID &+ 1
+                || runBytes.count >= 1 << 20
+            {
                 try flushRun()
                 runStart = number
                 runIsOverflow = isOverflow
@@ -99,7 +129,9 @@ extension Database {
         try flushRun()
         try indexFile.sync()
         try overflowFile.sync()
-        let header = FileHeader(kind: .index, databaseID: databaseID, a: checkpoint.hashSeed, b: UInt64(layout.offsetBits), c: checkpoint.sequence)
+        let header = FileHeader(
+            kind: .index, databaseID: databaseID, a: checkpoint.hashSeed, b: UInt64(layout.offsetBits),
+            c: checkpoint.sequence)
         try indexFile.write(header.encoded(), at: 0)
         try indexFile.sync()
     }
@@ -109,7 +141,8 @@ extension Database {
         indexFile: any StorageFile, overflowFile: any StorageFile, bucketCount: UInt64, overflowCount: UInt64
     ) throws(PogrebError) -> (MappedRegion, MappedRegion) {
         let main = try indexFile.map(length: Int(BucketID.fileOffset(ofNumber: bucketCount)), randomAccess: true)
-        let overflow = try overflowFile.map(length: Int(BucketID.fileOffset(ofNumber: overflowCount)), randomAccess: true)
+        let overflow = try overflowFile.map(
+            length: Int(BucketID.fileOffset(ofNumber: overflowCount)), randomAccess: true)
         return (main, overflow)
     }
 }

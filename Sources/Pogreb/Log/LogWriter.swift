@@ -31,7 +31,9 @@ extension Database {
         guard let old = shared.withReadLock({ $0.active }) else { return }
         try old.file.sync()
         let fresh = try createSegment(writer: &w)
-        let region: MappedRegion? = (options.fileAccess == .mmap && old.size > 0) ? try old.file.map(length: Int(old.size), randomAccess: true) : nil
+        let region: MappedRegion? =
+            (options.fileAccess == .mmap && old.size > 0)
+            ? try old.file.map(length: Int(old.size), randomAccess: true) : nil
         shared.withWriteLock { state in
             old.isSealed = true
             old.region = region
@@ -51,7 +53,8 @@ extension Database {
         var number: UInt32 = 0
         while used.contains(number) {
             guard number < layout.maxFileNumber else {
-                throw PogrebError(.io, "all \(layout.maxFileNumber) segment file numbers are in use; compact the database")
+                throw PogrebError(
+                    .io, "all \(layout.maxFileNumber) segment file numbers are in use; compact the database")
             }
             number += 1
         }
@@ -59,7 +62,9 @@ extension Database {
         w.nextSequence += 1
         let name = DatabaseFiles.segment(sequence: sequence)
         let file = try fileSystem.open(name, .createNew)
-        let segment = Segment(sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name, size: Int64(FileHeader.size))
+        let segment = Segment(
+            sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name,
+            size: Int64(FileHeader.size))
         try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
         w.directoryNeedsSync = true
         return segment

@@ -19,29 +19,40 @@ extension SharedState {
         // Fast path: the record lies inside the segment's mapping. Plain values only, so no
         // reference count is touched (two reader threads would fight over its cache line).
         let (base, mapped) = unsafe segments.mapped(fileNumber)
-        if let base = unsafe base, offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= Int64(mapped) {
+        if let base = unsafe base, offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= Int64(mapped)
+        {
             let start = Int(offset)
             let bytes = unsafe UnsafeRawBufferPointer(start: base + start, count: mapped - start)
             if case .success(let header) = unsafe Record.decodeHeader(bytes, available: mapped - start) {
                 let record = unsafe UnsafeRawBufferPointer(rebasing: bytes[0..<header.totalSize])
                 if verify, unsafe !Record.checksumMatches(record, header: header) {
-                    throw PogrebError.corrupted(file: segments[fileNumber]?.name ?? "segment file number \(fileNumber)", offset: offset, "record checksum mismatch")
+                    throw PogrebError.corrupted(
+                        file: segments[fileNumber]?.name ?? "segment file number \(fileNumber)", offset: offset,
+                        "record checksum mismatch")
                 }
                 return try unsafe body(header, record)
             }
             // A bad header, or a record that runs past the mapping: the checks below say which.
         }
         guard let segment = segments[fileNumber] else {
-            throw PogrebError(.corrupted, "the index points to segment file number \(fileNumber), which does not exist. Reopen the database to rebuild the index, or run `pogreb check`.")
+            throw PogrebError(
+                .corrupted,
+                "the index points to segment file number \(fileNumber), which does not exist. Reopen the database "
+                    + "to rebuild the index, or run `pogreb check`."
+            )
         }
         guard offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= segment.size else {
-            throw PogrebError.corrupted(file: segment.name, offset: offset, "the index points past the end of the segment (\(segment.size) bytes)")
+            throw PogrebError.corrupted(
+                file: segment.name, offset: offset,
+                "the index points past the end of the segment (\(segment.size) bytes)")
         }
         let available = Int(segment.size - offset)
         if let active, active === segment, offset >= bufferStart {
             let start = Int(offset - bufferStart)
             return try unsafe buffer.withBytes { (all) throws(PogrebError) -> R in
-                try unsafe SharedState.check(UnsafeRawBufferPointer(rebasing: all[start...]), available: all.count - start, verify: verify, segment: segment, offset: offset, body)
+                try unsafe SharedState.check(
+                    UnsafeRawBufferPointer(rebasing: all[start...]), available: all.count - start, verify: verify,
+                    segment: segment, offset: offset, body)
             }
         }
         if let region = segment.region, offset + Int64(Record.headerSize) <= Int64(region.count) {
@@ -49,11 +60,14 @@ extension SharedState {
             // steps): use it only when it holds the whole record.
             let mapped = region.count - Int(offset)
             let total = unsafe region.withBytes { all in
-                unsafe Record.headerSize + Int(all.loadLE16(at: Int(offset) + 8)) + Int(all.loadLE32(at: Int(offset) + 4))
+                unsafe Record.headerSize + Int(all.loadLE16(at: Int(offset) + 8))
+                    + Int(all.loadLE32(at: Int(offset) + 4))
             }
             if total <= mapped {
                 return try unsafe region.withBytes { (all) throws(PogrebError) -> R in
-                    try unsafe SharedState.check(UnsafeRawBufferPointer(rebasing: all[Int(offset)...]), available: min(available, mapped), verify: verify, segment: segment, offset: offset, body)
+                    try unsafe SharedState.check(
+                        UnsafeRawBufferPointer(rebasing: all[Int(offset)...]), available: min(available, mapped),
+                        verify: verify, segment: segment, offset: offset, body)
                 }
             }
         }
@@ -73,15 +87,19 @@ extension SharedState {
             bytes = try segment.file.readExactly(count: header.totalSize, at: offset)
         }
         return try unsafe bytes.withBytes { (raw) throws(PogrebError) -> R in
-            try unsafe SharedState.check(raw, available: available, verify: verify, segment: segment, offset: offset, body)
+            try unsafe SharedState.check(
+                raw, available: available, verify: verify, segment: segment, offset: offset, body)
         }
     }
 
-    private static func header(_ raw: UnsafeRawBufferPointer, available: Int, segment: Segment, offset: Int64) throws(PogrebError) -> Record.Header {
+    private static func header(
+        _ raw: UnsafeRawBufferPointer, available: Int, segment: Segment, offset: Int64
+    ) throws(PogrebError) -> Record.Header {
         switch unsafe Record.decodeHeader(raw, available: available) {
         case .success(let header): return header
         case .failure(.truncated):
-            throw PogrebError.corrupted(file: segment.name, offset: offset, "the record runs past the end of the segment")
+            throw PogrebError.corrupted(
+                file: segment.name, offset: offset, "the record runs past the end of the segment")
         case .failure(.invalid(let what)):
             throw PogrebError.corrupted(file: segment.name, offset: offset, what)
         }
@@ -91,7 +109,8 @@ extension SharedState {
         _ raw: UnsafeRawBufferPointer, available: Int, verify: Bool, segment: Segment, offset: Int64,
         _ body: (Record.Header, UnsafeRawBufferPointer) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
-        let header = try unsafe SharedState.header(raw, available: min(available, raw.count), segment: segment, offset: offset)
+        let header = try unsafe SharedState.header(
+            raw, available: min(available, raw.count), segment: segment, offset: offset)
         let record = unsafe UnsafeRawBufferPointer(rebasing: raw[0..<header.totalSize])
         if verify, unsafe !Record.checksumMatches(record, header: header) {
             throw PogrebError.corrupted(file: segment.name, offset: offset, "record checksum mismatch")
@@ -103,7 +122,9 @@ extension SharedState {
     func recordHasKey(_ address: UInt64, key: UnsafeRawBufferPointer) throws(PogrebError) -> Bool {
         try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
             guard header.keyLength == key.count, header.kind != .commit else { return false }
-            return unsafe RawBytes.equal(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), key)
+            return unsafe RawBytes.equal(
+                UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
+                key)
         }
     }
 
@@ -120,7 +141,9 @@ extension SharedState {
     /// The seeded hash of the key of the record at `address`.
     func hashOfRecord(at address: UInt64) throws(PogrebError) -> UInt64 {
         try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> UInt64 in
-            unsafe XXH3.hash64(UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]), seed: hashSeed)
+            unsafe XXH3.hash64(
+                UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
+                seed: hashSeed)
         }
     }
 

@@ -11,7 +11,8 @@ import PogrebWorkload
 ///   a sync, writes `written` and waits to be killed.
 struct BenchChild: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "_bench-child", abstract: "Internal: the process W6 of `pogreb bench` kills.", shouldDisplay: false)
+        commandName: "_bench-child", abstract: "Internal: the process W6 of `pogreb bench` kills.", shouldDisplay: false
+    )
 
     enum Step: String, ExpressibleByArgument { case load, tail }
 
@@ -24,7 +25,9 @@ struct BenchChild: ParsableCommand {
     func run() throws {
         var options = Options()
         if let segmentSize { options.segmentSize = segmentSize }
-        let db = try engine("opening \(path)") { () throws(PogrebError) -> Database in try Database.open(at: path, options: options) }
+        let db = try engine("opening \(path)") { () throws(PogrebError) -> Database in
+            try Database.open(at: path, options: options)
+        }
         var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
         var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
         switch step {

@@ -52,11 +52,18 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         for name in selected where !Self.allWorkloads.contains(name) {
-            if name == "W4" { throw ValidationError("W4 (mixed reads and writes) is not part of `pogreb bench` yet; choose among \(Self.allWorkloads.joined(separator: ","))") }
-            throw ValidationError("unknown workload \(name); choose among \(Self.allWorkloads.joined(separator: ",")) or all")
+            if name == "W4" {
+                throw ValidationError(
+                    "W4 (mixed reads and writes) is not part of `pogreb bench` yet; choose among \(Self.allWorkloads.joined(separator: ","))"
+                )
+            }
+            throw ValidationError(
+                "unknown workload \(name); choose among \(Self.allWorkloads.joined(separator: ",")) or all")
         }
         guard !selected.isEmpty else { throw ValidationError("no workload selected") }
-        guard count >= 100, count <= Int(UInt32.max) / 2 else { throw ValidationError("--count must be between 100 and \(UInt32.max / 2)") }
+        guard count >= 100, count <= Int(UInt32.max) / 2 else {
+            throw ValidationError("--count must be between 100 and \(UInt32.max / 2)")
+        }
         guard durableCount >= 4 else { throw ValidationError("--durable-count must be at least 4") }
         guard coldLookups >= 1 else { throw ValidationError("--cold-lookups must be at least 1") }
     }
@@ -70,7 +77,8 @@ struct Bench: ParsableCommand {
             }
             guard Files.isDirectory(path) else { throw ToolError(.usage, "\(path) is not a directory") }
             guard try Files.list(path).isEmpty else {
-                throw ToolError(.usage, "\(path) is not empty; give a new or empty directory (the bench creates databases in it)")
+                throw ToolError(
+                    .usage, "\(path) is not empty; give a new or empty directory (the bench creates databases in it)")
             }
             root = path
         } else {
@@ -88,7 +96,9 @@ struct Bench: ParsableCommand {
         runner.damageOneValue = testDamageOneValue
         let machine = Machine.current()
         let table = BenchTable(enabled: !json)
-        table.header(machine: machine, n: count, root: root, temporary: temporary, fileSystem: fileSystemType(root), options: options)
+        table.header(
+            machine: machine, n: count, root: root, temporary: temporary, fileSystem: fileSystemType(root),
+            options: options)
 
         var reports: [WorkloadReport] = []
         let chosen = Set(selected)
@@ -182,17 +192,25 @@ final class BenchTable {
 
     func header(machine: Machine, n: Int, root: String, temporary: Bool, fileSystem: String, options: Options) {
         var text = "pogreb bench: N = \(Format.grouped(n)), \(machine.build) build"
-        if machine.build != "release" { text += " (NOT a release build: figures are not comparable; use swift run -c release pogreb bench)" }
+        if machine.build != "release" {
+            text += " (NOT a release build: figures are not comparable; use swift run -c release pogreb bench)"
+        }
         text += "\n"
-        text += "machine:   \(machine.cpu), \(machine.cores) core\(machine.cores == 1 ? "" : "s"), \(Format.bytes(machine.memory)) RAM, \(machine.kernel)"
+        text +=
+            "machine:   \(machine.cpu), \(machine.cores) core\(machine.cores == 1 ? "" : "s"), \(Format.bytes(machine.memory)) RAM, \(machine.kernel)"
         if let load = machine.loadAverage {
             text += ", load average \(Format.fixed(load, 2)) at start"
-            if load > 0.5 { text += " (other work competes for the cores: figures, the 2-thread ones above all, are lower)" }
+            if load > 0.5 {
+                text += " (other work competes for the cores: figures, the 2-thread ones above all, are lower)"
+            }
         }
         text += "\n"
         text += "directory: \(root) (\(fileSystem)\(temporary ? ", removed afterwards" : ""))\n"
-        let segment = options.segmentSize >= 1 << 30 ? "\(options.segmentSize >> 30) GiB" : Format.bytes(Int64(options.segmentSize))
-        text += "engine:    default options except as given: \(options.fileAccess == .mmap ? "mmap" : "pread") reads, \(segment) segments, checksums \(options.verifyChecksums ? "verified" : "not verified") on get\n\n"
+        let segment =
+            options.segmentSize >= 1 << 30
+            ? "\(options.segmentSize >> 30) GiB" : Format.bytes(Int64(options.segmentSize))
+        text +=
+            "engine:    default options except as given: \(options.fileAccess == .mmap ? "mmap" : "pread") reads, \(segment) segments, checksums \(options.verifyChecksums ? "verified" : "not verified") on get\n\n"
         text += line(["id", "what", "threads", "ops", "time", "rate"], note: "notes")
         text += line(widths.map { String(repeating: "-", count: $0) }, note: "-----")
         write(text)
@@ -201,12 +219,13 @@ final class BenchTable {
     func print(_ report: WorkloadReport) {
         var text = ""
         for row in report.rows {
-            text += line([
-                row.id, row.what, row.threads.map(String.init) ?? "",
-                row.ops.map(Format.grouped) ?? "",
-                row.seconds.map(Format.duration) ?? "",
-                row.rate.map { Format.si($0) + "/s" } ?? "",
-            ], note: row.note)
+            text += line(
+                [
+                    row.id, row.what, row.threads.map(String.init) ?? "",
+                    row.ops.map(Format.grouped) ?? "",
+                    row.seconds.map(Format.duration) ?? "",
+                    row.rate.map { Format.si($0) + "/s" } ?? "",
+                ], note: row.note)
         }
         for detail in report.details {
             text += String(repeating: " ", count: widths[0] + 2) + detail + "\n"
@@ -215,6 +234,9 @@ final class BenchTable {
     }
 
     func footer(verified: Int, seconds: Double) {
-        write("\nall values verified: \(Format.grouped(verified)) lookups, 0 wrong, 0 missing; peak RSS \(Format.bytes(Memory.peakResident)); \(Format.duration(seconds)) in all\n")
+        write(
+            "\nall values verified: \(Format.grouped(verified)) lookups, 0 wrong, 0 missing; peak RSS "
+                + "\(Format.bytes(Memory.peakResident)); \(Format.duration(seconds)) in all\n"
+        )
     }
 }

@@ -20,7 +20,9 @@ struct ProcIO: Sendable {
             switch parts[0] {
             case "syscr": io.syscr = value
             case "rchar": io.rchar = value
-            case "read_bytes": io.readBytes = value; io.available = true
+            case "read_bytes":
+                io.readBytes = value
+                io.available = true
             default: break
             }
         }
@@ -45,7 +47,9 @@ struct ProcIO: Sendable {
     }
 
     static func - (a: ProcIO, b: ProcIO) -> ProcIO {
-        ProcIO(syscr: a.syscr - b.syscr, rchar: a.rchar - b.rchar, readBytes: a.readBytes - b.readBytes, available: a.available && b.available)
+        ProcIO(
+            syscr: a.syscr - b.syscr, rchar: a.rchar - b.rchar, readBytes: a.readBytes - b.readBytes,
+            available: a.available && b.available)
     }
 }
 
@@ -96,7 +100,9 @@ enum AllocationCounter {
     /// The number of allocations `body` makes, or `nil` when it cannot be measured.
     static func measure(_ body: () -> Void) -> Int? {
         guard let hookAddress = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "_swift_allocObject"),
-              let flagAddress = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "_swift_enableSwizzlingOfAllocationAndRefCountingFunctions_forInstrumentsOnly")
+            let flagAddress = dlsym(
+                UnsafeMutableRawPointer(bitPattern: 0),
+                "_swift_enableSwizzlingOfAllocationAndRefCountingFunctions_forInstrumentsOnly")
         else { return nil }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return nil }
@@ -151,15 +157,18 @@ struct Machine: Sendable {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         var cpu = "unknown CPU"
         if let bytes = Files.readPrefix("/proc/cpuinfo", count: 1 << 16) {
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("model name") {
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("model name")
+            {
                 if let value = line.split(separator: ":", maxSplits: 1).last { cpu = String(value.trimmingSpaces) }
                 break
             }
         }
         var memory: Int64 = 0
         if let bytes = Files.readPrefix("/proc/meminfo", count: 4096) {
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("MemTotal:") {
-                memory = (line.dropFirst(9).trimmingSpaces.split(separator: " ").first.flatMap { Int64($0) } ?? 0) * 1024
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("MemTotal:")
+            {
+                memory =
+                    (line.dropFirst(9).trimmingSpaces.split(separator: " ").first.flatMap { Int64($0) } ?? 0) * 1024
             }
         }
         var names = utsname()
@@ -284,7 +293,10 @@ struct Percentiles: Sendable {
 
     init(_ samples: inout [UInt32]) {
         guard !samples.isEmpty else {
-            p50 = 0; p99 = 0; p999 = 0; max = 0
+            p50 = 0
+            p99 = 0
+            p999 = 0
+            max = 0
             return
         }
         samples.sort()

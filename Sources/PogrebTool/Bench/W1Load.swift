@@ -12,10 +12,11 @@ extension WorkloadRunner {
         loaded = path
         let total = times.put + times.sync + times.close
         var report = WorkloadReport(id: "W1")
-        report.rows.append(BenchRow(
-            id: "W1", what: "load: put in load order, sync, close", threads: 1, ops: n, seconds: total,
-            note: "put \(Format.duration(times.put)), sync \(Format.duration(times.sync)),"
-                + " close \(Format.duration(times.close))"))
+        report.rows.append(
+            BenchRow(
+                id: "W1", what: "load: put in load order, sync, close", threads: 1, ops: n, seconds: total,
+                note: "put \(Format.duration(times.put)), sync \(Format.duration(times.sync)),"
+                    + " close \(Format.duration(times.close))"))
         let raw = Int64(WorkloadData.rawSize) * Int64(n)
         let (disk, diskText) = diskUsage(path, raw: raw)
         let peak = Memory.peakResident

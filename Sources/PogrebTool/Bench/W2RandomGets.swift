@@ -29,12 +29,14 @@ extension WorkloadRunner {
         try close(db)
 
         report.rows.append(BenchRow(id: "W2", what: "open (clean)", seconds: openSeconds))
-        report.rows.append(BenchRow(
-            id: "W2", what: "get, random hits", threads: 1, ops: n, seconds: one.seconds,
-            note: one.latencies.map { $0.text + " (one clock read a lookup)" } ?? ""))
-        report.rows.append(BenchRow(
-            id: "W2", what: "get, random hits", threads: 2, ops: n, seconds: two.seconds,
-            note: "\(Format.fixed(one.seconds / two.seconds, 2)) × 1 thread"))
+        report.rows.append(
+            BenchRow(
+                id: "W2", what: "get, random hits", threads: 1, ops: n, seconds: one.seconds,
+                note: one.latencies.map { $0.text + " (one clock read a lookup)" } ?? ""))
+        report.rows.append(
+            BenchRow(
+                id: "W2", what: "get, random hits", threads: 2, ops: n, seconds: two.seconds,
+                note: "\(Format.fixed(one.seconds / two.seconds, 2)) × 1 thread"))
         report.rows.append(
             BenchRow(id: "W2", what: "get, random hits (warm)", threads: 1, ops: n, seconds: warm.seconds))
         report.rows.append(

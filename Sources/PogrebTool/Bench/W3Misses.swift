@@ -16,7 +16,8 @@ extension WorkloadRunner {
         var report = WorkloadReport(id: "W3")
         var note = "keys i ≥ N, all absent as expected"
         if io.available || io.syscr > 0 {
-            note = "read syscalls per miss \(Format.fixed(Double(io.syscr) / Double(n), 4)),"
+            note =
+                "read syscalls per miss \(Format.fixed(Double(io.syscr) / Double(n), 4)),"
                 + " storage bytes per miss \(Format.fixed(Double(io.readBytes) / Double(n), 1))"
         }
         report.rows.append(

@@ -53,11 +53,12 @@ extension WorkloadRunner {
             BenchRow(
                 id: "W5", what: "overwrite every 2nd key twice, sync", threads: 1, ops: done,
                 seconds: overwriteSeconds))
-        report.rows.append(BenchRow(
-            id: "W5", what: "compact", seconds: compactSeconds,
-            note: "\(result.segmentsCompacted) segments rewritten,"
-                + " \(Format.grouped(result.recordsCopied)) records copied,"
-                + " \(Format.bytes(result.bytesReclaimed)) reclaimed"))
+        report.rows.append(
+            BenchRow(
+                id: "W5", what: "compact", seconds: compactSeconds,
+                note: "\(result.segmentsCompacted) segments rewritten,"
+                    + " \(Format.grouped(result.recordsCopied)) records copied,"
+                    + " \(Format.bytes(result.bytesReclaimed)) reclaimed"))
         report.details.append(
             "size on disk: after load \(Format.bytes(sizeBefore.allocated)),"
                 + " after overwrites \(Format.bytes(sizeOverwritten.allocated))"

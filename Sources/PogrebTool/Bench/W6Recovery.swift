@@ -98,15 +98,17 @@ extension WorkloadRunner {
         var report = WorkloadReport(id: "W6")
         report.rows.append(
             BenchRow(id: "W6", what: "load in a child, sync, SIGKILL", threads: 1, ops: n, seconds: loadSeconds))
-        report.rows.append(BenchRow(
-            id: "W6", what: "open after crash, no tail", seconds: noTailSeconds,
-            note: "\(Format.grouped(noTailStats.recordsReplayedAtOpen)) records replayed;"
-                + " \(Format.grouped(n)) keys verified"))
-        report.rows.append(BenchRow(
-            id: "W6", what: "open after crash, \(Format.grouped(tail))-put tail", seconds: tailSeconds,
-            note: "\(Format.grouped(tailStats.recordsReplayedAtOpen)) records replayed,"
-                + " \(Format.grouped(recovered)) of \(Format.grouped(tail)) tail keys survived (unsynced),"
-                + " all correct"))
+        report.rows.append(
+            BenchRow(
+                id: "W6", what: "open after crash, no tail", seconds: noTailSeconds,
+                note: "\(Format.grouped(noTailStats.recordsReplayedAtOpen)) records replayed;"
+                    + " \(Format.grouped(n)) keys verified"))
+        report.rows.append(
+            BenchRow(
+                id: "W6", what: "open after crash, \(Format.grouped(tail))-put tail", seconds: tailSeconds,
+                note: "\(Format.grouped(tailStats.recordsReplayedAtOpen)) records replayed,"
+                    + " \(Format.grouped(recovered)) of \(Format.grouped(tail)) tail keys survived (unsynced),"
+                    + " all correct"))
         report.rows.append(BenchRow(id: "W6", what: "open (clean)", seconds: cleanSeconds))
         if !tailStats.tornTails.isEmpty {
             report.details.append("torn tail cut at open: " + tailStats.tornTails.joined(separator: "; "))

@@ -67,11 +67,12 @@ extension WorkloadRunner {
             verifiedLookups += total
             try close(check)
             if threads == 1 { single = seconds }
-            report.rows.append(BenchRow(
-                id: "W7", what: "durable put (sync every write)", threads: threads, ops: total, seconds: seconds,
-                note: threads == 1
-                    ? "\(Format.duration(seconds / Double(total))) a put"
-                    : "\(Format.fixed(single / seconds, 2)) × 1 thread (group commit)"))
+            report.rows.append(
+                BenchRow(
+                    id: "W7", what: "durable put (sync every write)", threads: threads, ops: total, seconds: seconds,
+                    note: threads == 1
+                        ? "\(Format.duration(seconds / Double(total))) a put"
+                        : "\(Format.fixed(single / seconds, 2)) × 1 thread (group commit)"))
             var o = JSONObject()
             o.set("threads", threads)
             o.set("ops", total)

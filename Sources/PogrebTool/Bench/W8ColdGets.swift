@@ -33,15 +33,18 @@ extension WorkloadRunner {
             try close(db)
             let perLookup = Double(lookupIO.readBytes) / Double(coldLookups)
             let what = preload ? "cold get, index read first" : "cold get (page cache dropped)"
-            report.rows.append(BenchRow(
-                id: "W8", what: what, threads: 1, ops: coldLookups, seconds: run.seconds,
-                note: "\(Format.fixed(perLookup, 0)) B (\(Format.fixed(perLookup / 4096, 2)) pages)"
-                    + " from storage a lookup"))
-            var detail = "\(preload ? "index read first" : "cold"): open \(Format.duration(openSeconds))"
+            report.rows.append(
+                BenchRow(
+                    id: "W8", what: what, threads: 1, ops: coldLookups, seconds: run.seconds,
+                    note: "\(Format.fixed(perLookup, 0)) B (\(Format.fixed(perLookup / 4096, 2)) pages)"
+                        + " from storage a lookup"))
+            var detail =
+                "\(preload ? "index read first" : "cold"): open \(Format.duration(openSeconds))"
                 + " read \(Format.bytes(openIO.readBytes)) from storage;"
                 + " \(Format.bytes(resident)) of the files were cached after the drop"
             if preload {
-                detail += "; reading the index files (\(Format.bytes(indexBytes)))"
+                detail +=
+                    "; reading the index files (\(Format.bytes(indexBytes)))"
                     + " fetched \(Format.bytes(preloadIO.readBytes))"
             }
             report.details.append(detail)

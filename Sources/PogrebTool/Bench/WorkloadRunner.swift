@@ -198,10 +198,11 @@ final class WorkloadRunner {
                 default: outcome.unexpected += 1
                 }
                 if outcome.firstProblem == nil {
-                    outcome.firstProblem = [
-                        1: "\(describeKey(id)) is missing", 2: "\(describeKey(id)) has a wrong value",
-                        3: "\(describeKey(id)) should be absent but was found",
-                    ][state]
+                    outcome.firstProblem =
+                        [
+                            1: "\(describeKey(id)) is missing", 2: "\(describeKey(id)) has a wrong value",
+                            3: "\(describeKey(id)) should be absent but was found",
+                        ][state]
                 }
             }
             outcome.ops = k + 1
@@ -327,7 +328,8 @@ final class WorkloadRunner {
         json.set("rawBytes", raw)
         json.set("ratio", Double(size.allocated) / Double(raw))
         json.set("apparentRatio", Double(size.apparent) / Double(raw))
-        let text = "\(Format.bytes(size.allocated)) on disk"
+        let text =
+            "\(Format.bytes(size.allocated)) on disk"
             + " = \(Format.fixed(Double(size.allocated) / Double(raw), 2)) × raw (\(Format.bytes(raw)));"
             + " file lengths \(Format.bytes(size.apparent))"
             + " = \(Format.fixed(Double(size.apparent) / Double(raw), 2)) × raw"

@@ -27,9 +27,11 @@ struct Check: ParsableCommand {
                     // "FILE: cut at offset …": a record cut short at the end of the log (a crash
                     // during a write); this read-only open skips it, a writable open cuts it.
                     if let colon = tail.firstRange(of: ": ") {
-                        problems.append((
-                            file: String(tail[..<colon.lowerBound]), offset: nil,
-                            what: "torn tail (a writable open cuts it): " + tail[colon.upperBound...]))
+                        problems.append(
+                            (
+                                file: String(tail[..<colon.lowerBound]), offset: nil,
+                                what: "torn tail (a writable open cuts it): " + tail[colon.upperBound...]
+                            ))
                     } else {
                         problems.append((file: path, offset: nil, what: "torn tail (a writable open cuts it): " + tail))
                     }
@@ -55,25 +57,29 @@ struct Check: ParsableCommand {
             object.set("recordsChecked", records)
             object.set("keys", keys)
             object.set("seconds", seconds)
-            object.set("problems", problems.map { p in
-                var o = JSONObject()
-                o.set("file", p.file)
-                if let offset = p.offset { o.set("offset", offset) } else { o.setNull("offset") }
-                o.set("what", p.what)
-                return o
-            })
+            object.set(
+                "problems",
+                problems.map { p in
+                    var o = JSONObject()
+                    o.set("file", p.file)
+                    if let offset = p.offset { o.set("offset", offset) } else { o.setNull("offset") }
+                    o.set("what", p.what)
+                    return o
+                })
             Console.current.out.write(object.text + "\n")
         } else if problems.isEmpty {
             Console.current.out.write(
                 "ok: \(Format.grouped(records)) records checked, \(Format.grouped(keys)) keys,"
                     + " index and log agree (\(Format.duration(seconds)))\n")
         } else {
-            var text = "\(problems.count) problem\(problems.count == 1 ? "" : "s") found"
+            var text =
+                "\(problems.count) problem\(problems.count == 1 ? "" : "s") found"
                 + " (\(Format.grouped(records)) records checked):\n"
             for p in problems {
                 text += "  " + p.file + (p.offset.map { " at offset \($0)" } ?? "") + ": " + p.what + "\n"
             }
-            text += "Run `pogreb repair \(path) --copy-to <new directory>` to rebuild a copy,"
+            text +=
+                "Run `pogreb repair \(path) --copy-to <new directory>` to rebuild a copy,"
                 + " or `--yes` to repair in place.\n"
             Console.current.out.write(text)
         }

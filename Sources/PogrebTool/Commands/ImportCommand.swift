@@ -89,7 +89,8 @@ struct Import: ParsableCommand {
                 progress.finish()
                 var message = error.message
                 if committed > 0 || error.status == .interrupted {
-                    message += "; \(Format.grouped(committed)) items from lines 1–\(committedLines)"
+                    message +=
+                        "; \(Format.grouped(committed)) items from lines 1–\(committedLines)"
                         + " were imported in complete batches, nothing after"
                 }
                 return ToolError(error.status, message)
@@ -200,7 +201,10 @@ struct Import: ParsableCommand {
             let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR {
-                    if Interrupt.requested { unlink(path); throw Interrupt.error }
+                    if Interrupt.requested {
+                        unlink(path)
+                        throw Interrupt.error
+                    }
                     continue
                 }
                 unlink(path)

@@ -66,8 +66,8 @@ struct LineDecoder {
     /// The two base64 fields of a line exactly in the export format, or `nil`.
     static func exportLine(_ line: ArraySlice<UInt8>) -> (key: ArraySlice<UInt8>, value: ArraySlice<UInt8>)? {
         guard line.starts(with: exportPrefix),
-              line.count >= exportPrefix.count + exportMiddle.count + exportSuffix.count,
-              line[(line.endIndex - exportSuffix.count)...].elementsEqual(exportSuffix)
+            line.count >= exportPrefix.count + exportMiddle.count + exportSuffix.count,
+            line[(line.endIndex - exportSuffix.count)...].elementsEqual(exportSuffix)
         else { return nil }
         let keyStart = line.startIndex + exportPrefix.count
         guard let keyEnd = line[keyStart...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }

@@ -26,8 +26,8 @@ struct Stats: ParsableCommand {
         // the version and the header size all right).
         let headers = files.compactMap { file -> (name: String, kind: FileHeader.Kind, header: FileHeader)? in
             guard let bytes = Files.readPrefix(path + "/" + file.name, count: FileHeader.size), bytes.count >= 8,
-                  let kind = FileHeader.Kind(rawValue: String(decoding: bytes[0..<8], as: UTF8.self)),
-                  let header = try? FileHeader.decode(bytes, expected: kind, file: file.name)
+                let kind = FileHeader.Kind(rawValue: String(decoding: bytes[0..<8], as: UTF8.self)),
+                let header = try? FileHeader.decode(bytes, expected: kind, file: file.name)
             else { return nil }
             return (file.name, kind, header)
         }
@@ -47,16 +47,18 @@ struct Stats: ParsableCommand {
             object.set("logBytes", statistics.logBytes)
             object.set("deadBytes", statistics.deadBytes)
             object.set("liveBytes", live)
-            object.set("segments", statistics.segments.map { segment in
-                var s = JSONObject()
-                s.set("name", baseName(segment.name))
-                s.set("sequence", segment.sequence)
-                s.set("size", segment.size)
-                s.set("deadBytes", segment.deadBytes)
-                s.set("liveBytes", segment.size - segment.deadBytes)
-                s.set("active", segment.isActive)
-                return s
-            })
+            object.set(
+                "segments",
+                statistics.segments.map { segment in
+                    var s = JSONObject()
+                    s.set("name", baseName(segment.name))
+                    s.set("sequence", segment.sequence)
+                    s.set("size", segment.size)
+                    s.set("deadBytes", segment.deadBytes)
+                    s.set("liveBytes", segment.size - segment.deadBytes)
+                    s.set("active", segment.isActive)
+                    return s
+                })
             var index = JSONObject()
             index.set("buckets", statistics.bucketCount)
             index.set("overflowBuckets", statistics.overflowBucketCount)
@@ -76,13 +78,15 @@ struct Stats: ParsableCommand {
             object.set("lastCheckpoint", last)
             object.set("recordsReplayedAtOpen", statistics.recordsReplayedAtOpen)
             object.set("tornTails", strings: statistics.tornTails)
-            object.set("files", files.map { file in
-                var f = JSONObject()
-                f.set("name", file.name)
-                f.set("size", file.size)
-                f.set("allocated", file.allocated)
-                return f
-            })
+            object.set(
+                "files",
+                files.map { file in
+                    var f = JSONObject()
+                    f.set("name", file.name)
+                    f.set("size", file.size)
+                    f.set("allocated", file.allocated)
+                    return f
+                })
             object.set("apparentBytes", apparent)
             object.set("bytesOnDisk", allocated)
             Console.current.out.write(object.text + "\n")

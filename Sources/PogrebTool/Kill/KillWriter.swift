@@ -98,7 +98,9 @@ enum KillPlan {
             let syncAfter = stream.next() % 24 == 0
             let m = stream.next() % 400
             stepIndex += 1
-            return Step(operations: operations, isBatch: isBatch, syncAfter: syncAfter, maintenance: m == 0 ? .checkpoint : m == 1 ? .compact : .none)
+            return Step(
+                operations: operations, isBatch: isBatch, syncAfter: syncAfter,
+                maintenance: m == 0 ? .checkpoint : m == 1 ? .compact : .none)
         }
     }
 
@@ -128,7 +130,8 @@ enum KillPlan {
 
 struct KillWriter: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "_kill-writer", abstract: "Internal: a writer for kill tests (see KillWriter.swift).", shouldDisplay: false)
+        commandName: "_kill-writer", abstract: "Internal: a writer for kill tests (see KillWriter.swift).",
+        shouldDisplay: false)
 
     @Option var path: String
     @Option var seed: UInt64
@@ -156,7 +159,9 @@ struct KillWriter: ParsableCommand {
         options.checkpointLogBytes = 2 << 20
         options.compactionMinDeadBytes = 64 << 10
         options.writeBufferSize = 4096  // many small pwrites, so a kill often leaves a torn record
-        let db = try engine("opening \(path)") { () throws(PogrebError) -> Database in try Database.open(at: path, options: options) }
+        let db = try engine("opening \(path)") { () throws(PogrebError) -> Database in
+            try Database.open(at: path, options: options)
+        }
         try append("opened \(start)")
 
         var generator = KillPlan.Generator(seed: seed)

@@ -11,7 +11,9 @@ enum AccessMode {
 }
 
 /// Opens the database at `path`, with messages that say what to do.
-func openDatabase(_ path: String, _ mode: AccessMode, configure: (inout Options) -> Void = { _ in }) throws(ToolError) -> Database {
+func openDatabase(
+    _ path: String, _ mode: AccessMode, configure: (inout Options) -> Void = { _ in }
+) throws(ToolError) -> Database {
     var options = Options()
     var create = false
     switch mode {
@@ -38,8 +40,14 @@ func openDatabase(_ path: String, _ mode: AccessMode, configure: (inout Options)
     do {
         return try Database.open(at: path, options: options)
     } catch {
-        if error.code == .io, let errno = error.underlying as? Errno, errno.rawValue == EACCES || errno.rawValue == EROFS || errno.rawValue == EPERM {
-            throw ToolError(.io, "\(path): \(error.description). The directory (or a file in it) cannot be written; check its permissions, or use a command that only reads.")
+        if error.code == .io, let errno = error.underlying as? Errno,
+            errno.rawValue == EACCES || errno.rawValue == EROFS || errno.rawValue == EPERM
+        {
+            throw ToolError(
+                .io,
+                "\(path): \(error.description). The directory (or a file in it) cannot be written; check its "
+                    + "permissions, or use a command that only reads."
+            )
         }
         throw ToolError(error)
     }

@@ -27,9 +27,10 @@ enum Files {
             if name == "." || name == ".." { continue }
             var info = stat()
             guard lstat(directory + "/" + name, &info) == 0 else { continue }
-            entries.append(DirectoryEntry(
-                name: name, size: Int64(info.st_size), allocated: Int64(info.st_blocks) * 512,
-                modified: Int64(info.st_mtim.tv_sec), isRegularFile: (info.st_mode & S_IFMT) == S_IFREG))
+            entries.append(
+                DirectoryEntry(
+                    name: name, size: Int64(info.st_size), allocated: Int64(info.st_blocks) * 512,
+                    modified: Int64(info.st_mtim.tv_sec), isRegularFile: (info.st_mode & S_IFMT) == S_IFREG))
         }
         return entries.sorted { $0.name < $1.name }
     }
@@ -37,7 +38,8 @@ enum Files {
     /// Sizes of all regular files in `directory`: (sum of lengths, sum of allocated bytes).
     static func totalSize(_ directory: String) -> (apparent: Int64, allocated: Int64) {
         guard let entries = try? list(directory) else { return (0, 0) }
-        var apparent: Int64 = 0, allocated: Int64 = 0
+        var apparent: Int64 = 0
+        var allocated: Int64 = 0
         for entry in entries where entry.isRegularFile {
             apparent += entry.size
             allocated += entry.allocated
@@ -74,7 +76,9 @@ enum Files {
         let base = parent ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array((base + "/" + prefix + "-XXXXXX").utf8CString)
         let result = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard result != nil else { throw ToolError(.io, "cannot create a temporary directory in \(base): \(describeErrno(errno))") }
+        guard result != nil else {
+            throw ToolError(.io, "cannot create a temporary directory in \(base): \(describeErrno(errno))")
+        }
         return stringFromCString(template)
     }
 

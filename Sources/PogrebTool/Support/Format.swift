@@ -56,7 +56,9 @@ enum Format {
     static func clock(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "--:--" }
         let s = Int(seconds.rounded())
-        let h = s / 3600, m = (s % 3600) / 60, r = s % 60
+        let h = s / 3600
+        let m = (s % 3600) / 60
+        let r = s % 60
         let two = { (x: Int) in x < 10 ? "0\(x)" : "\(x)" }
         return h > 0 ? "\(h):\(two(m)):\(two(r))" : "\(m):\(two(r))"
     }

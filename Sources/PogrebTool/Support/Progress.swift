@@ -6,7 +6,10 @@
 /// import  [##########----------]  51%  5.10 M/10.0 M records  612 k/s  ETA 0:08
 /// ```
 final class Progress {
-    enum Unit: Equatable { case items(String), bytes }
+    enum Unit: Equatable {
+        case items(String)
+        case bytes
+    }
 
     let label: String
     let total: Int64?

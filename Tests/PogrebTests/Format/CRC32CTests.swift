@@ -75,8 +75,10 @@ struct CRC32CTests {
     /// match the bit-at-a-time definition for every length class at every misalignment. The
     /// hardware path runs three interleaved lanes of 128 bytes from 384 bytes on and of 1 KiB
     /// from 3 KiB on, so the lengths include both boundaries.
-    @Test(arguments: [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 65, 255, 383, 384, 385, 1000,
-                      3071, 3072, 3073, 4096, 4097, 6150, 9999])
+    @Test(arguments: [
+        0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 65, 255, 383, 384, 385, 1000,
+        3071, 3072, 3073, 4096, 4097, 6150, 9999,
+    ])
     func matchesReference(length: Int) {
         let data = Self.bytes(length, seed: UInt64(length) &+ 1)
         for crc: UInt32 in [0, 0xFFFF_FFFF, 0x1234_5678] {
@@ -88,7 +90,9 @@ struct CRC32CTests {
                     let slice = UnsafeRawBufferPointer(rebasing: raw[misalignment..<(misalignment + length)])
                     let dispatched = CRC32C.checksum(slice, continuing: crc)
                     let portable = CRC32C.portableChecksum(slice, continuing: crc)
-                    #expect(dispatched == expected, "misalignment \(misalignment): got \(Self.hex(dispatched)), want \(Self.hex(expected))")
+                    #expect(
+                        dispatched == expected,
+                        "misalignment \(misalignment): got \(Self.hex(dispatched)), want \(Self.hex(expected))")
                     #expect(portable == expected, "portable, misalignment \(misalignment)")
                 }
             }

@@ -45,7 +45,9 @@ struct CheckpointDecodingTests {
             .init(sequence: 6, fileNumber: 3, size: 4096, deadBytes: 0),
             .init(sequence: 7, fileNumber: 4, size: 123_456, deadBytes: 123_456),
         ],
-        changedBuckets: [(.main(0), bucket(1)), (.main(1), bucket(2)), (.main(63), bucket(7)), (.overflow(8), bucket(5))])
+        changedBuckets: [
+            (.main(0), bucket(1)), (.main(1), bucket(2)), (.main(63), bucket(7)), (.overflow(8), bucket(5)),
+        ])
 
     /// A checkpoint as a fresh database writes it: no segment entries, no buckets.
     static let empty = Checkpoint(

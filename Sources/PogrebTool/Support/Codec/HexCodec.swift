@@ -30,7 +30,8 @@ extension Codec {
         var chars = Array(field)
         var offset = 0
         if chars.count >= 2, chars[0] == UInt8(ascii: "0"),
-           chars[1] == UInt8(ascii: "x") || chars[1] == UInt8(ascii: "X") {
+            chars[1] == UInt8(ascii: "x") || chars[1] == UInt8(ascii: "X")
+        {
             chars.removeFirst(2)
             offset = 2
         }

@@ -73,13 +73,20 @@ struct JSONLineParser {
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             try skipNested()
             return .other(c == UInt8(ascii: "{") ? "an object" : "an array")
-        case UInt8(ascii: "t"): try literal("true"); return .other("true")
-        case UInt8(ascii: "f"): try literal("false"); return .other("false")
-        case UInt8(ascii: "n"): try literal("null"); return .other("null")
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .other("true")
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .other("false")
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .other("null")
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             while let d = peek,
-                  d == UInt8(ascii: "-") || d == UInt8(ascii: "+") || d == UInt8(ascii: ".") || d == UInt8(ascii: "e")
-                      || d == UInt8(ascii: "E") || (d >= UInt8(ascii: "0") && d <= UInt8(ascii: "9")) {
+                d == UInt8(ascii: "-") || d == UInt8(ascii: "+") || d == UInt8(ascii: ".") || d == UInt8(ascii: "e")
+                    || d == UInt8(ascii: "E") || (d >= UInt8(ascii: "0") && d <= UInt8(ascii: "9"))
+            {
                 i += 1
             }
             return .other("a number")
@@ -99,11 +106,16 @@ struct JSONLineParser {
         var depth = 0
         while let c = peek {
             switch c {
-            case UInt8(ascii: "\""): _ = try string(); continue
+            case UInt8(ascii: "\""):
+                _ = try string()
+                continue
             case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
-                if depth == 0 { i += 1; return }
+                if depth == 0 {
+                    i += 1
+                    return
+                }
             default: break
             }
             i += 1
