@@ -9,7 +9,7 @@ extension Database {
         guard !isReadOnly else {
             throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
         }
-        for index in operations.indices {
+        for index in unsafe operations.indices {
             let operation = unsafe operations[index]
             guard unsafe operation.key.count <= Limits.maxKeySize else {
                 throw unsafe PogrebError.keyTooLarge(operation.key.count)
@@ -68,7 +68,7 @@ extension Database {
             // every record starts at an offset below the segment size.
             var results: [Bool] = []
             unsafe results.reserveCapacity(operations.count)
-            for i in operations.indices {
+            for i in unsafe operations.indices {
                 let operation = unsafe operations[i]
                 unsafe results += try appendChecked([operation], hashes: [hashes[i]], batch: false, writer: &w)
             }
@@ -83,7 +83,7 @@ extension Database {
         let results = unsafe try appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
         var puts = 0
         var deletes = 0
-        for i in operations.indices {
+        for i in unsafe operations.indices {
             let operation = unsafe operations[i]
             if case .put = unsafe operation { puts += 1 } else if results[i] { deletes += 1 }
         }
@@ -116,16 +116,17 @@ extension Database {
             let flags: Record.Flags = batch ? .batch : []
             var changed = false
             do throws(PogrebError) {
-                for i in operations.indices {
+                for i in unsafe operations.indices {
                     let operation = unsafe operations[i]
                     let hash = hashes[i]
                     let key = unsafe operation.key
-                    let matches = { (candidate: UInt64) throws(PogrebError) -> Bool in
-                        try unsafe state.recordHasKey(candidate, key: key)
-                    }
                     switch unsafe operation {
                     case .put(_, let value):
-                        let found = try index.findPosition(hash: hash, matches: matches)
+                        // A closure literal at each call, not one stored in a local: a stored
+                        // closure escapes and would allocate its context on every write.
+                        let found = try index.findPosition(hash: hash) { (candidate) throws(PogrebError) -> Bool in
+                            try unsafe state.recordHasKey(candidate, key: key)
+                        }
                         changed = true
                         let offset = state.bufferStart + Int64(state.buffer.count)
                         unsafe Record.append(kind: .put, flags: flags, key: key, value: value, to: &state.buffer)
@@ -143,7 +144,9 @@ extension Database {
                         results.append(old != nil)
                     case .delete:
                         // `remove` reads the whole chain before it changes anything.
-                        let old = try index.remove(hash: hash, matches: matches)
+                        let old = try index.remove(hash: hash) { (candidate) throws(PogrebError) -> Bool in
+                            try unsafe state.recordHasKey(candidate, key: key)
+                        }
                         guard let old else {
                             results.append(false)
                             continue
