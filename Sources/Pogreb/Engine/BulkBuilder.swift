@@ -39,12 +39,8 @@ struct BulkBuilder {
             throw PogrebError(
                 .invalidArgument, "the data needs more than \(layout.maxFileNumber) segments; use a larger segmentSize")
         }
-        let name = DatabaseFiles.segment(sequence: sequence)
-        let file = try fileSystem.open(name, .createNew)
-        let segment = Segment(
-            sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name,
-            size: Int64(FileHeader.size))
-        try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
+        let segment = try Segment.create(
+            sequence: sequence, fileNumber: number, databaseID: databaseID, in: fileSystem)
         segments.append(segment)
         bufferStart = Int64(FileHeader.size)
     }

@@ -60,12 +60,8 @@ extension Database {
         }
         let sequence = w.nextSequence
         w.nextSequence += 1
-        let name = DatabaseFiles.segment(sequence: sequence)
-        let file = try fileSystem.open(name, .createNew)
-        let segment = Segment(
-            sequence: sequence, fileNumber: number, file: file, name: fileSystem.displayPath + "/" + name,
-            size: Int64(FileHeader.size))
-        try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
+        let segment = try Segment.create(
+            sequence: sequence, fileNumber: number, databaseID: databaseID, in: fileSystem)
         w.directoryNeedsSync = true
         return segment
     }

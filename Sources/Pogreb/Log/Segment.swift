@@ -38,6 +38,20 @@
         self.size = size
     }
 
+    /// Creates the file of a new segment with its header (`open(O_CREAT|O_EXCL)`, `pwrite`); the
+    /// file and its directory entry become durable at the caller's next sync.
+    static func create(
+        sequence: UInt64, fileNumber: UInt32, databaseID: [UInt8], in fileSystem: any FileSystem
+    ) throws(PogrebError) -> Segment {
+        let name = DatabaseFiles.segment(sequence: sequence)
+        let file = try fileSystem.open(name, .createNew)
+        let segment = Segment(
+            sequence: sequence, fileNumber: fileNumber, file: file, name: fileSystem.displayPath + "/" + name,
+            size: Int64(FileHeader.size))
+        try file.write(segment.header(databaseID: databaseID).encoded(), at: 0)
+        return segment
+    }
+
     func header(databaseID: [UInt8]) -> FileHeader {
         FileHeader(kind: .segment, databaseID: databaseID, a: sequence, b: UInt64(fileNumber), c: 0)
     }
