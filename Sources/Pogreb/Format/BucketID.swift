@@ -36,5 +36,13 @@ struct BucketID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     static func < (lhs: BucketID, rhs: BucketID) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+
+    /// The dictionary of changed buckets is keyed by `BucketID` and looked up on every write:
+    /// hash the raw value in one shot, as a bare `UInt64` key does, instead of through a
+    /// `Hasher` (measured with callgrind on a W1 load of 100 000 keys: the synthesized
+    /// `hash(into:)` cost 51 M more instructions, 3 % of the load).
+    func _rawHashValue(seed: Int) -> Int { rawValue._rawHashValue(seed: seed) }
+
     var description: String { isOverflow ? "overflow bucket \(number)" : "bucket \(number)" }
 }
