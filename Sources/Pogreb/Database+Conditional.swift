@@ -40,19 +40,14 @@ extension Database {
     /// - Returns: the new value, or `nil` when the key is now absent.
     @discardableResult
     public func update(_ key: [UInt8], _ transform: ([UInt8]?) throws -> [UInt8]?) throws -> [UInt8]? {
-        var failure: (any Error)?
+        var caller = CallerClosure()
         let (value, _) = try readModifyWrite(key) { current in
-            do {
-                let next = try transform(current)
-                if next == current { return .keep }
-                if let next { return .put(next) }
-                return current == nil ? .keep : .delete
-            } catch {
-                failure = error
-                return .keep
-            }
+            guard let next = caller.run({ try transform(current) }) else { return .keep }
+            if next == current { return .keep }
+            if let next { return .put(next) }
+            return current == nil ? .keep : .delete
         }
-        if let failure { throw failure }
+        try caller.rethrow()
         return value
     }
 

@@ -216,11 +216,9 @@ public final class Database: Sendable {
         rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
         var output: R?
-        var failure: (any Error)?
-        try unsafe lendValue(rawKey: key) { value in
-            do { output = try unsafe body(value) } catch { failure = error }
-        }
-        if let failure { throw failure }
+        var caller = CallerClosure()
+        try unsafe lendValue(rawKey: key) { value in output = unsafe caller.run { try unsafe body(value) } }
+        try caller.rethrow()
         guard let output else { throw PogrebError(.invalidArgument, "internal: the value was not lent") }
         return output
     }
