@@ -7,11 +7,15 @@
 /// hot path), so a closure error cannot pass through it. `CallerClosure` carries it across: the
 /// engine calls ``run(_:)``, which catches the closure's error and answers `nil`; the engine
 /// then finishes (releasing its locks) and the public call ends with ``rethrow()``.
+@usableFromInline
 struct CallerClosure {
     /// The error the caller's closure threw, if any.
-    private var failure: (any Error)?
+    @usableFromInline var failure: (any Error)?
+
+    @inlinable init() { failure = nil }
 
     /// Calls `body`; on a throw, keeps the error for ``rethrow()`` and returns `nil`.
+    @inlinable
     mutating func run<T>(_ body: () throws -> T) -> T? {
         do { return try body() } catch {
             failure = error
@@ -20,6 +24,7 @@ struct CallerClosure {
     }
 
     /// Throws the error kept by ``run(_:)``, if any.
+    @inlinable
     func rethrow() throws {
         if let failure { throw failure }
     }

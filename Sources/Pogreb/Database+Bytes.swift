@@ -29,6 +29,7 @@ extension Database {
 
     /// Lends the stored bytes of the value of `key` (any byte sequence) to `body`, without
     /// copying, or `nil` when absent; the rules of ``withValue(forKey:_:)-([UInt8],_)`` apply.
+    @inlinable
     public func withValue<R>(
         forKey key: some Sequence<UInt8>, _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
@@ -40,6 +41,7 @@ extension Database {
     }
 
     /// Lends the stored bytes of the value of the UTF-8 key `key` to `body`, or `nil` when absent.
+    @inlinable
     public func withValue<R>(forKey key: String, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try unsafe withValue(forKey: key.utf8, body)
     }
