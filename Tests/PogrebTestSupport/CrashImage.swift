@@ -51,3 +51,63 @@ private final class GeneratorBox {
     init(_ generator: SeededGenerator) { self.generator = generator }
     func next(upTo count: Int) -> Int { Int.random(in: 0...max(count, 0), using: &generator) }
 }
+
+/// Answers the choices of ``MemoryFileSystem/crashImage(choosing:)``: one number in `0..<count`
+/// per question, asked in a fixed order for a given file-system state.
+package protocol CrashChooser {
+    mutating func choose(_ count: Int) -> Int
+}
+
+/// Random answers, from a seeded generator: samples the crash states.
+package struct RandomChooser: CrashChooser {
+    package var generator: SeededGenerator
+    package init(_ generator: SeededGenerator) { self.generator = generator }
+    package mutating func choose(_ count: Int) -> Int { count <= 1 ? 0 : Int.random(in: 0..<count, using: &generator) }
+}
+
+/// Walks every combination of answers, like an odometer: the first image answers 0 to every
+/// question; ``advance()`` moves to the next combination and returns false after the last.
+/// Valid only while the questions asked stay the same from one image to the next (the same
+/// file-system state), which holds because the order of questions does not depend on the answers.
+package struct ExhaustiveChooser: CrashChooser {
+    private var answers: [Int] = []
+    private var radixes: [Int] = []
+    private var position = 0
+
+    package init() {}
+
+    package mutating func choose(_ count: Int) -> Int {
+        defer { position += 1 }
+        if position == answers.count {
+            answers.append(0)
+            radixes.append(count)
+        }
+        precondition(radixes[position] == count, "the questions changed between two images of one state")
+        return answers[position]
+    }
+
+    /// The number of combinations, known after the first image: the product of the counts, or
+    /// `nil` once it passes `limit`.
+    package func combinations(upTo limit: Int) -> Int? {
+        var product = 1
+        for radix in radixes {
+            let (next, overflow) = product.multipliedReportingOverflow(by: max(radix, 1))
+            if overflow || next > limit { return nil }
+            product = next
+        }
+        return product
+    }
+
+    /// Moves to the next combination; false when every one was visited.
+    package mutating func advance() -> Bool {
+        position = 0
+        var i = answers.count - 1
+        while i >= 0 {
+            answers[i] += 1
+            if answers[i] < radixes[i] { return true }
+            answers[i] = 0
+            i -= 1
+        }
+        return false
+    }
+}

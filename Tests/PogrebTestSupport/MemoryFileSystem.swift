@@ -18,6 +18,41 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         var durable: [String: MemoryFile.Storage] = [:]
         var exists = false
         var locks: [String: (exclusive: Bool, holders: Int)] = [:]
+        /// Creations, removals and renames since the last ``syncDirectory()``, oldest first.
+        var pendingDirectory: [DirectoryChange] = []
+        /// Called before every file sync and directory sync (see ``onSync``).
+        var syncObserver: (@Sendable (SyncPoint) -> Void)?
+    }
+
+    /// A directory operation not yet made durable by ``syncDirectory()``.
+    enum DirectoryChange {
+        case create(String, MemoryFile.Storage)
+        case remove(String)
+        case rename(String, to: String)
+    }
+
+    /// A sync about to happen: of one file (its name), or of the directory.
+    package enum SyncPoint: Sendable, CustomStringConvertible {
+        case file(String)
+        case directory
+
+        package var description: String {
+            switch self {
+            case .file(let name): return "sync of \(name)"
+            case .directory: return "sync of the directory"
+            }
+        }
+    }
+
+    /// Calls `observer` before every sync of a file or of the directory, outside every lock of
+    /// this file system, so that it may take crash images (``crashImage(choosing:)``) of the state
+    /// the sync is about to make durable: the sync points of a power-cut campaign.
+    package func onSync(_ observer: (@Sendable (SyncPoint) -> Void)?) {
+        state.withLock { $0.syncObserver = observer }
+    }
+
+    func willSync(_ point: SyncPoint) {
+        if let observer = state.withLock({ $0.syncObserver }) { observer(point) }
     }
 
     package init(displayPath: String = "memory:") {
@@ -49,6 +84,7 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
                 }
                 let storage = MemoryFile.Storage()
                 state.live[name] = storage
+                state.pendingDirectory.append(.create(name, storage))
                 return storage
             case .readOnly, .readWrite:
                 guard let storage = state.live[name] else {
@@ -57,11 +93,14 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
                 return storage
             }
         }
-        return MemoryFile(name: displayPath + "/" + name, storage: storage, writable: mode != .readOnly)
+        return MemoryFile(
+            name: displayPath + "/" + name, storage: storage, writable: mode != .readOnly, fileSystem: self)
     }
 
     package func remove(_ name: String) throws(PogrebError) {
-        _ = state.withLock { $0.live.removeValue(forKey: name) }
+        state.withLock { state in
+            if state.live.removeValue(forKey: name) != nil { state.pendingDirectory.append(.remove(name)) }
+        }
     }
 
     package func rename(_ from: String, to: String) throws(PogrebError) {
@@ -70,18 +109,25 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
                 throw PogrebError(.io, "cannot rename \(from).", underlying: Errno.noEntry)
             }
             state.live[to] = storage
+            state.pendingDirectory.append(.rename(from, to: to))
         }
     }
 
     package func syncDirectory() throws(PogrebError) {
-        state.withLock { $0.durable = $0.live }
+        willSync(.directory)
+        state.withLock {
+            $0.durable = $0.live
+            $0.pendingDirectory = []
+        }
     }
 
     package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
         try state.withLock { (state) throws(PogrebError) in
             if state.live[name] == nil {
                 if create {
-                    state.live[name] = MemoryFile.Storage()
+                    let storage = MemoryFile.Storage()
+                    state.live[name] = storage
+                    state.pendingDirectory.append(.create(name, storage))
                 } else if exclusive {
                     throw PogrebError(.io, "cannot open the lock file \(name).", underlying: Errno.noEntry)
                 }
@@ -122,6 +168,46 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
                 $0.durable = files
                 $0.exists = state.exists
             }
+        }
+        return image
+    }
+
+    /// The state a disk may hold after a power cut now, in the most general form the campaign
+    /// simulates (docs/TESTING.md): every directory operation since the last ``syncDirectory()``
+    /// is kept or lost on its own (kept ones apply in their order; one whose file is gone is
+    /// skipped); every 512-byte sector of every file keeps the durable bytes or the result of a
+    /// prefix of the unsynced writes that touched it, independently of the other sectors (writes
+    /// reach the disk in any order and tear at sector boundaries); each file's size is that after
+    /// a prefix of its unsynced size changes, sectors never written reading as zeros.
+    ///
+    /// Every choice is asked of `chooser` in a fixed order, so an ``ExhaustiveChooser`` can walk
+    /// every state and a ``RandomChooser`` samples them.
+    package func crashImage(choosing chooser: inout some CrashChooser) -> MemoryFileSystem {
+        let image = MemoryFileSystem(displayPath: displayPath)
+        let (durable, pending, exists) = state.withLock { ($0.durable, $0.pendingDirectory, $0.exists) }
+        // Every file that may appear is asked about, whatever the directory choices, so the
+        // questions do not depend on the answers.
+        var storages: [(String, MemoryFile.Storage)] = durable.keys.sorted().map { ($0, durable[$0]!) }
+        for case .create(let name, let storage) in pending { storages.append((name, storage)) }
+        var copies: [ObjectIdentifier: MemoryFile.Storage] = [:]
+        for (_, storage) in storages where copies[ObjectIdentifier(storage)] == nil {
+            copies[ObjectIdentifier(storage)] = storage.crashCopy(choosing: &chooser)
+        }
+        var directory = durable
+        for change in pending where chooser.choose(2) == 1 {
+            switch change {
+            case .create(let name, let storage): directory[name] = storage
+            case .remove(let name): directory[name] = nil
+            case .rename(let from, let to):
+                if let storage = directory.removeValue(forKey: from) { directory[to] = storage }
+            }
+        }
+        var files: [String: MemoryFile.Storage] = [:]
+        for (name, storage) in directory { files[name] = copies[ObjectIdentifier(storage)] }
+        image.state.withLock {
+            $0.live = files
+            $0.durable = files
+            $0.exists = exists
         }
         return image
     }
@@ -205,6 +291,73 @@ final class MemoryFile: StorageFile {
             return copy
         }
 
+        /// The sector size of ``crashCopy(choosing:)``: a write may reach the disk in part, in
+        /// whole sectors.
+        static let sectorSize = 512
+
+        /// A copy as a power cut may leave it (see ``MemoryFileSystem/crashImage(choosing:)``):
+        /// the size after a prefix of the unsynced size changes, and each sector the durable bytes
+        /// or those after a prefix of the unsynced changes that touched it.
+        func crashCopy(choosing chooser: inout some CrashChooser) -> Storage {
+            let (durable, pending) = state.withLock { ($0.durable, $0.pending) }
+            let sector = Storage.sectorSize
+            // The size: a prefix of the changes, as far as they move the end of the file.
+            var sizes = [durable.count]
+            for change in pending {
+                switch change {
+                case .write(let offset, let bytes): sizes.append(max(sizes[sizes.count - 1], offset + bytes.count))
+                case .truncate(let size): sizes.append(size)
+                }
+            }
+            let size = sizes[chooser.choose(sizes.count)]
+            // The changes that touched each sector, in order. A truncation touches the sectors
+            // from the one it cuts through to the end of the longest extent.
+            var touching: [Int: [Int]] = [:]
+            var extent = durable.count
+            for (i, change) in pending.enumerated() {
+                let range: Range<Int>
+                switch change {
+                case .write(let offset, let bytes):
+                    range = offset..<(offset + bytes.count)
+                    extent = max(extent, offset + bytes.count)
+                case .truncate(let cut):
+                    range = cut..<max(extent, cut)
+                }
+                guard !range.isEmpty else { continue }
+                for s in (range.lowerBound / sector)...((range.upperBound - 1) / sector) {
+                    touching[s, default: []].append(i)
+                }
+            }
+            var bytes = [UInt8](repeating: 0, count: size)
+            let durableEnd = min(size, durable.count)
+            bytes.replaceSubrange(0..<durableEnd, with: durable[0..<durableEnd])
+            for s in touching.keys.sorted() {
+                let changes = touching[s]!
+                let kept = chooser.choose(changes.count + 1)
+                guard kept > 0 else { continue }
+                let start = s * sector
+                var content = [UInt8](repeating: 0, count: sector)
+                for j in 0..<sector where start + j < durable.count { content[j] = durable[start + j] }
+                for i in changes.prefix(kept) {
+                    switch pending[i] {
+                    case .write(let offset, let data):
+                        for j in max(start, offset)..<min(start + sector, offset + data.count) {
+                            content[j - start] = data[j - offset]
+                        }
+                    case .truncate(let cut):
+                        for j in max(start, cut)..<(start + sector) where j >= cut { content[j - start] = 0 }
+                    }
+                }
+                for j in 0..<sector where start + j < size { bytes[start + j] = content[j] }
+            }
+            let copy = Storage()
+            copy.state.withLock {
+                $0.bytes = bytes
+                $0.durable = bytes
+            }
+            return copy
+        }
+
         static func apply(_ change: Change, to bytes: inout [UInt8]) {
             switch change {
             case .write(let offset, let data):
@@ -226,11 +379,13 @@ final class MemoryFile: StorageFile {
     let storage: Storage
     private let writable: Bool
     private let isClosed = Atomic<Bool>(false)
+    private let fileSystem: MemoryFileSystem?  // told of every sync (its observer)
 
-    init(name: String, storage: Storage, writable: Bool) {
+    init(name: String, storage: Storage, writable: Bool, fileSystem: MemoryFileSystem? = nil) {
         self.name = name
         self.storage = storage
         self.writable = writable
+        self.fileSystem = fileSystem
     }
 
     private func check(writing: Bool) throws(PogrebError) {
@@ -279,6 +434,7 @@ final class MemoryFile: StorageFile {
 
     func sync() throws(PogrebError) {
         try check(writing: false)
+        fileSystem?.willSync(.file(String(name.split(separator: "/").last ?? "")))
         storage.state.withLock { state in
             state.durable = state.bytes
             state.pending = []
