@@ -31,10 +31,10 @@ public final class Database: Sendable {
     let segmentSize: Int64
     let isReadOnly: Bool
     let shared: ReadWriteLock<SharedState>  // protects the index, the segment table and the write buffer
-    let writer: Mutex<WriterState>  // serializes writers; protects the writer's files and counters
-    let syncGate: Mutex<SyncState>  // held while one fsync runs; protects the durable mark
+    let writer: Lock<WriterState>  // serializes writers; protects the writer's files and counters
+    let syncGate: Lock<SyncState>  // held while one fsync runs; protects the durable mark
     /// Held while a compaction or a backup runs (they exclude each other); the value is unused.
-    let maintenance: Mutex<Bool>
+    let maintenance: Lock<Bool>
     let directoryLock: any DirectoryLock
     let counters = Counters()
     /// What the open found and did; fixed from then on.
@@ -55,9 +55,9 @@ public final class Database: Sendable {
         self.segmentSize = min(Int64(options.segmentSize), layout.maxSegmentSize)
         self.isReadOnly = options.readOnly
         self.shared = ReadWriteLock(shared)
-        self.writer = Mutex(writer)
-        self.syncGate = Mutex(SyncState())
-        self.maintenance = Mutex(false)
+        self.writer = Lock(writer)
+        self.syncGate = Lock(SyncState())
+        self.maintenance = Lock(false)
         self.directoryLock = lock
         self.background = BackgroundWork()
     }
