@@ -282,6 +282,54 @@ import Testing
         }
     }
 
+    /// A batch whose last record starts just inside the address range has its commit record
+    /// past it (the write path allows that): replaying it must not compute an address for the
+    /// commit record (a debug build asserted there), and a put or delete past the range is
+    /// `corrupted`, not an address that wraps into the file number.
+    @Test(arguments: FileSystemKind.allCases)
+    func batchCommitPastTheAddressRangeIsReplayed(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: smallOptions) { t in
+            // 1 MiB segments: 20 offset bits, so an offset of 1 MiB is out of range.
+            let db = try t.open()
+            let big = value(1, length: (1 << 20) - 200)
+            let small = value(0, length: 100)
+            try db.write { batch in
+                batch.put(key(0), small)
+                batch.put(key(1), big)
+            }
+            try db.sync()
+            abandon(db)
+            // The batch filled the first segment: the write rotated to an empty second one.
+            guard let segment = try t.segmentNames().first else { throw TestSupportError("no segment") }
+            let records = try Self.records(of: segment, in: t)
+            guard let commit = records.last else { throw TestSupportError("no record") }
+            #expect(commit.kind == .commit)
+            #expect(commit.offset >= 1 << 20, "the commit record lies past the address range")
+            let files = try t.snapshot()
+            let reopened = try t.open()
+            #expect(try reopened.statistics.recordsReplayedAtOpen == 2)
+            #expect(try reopened.get(key(0)) == small)
+            #expect(try reopened.get(key(1)) == big)
+            try reopened.put(key(2), value(2))
+            #expect(try reopened.get(key(2)) == value(2))
+            try reopened.close()
+
+            // A put where the commit record was: past the range, so corrupted.
+            try t.restore(files)
+            let stray = unsafe key(3).withUnsafeBytes { k in
+                unsafe value(3).withUnsafeBytes { v in
+                    var bytes: [UInt8] = []
+                    unsafe Record.append(kind: .put, flags: [], key: k, value: v, to: &bytes)
+                    return bytes
+                }
+            }
+            try t.modify(segment) { $0 += stray }
+            let error = expectPogrebError(.corrupted) { _ = try t.open() }
+            let offset = commit.offset + Int64(commit.size)
+            #expect(error?.message.contains("offset \(offset)") == true, "\(error.map { "\($0)" } ?? "")")
+        }
+    }
+
     // MARK: Damage
 
     @Test(arguments: FileSystemKind.allCases)

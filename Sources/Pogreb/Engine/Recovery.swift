@@ -42,7 +42,6 @@ enum Recovery {
             let stop = try unsafe scanner.scan { (offset, header, record) throws(PogrebError) -> Bool in
                 // Make the record readable through the state before the index looks at it.
                 segment.size = offset + Int64(header.totalSize)
-                let address = layout.address(fileNumber: segment.fileNumber, offset: offset)
                 let size = Int64(header.totalSize)
                 switch header.kind {
                 case .commit:
@@ -60,6 +59,15 @@ enum Recovery {
                     batchStart = nil
                     segment.deadBytes += size
                 case .put, .delete:
+                    // Only puts and deletes get an address: a batch's commit record may start past
+                    // the address range (the batch's last record starts inside it), a put or a
+                    // delete never does.
+                    guard offset < layout.maxSegmentSize else {
+                        throw PogrebError.corrupted(
+                            file: segment.name, offset: offset,
+                            "a record starts past the largest offset a log address holds (\(layout.maxSegmentSize))")
+                    }
+                    let address = layout.address(fileNumber: segment.fileNumber, offset: offset)
                     let hash = unsafe XXH3.hash64(
                         UnsafeRawBufferPointer(
                             rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
