@@ -99,7 +99,9 @@ public final class Database: Sendable {
     /// Takes the directory lock (`flock`, exclusive for a writer, shared for a read-only open),
     /// reads the newest valid checkpoint, redoes its index writes if a crash interrupted them,
     /// and replays only the log written after it. A torn record at the very end of the log is
-    /// cut off (not in read-only mode, where it is only skipped).
+    /// cut off (not in read-only mode, where it is only skipped); a damaged record that valid
+    /// records follow is not cut (they may have been synced): the open throws `corrupted`, and
+    /// ``repair(at:)`` decides.
     /// - Throws: `locked` when another writer holds the directory; `notADatabase` when a file in
     ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
     ///   `unsupportedVersion`; `readOnly`; `io`.

@@ -7,6 +7,17 @@ enum Recovery {
         var bytes: Int64 = 0
         /// One line per torn tail that was cut off (or skipped, read-only).
         var torn: [String] = []
+        /// One line per damaged tail that `repair` cut off, with the records it dropped.
+        var damageCut: [String] = []
+    }
+
+    /// What replay does with a bad record in the newest segment that is not a torn tail
+    /// (``TailDamage/damage(nextRecord:)``).
+    enum DamagePolicy {
+        /// Throw `corrupted` naming the file and offset (open, read-only or not).
+        case refuse
+        /// Cut the segment there and say what was dropped (`repair`).
+        case cut
     }
 
     private struct Pending {
@@ -19,11 +30,16 @@ enum Recovery {
     /// Replays every record from `position` to the end of the newest segment, in order, applying
     /// batches only when their commit record is present.
     ///
-    /// A bad record in the newest segment is a torn tail: the segment is cut there (`ftruncate`,
-    /// unless `readOnly`), or at the start of an unfinished batch. A bad record in an older
-    /// segment is corruption: sealed segments were synced before the next one was created.
+    /// A bad record in the newest segment is a torn tail when no valid record follows it, or
+    /// when it shows the hole a power cut leaves (``TailDamage``): the segment is cut there
+    /// (`ftruncate` and `fdatasync`, unless `readOnly`), or at the start of an unfinished batch.
+    /// Otherwise records after it may have been synced: `damage` says whether to throw
+    /// `corrupted` naming the file and offset, or to cut there too and report what was dropped.
+    /// A bad record in an older segment is corruption: sealed segments were synced before the
+    /// next one was created.
     static func replay(
-        state: inout SharedState, segments: [Segment], from position: (segment: UInt64, offset: Int64), readOnly: Bool
+        state: inout SharedState, segments: [Segment], from position: (segment: UInt64, offset: Int64), readOnly: Bool,
+        damage: DamagePolicy = .refuse
     ) throws(PogrebError) -> Outcome {
         var outcome = Outcome()
         guard let newest = segments.last else { return outcome }
@@ -91,9 +107,30 @@ enum Recovery {
             }
             var cut: Int64?
             var reason = ""
+            var damaged = false
             if case .bad(let offset, let why) = stop {
+                guard segment === newest else {
+                    throw PogrebError.corrupted(file: segment.name, offset: offset, why)
+                }
                 cut = offset
                 reason = why
+                switch try TailDamage.classify(file: segment.file, at: offset, end: fileEnd) {
+                case .tornTail(let how):
+                    reason += "; a torn tail: \(how)"
+                case .damage(let next):
+                    let what =
+                        "\(why), and a valid record follows at offset \(next): records after it may have "
+                        + "been synced, so this is damage, not a torn tail"
+                    guard damage == .cut else {
+                        throw PogrebError.corrupted(
+                            file: segment.name, offset: offset,
+                            what + ". Nothing was changed. Restore the segment from a backup, or run "
+                                + "`pogreb repair`, which cuts the segment at this offset and drops every record "
+                                + "after it")
+                    }
+                    reason = what
+                    damaged = true
+                }
             }
             if let batchStart {
                 cut = min(cut ?? batchStart, batchStart)
@@ -103,11 +140,17 @@ enum Recovery {
                 guard segment === newest else {
                     throw PogrebError.corrupted(file: segment.name, offset: cut, reason)
                 }
-                outcome.torn.append(
-                    readOnly
-                        ? "\(segment.name): ignored the bytes from offset \(cut) to \(fileEnd) (\(reason)); a "
-                            + "writable open cuts them off"
-                        : "\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
+                if damaged {
+                    outcome.damageCut.append(
+                        "\(segment.name): cut at offset \(cut) of \(fileEnd), dropping \(fileEnd - cut) bytes (\(reason))"
+                    )
+                } else {
+                    outcome.torn.append(
+                        readOnly
+                            ? "\(segment.name): ignored the bytes from offset \(cut) to \(fileEnd) (\(reason)); a "
+                                + "writable open cuts them off"
+                            : "\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
+                }
                 segment.size = cut
                 if !readOnly {
                     segment.region = nil  // never truncate under a mapping
