@@ -162,7 +162,20 @@ enum Recovery {
         return outcome
     }
 
+    /// Applies one replayed put or delete to the index. A `corrupted` error met there comes from
+    /// the index (a broken chain, a slot pointing at no record): it is marked as index damage, so
+    /// a writable open rebuilds the index from the log, as for damage found while loading it.
     private static func apply(_ entry: Pending, state: inout SharedState) throws(PogrebError) {
+        do throws(PogrebError) {
+            try applyToIndex(entry, state: &state)
+        } catch  where error.code == .corrupted {
+            var damaged = error
+            damaged.isIndexDamage = true
+            throw damaged
+        }
+    }
+
+    private static func applyToIndex(_ entry: Pending, state: inout SharedState) throws(PogrebError) {
         var index = HashIndex.placeholder
         swap(&index, &state.index)
         defer { swap(&index, &state.index) }

@@ -142,7 +142,7 @@
                         file: id.fileName, offset: id.fileOffset + 56,
                         "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket "
                             + "\(next), past the \(index.overflowCount) buckets the index has or round a loop. "
-                            + "Reopen to rebuild the index, or run `pogreb repair`"
+                            + "Run `pogreb repair` to rebuild the index from the log"
                     )
                 }
                 id = .overflow(next)
@@ -188,7 +188,8 @@
             guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
                 throw PogrebError(
                     .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                    "the index's overflow chain from bucket \(number) is broken. Run `pogreb repair` to rebuild the "
+                        + "index from the log.")
             }
             let id = BucketID.overflow(current.next)
             ids.append(id)
@@ -279,7 +280,7 @@
             throw PogrebError(
                 .corrupted,
                 "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) ends in an empty "
-                    + "bucket. Reopen to rebuild the index, or run `pogreb repair`."
+                    + "bucket. Run `pogreb repair` to rebuild the index from the log."
             )
         }
         let moved = last.slot(lastIndex)
@@ -326,7 +327,8 @@
             guard current.next < overflowCount, UInt64(hops) < overflowCount else {
                 throw PogrebError(
                     .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                    "the index's overflow chain from bucket \(number) is broken. Run `pogreb repair` to rebuild the "
+                        + "index from the log.")
             }
             id = BucketID.overflow(current.next)
         }
