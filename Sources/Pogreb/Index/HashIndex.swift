@@ -186,10 +186,12 @@
         var current = bucket(.main(number))
         while current.next != 0 {
             guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
-                throw PogrebError(
-                    .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Run `pogreb repair` to rebuild the "
-                        + "index from the log.")
+                let last = ids[ids.count - 1]  // the bucket holding the bad pointer (ids is never empty)
+                throw PogrebError.corrupted(
+                    file: last.fileName, offset: last.fileOffset + 56,
+                    "the index's overflow chain from bucket \(number) is broken (\(last) points at overflow bucket "
+                        + "\(current.next) of \(overflowCount), or round a loop). Run `pogreb repair` to rebuild the "
+                        + "index from the log")
             }
             let id = BucketID.overflow(current.next)
             ids.append(id)
@@ -325,10 +327,11 @@
             }
             hops += 1
             guard current.next < overflowCount, UInt64(hops) < overflowCount else {
-                throw PogrebError(
-                    .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Run `pogreb repair` to rebuild the "
-                        + "index from the log.")
+                throw PogrebError.corrupted(
+                    file: id.fileName, offset: id.fileOffset + 56,
+                    "the index's overflow chain from bucket \(number) is broken (\(id) points at overflow bucket "
+                        + "\(current.next) of \(overflowCount), or round a loop). Run `pogreb repair` to rebuild the "
+                        + "index from the log")
             }
             id = BucketID.overflow(current.next)
         }
