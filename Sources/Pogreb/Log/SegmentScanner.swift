@@ -94,13 +94,16 @@ enum TailDamage: Equatable {
     case damage(nextRecord: Int64)
 
     static let sectorSize: Int64 = 512
-    /// The most bytes read in whole to check candidate records that run past the window.
-    static let candidateReadBudget = 64 << 20
+    /// The most bytes of candidate records whose checksum is computed (some read anew, when they
+    /// run past the window): random bytes pass the header checks at about one offset in 130 000,
+    /// each with a length of up to 512 MiB, so without a bound the search could cost far more than
+    /// one read of the tail.
+    static let candidateBudget = 256 << 20
 
     /// Classifies the bad record at `offset` of `file`, whose bytes end at `end`. Reads the
-    /// file from `offset` to `end` at most once in 1 MiB windows, plus candidate records that
-    /// run past a window (at most ``candidateReadBudget`` bytes; past it, a header that decodes
-    /// counts as a valid record, so the answer errs towards `damage`).
+    /// file from `offset` to `end` at most once in 1 MiB windows, and checksums candidate records
+    /// (at most ``candidateBudget`` bytes, reading those that run past a window; past it, a header
+    /// that decodes counts as a valid record, so the answer errs towards `damage`).
     static func classify(file: any StorageFile, at offset: Int64, end: Int64) throws(PogrebError) -> TailDamage {
         guard let next = try nextRecord(in: file, after: offset, end: end) else {
             return .tornTail(why: "no valid record follows")
@@ -145,7 +148,7 @@ enum TailDamage: Equatable {
     /// that starts after `offset`, trying every byte offset up to `end`; nil when none does.
     static func nextRecord(in file: any StorageFile, after offset: Int64, end: Int64) throws(PogrebError) -> Int64? {
         let window = 1 << 20
-        var budget = candidateReadBudget
+        var budget = candidateBudget
         var start = offset + 1
         while start + Int64(Record.headerSize) <= end {
             let length = Int(min(Int64(window + Record.headerSize), end - start))
@@ -160,13 +163,14 @@ enum TailDamage: Equatable {
                         case .success(let header) = unsafe Record.decodeHeader(
                             UnsafeRawBufferPointer(rebasing: raw[i...]), available: available)
                     else { continue }
+                    // Past the budget, a header that decodes counts as a valid record.
+                    guard budget >= header.totalSize else { return here }
+                    budget -= header.totalSize
                     if i + header.totalSize <= raw.count {
                         let record = unsafe UnsafeRawBufferPointer(rebasing: raw[i..<(i + header.totalSize)])
                         if unsafe Record.checksumMatches(record, header: header) { return here }
                         continue
                     }
-                    guard budget >= header.totalSize else { return here }  // past the budget: assume valid
-                    budget -= header.totalSize
                     let record = try file.readExactly(count: header.totalSize, at: here)
                     if unsafe record.withBytes({ unsafe Record.checksumMatches($0, header: header) }) { return here }
                 }
