@@ -39,6 +39,7 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
         var operations: Set<Operation>
         var failAt: Int
         var sticky: Bool
+        var error: Int32
     }
 
     private struct State {
@@ -64,10 +65,12 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
     // MARK: Control
 
     /// Fails the `occurrence`th (1-based) operation among `operations` counted from now, and with
-    /// `sticky` every changing operation after it.
-    package func arm(_ operations: Set<Operation>, failingAt occurrence: Int, sticky: Bool = false) {
+    /// `sticky` every changing operation after it, with the errno `error` (`EIO` by default;
+    /// `ENOSPC` for a full disk).
+    package func arm(_ operations: Set<Operation>, failingAt occurrence: Int, sticky: Bool = false, error: Int32 = EIO)
+    {
         state.withLock {
-            $0.rule = Rule(operations: operations, failAt: occurrence, sticky: sticky)
+            $0.rule = Rule(operations: operations, failAt: occurrence, sticky: sticky, error: error)
             $0.matched = 0
             $0.tripped = false
         }
@@ -116,22 +119,22 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
 
     /// Counts one operation and throws when the rule says so.
     fileprivate func check(_ operation: Operation, _ what: @autoclosure () -> String) throws(PogrebError) {
-        let fail = state.withLock { state -> Bool in
+        let fail = state.withLock { state -> Int32? in
             state.counts[operation, default: 0] += 1
-            guard let rule = state.rule else { return false }
+            guard let rule = state.rule else { return nil }
             if state.tripped && rule.sticky {
                 state.failures.append("\(operation) \(what()) (after the failure)")
-                return true
+                return rule.error
             }
-            guard rule.operations.contains(operation) else { return false }
+            guard rule.operations.contains(operation) else { return nil }
             state.matched += 1
-            guard state.matched == rule.failAt else { return false }
+            guard state.matched == rule.failAt else { return nil }
             state.tripped = true
             state.failures.append("\(operation) \(what())")
-            return true
+            return rule.error
         }
-        if fail {
-            throw PogrebError(.io, "injected failure: \(operation) \(what())", underlying: Errno(rawValue: EIO))
+        if let fail {
+            throw PogrebError(.io, "injected failure: \(operation) \(what())", underlying: Errno(rawValue: fail))
         }
     }
 
