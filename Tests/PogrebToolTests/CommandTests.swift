@@ -381,6 +381,29 @@ struct CommandTests {
         #expect(runInProcess(["compact", dir.child("missing")]).status == 2)
     }
 
+    @Test("backup --replace replaces an earlier backup, and only a database")
+    func backupReplace() throws {
+        let dir = try TemporaryDirectory("backupreplace")
+        let db = dir.child("db")
+        let backup = dir.child("backup")
+        #expect(runInProcess(["import", db], input: sampleJSONLines(count: 500, seed: 1)).status == 0)
+        #expect(runInProcess(["backup", db, backup]).status == 0)
+        #expect(runInProcess(["import", db], input: sampleJSONLines(count: 700, seed: 2)).status == 0)
+        #expect(runInProcess(["backup", db, backup]).status != 0)
+        let replaced = runInProcess(["backup", db, backup, "--replace"])
+        #expect(replaced.status == 0, "\(replaced)")
+        #expect(runInProcess(["export", backup]).output == runInProcess(["export", db]).output)
+        #expect(try Files.list(dir.path).map(\.name).sorted() == ["backup", "db"])
+        // Not into the database itself, and never over something that is not a database.
+        #expect(runInProcess(["backup", db, db + "/inner"]).status == 2)
+        #expect(mkdir(dir.child("papers"), 0o755) == 0)
+        try writeBytes(Array("mine".utf8), to: dir.child("papers") + "/notes.txt")
+        let refused = runInProcess(["backup", db, dir.child("papers"), "--replace"])
+        #expect(refused.status != 0, "\(refused)")
+        #expect(try Files.list(dir.child("papers")).map(\.name) == ["notes.txt"])
+        #expect(try Files.list(db).allSatisfy { $0.name != "inner" })
+    }
+
     @Test("a read-only directory: exit 5 with a clear message")
     func readOnlyDirectory() throws {
         guard geteuid() != 0 else { return }  // root writes anywhere
