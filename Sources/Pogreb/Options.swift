@@ -77,3 +77,13 @@ public struct Options: Sendable {
     /// Options with every property at its documented default.
     public init() {}
 }
+
+extension Options {
+    /// Throws `invalidArgument` unless ``segmentSize`` lies in 1 MiB ... 1 TiB: the one check that
+    /// `open` and `build` both make.
+    func checkSegmentSize() throws(PogrebError) {
+        guard segmentSize >= 1 << 20, segmentSize <= 1 << 40 else {
+            throw PogrebError(.invalidArgument, "segmentSize \(segmentSize) is outside 1 MiB ... 1 TiB")
+        }
+    }
+}

@@ -100,4 +100,57 @@ import Testing
             try db.close()
         }
     }
+
+    /// A repair that fails at any one of its changing steps — `ENOSPC` injected at each write,
+    /// sync, creation, rename and removal in turn — leaves a database that opens with every key;
+    /// failing before its first rename, it leaves the database exactly as it was (same files, no
+    /// rebuild at the next open).
+    @Test(arguments: FileSystemKind.allCases)
+    func aRepairThatFailsOnAFullDiskLeavesTheDatabaseAsItWas(kind: FileSystemKind) throws {
+        try kind.withFreshDatabase { fileSystem, baseOptions in
+            var options = baseOptions
+            options.segmentSize = 1 << 20
+            let count = 3_000
+            let db = try Database.open(fileSystem: fileSystem, options: options)
+            for i in 0..<count { try db.put(key(i), value(i, length: 300)) }
+            try db.close()
+
+            let faulty = FaultInjectingFileSystem(wrapping: fileSystem)
+            var step = 1
+            var failuresBeforeTheSwitch = 0
+            while step < 10_000 {
+                let names = try fileSystem.listFiles().sorted()
+                faulty.resetCounters()
+                faulty.arm(Set(FaultInjectingFileSystem.Operation.allCases), failingAt: step, fault: .enospc)
+                do {
+                    _ = try Database.repair(fileSystem: faulty)
+                } catch {
+                    faulty.disarm()
+                    #expect(faulty.hasFailed, "step \(step): \(error)")
+                    let switchStarted = faulty.count(of: .rename) > 0
+                    if !switchStarted {
+                        failuresBeforeTheSwitch += 1
+                        #expect(try fileSystem.listFiles().sorted() == names, "step \(step): the same files")
+                    }
+                    let reopened = try Database.open(fileSystem: fileSystem, options: options)
+                    if !switchStarted {
+                        #expect(try reopened.statistics.indexRebuiltAtOpen == nil, "step \(step): no rebuild")
+                    }
+                    var wrong = 0
+                    for i in 0..<count where try reopened.get(key(i)) != value(i, length: 300) { wrong += 1 }
+                    #expect(wrong == 0, "step \(step) (\(faulty.failures)): \(wrong) keys lost")
+                    #expect(try reopened.count == count)
+                    try reopened.close()
+                    step += 1
+                    continue
+                }
+                break
+            }
+            #expect(failuresBeforeTheSwitch > 5, "faults were injected before the switch")
+            let repaired = try Database.open(fileSystem: fileSystem, options: options)
+            defer { try? repaired.close() }
+            #expect(try repaired.count == count)
+            #expect(try repaired.verify().isClean)
+        }
+    }
 }

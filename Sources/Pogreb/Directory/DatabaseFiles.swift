@@ -10,8 +10,12 @@ enum DatabaseFiles {
     static let index = "index.pgi"
     /// The overflow buckets of the hash index.
     static let overflow = "overflow.pgo"
-    /// The first checkpoint of a database being created, renamed into its slot once durable.
+    /// The first checkpoint of a database being created (or rebuilt), renamed into its slot once durable.
     static let creating = "checkpoint.tmp"
+    /// The main buckets of an index being rebuilt by `repair`, renamed to ``index`` once durable.
+    static let indexTemporary = "index.tmp"
+    /// The overflow buckets of an index being rebuilt, renamed to ``overflow`` once durable.
+    static let overflowTemporary = "overflow.tmp"
 
     /// The checkpoint file of `slot` (0 or 1).
     static func checkpoint(slot: Int) -> String { "checkpoint-\(slot & 1).pgc" }
@@ -36,7 +40,8 @@ enum DatabaseFiles {
     /// Whether `name` is a name a database of ours uses. Dot-files are not ours and are left
     /// alone by every command; any other name that is not ours makes `open` refuse the directory.
     static func isOurs(_ name: String) -> Bool {
-        name == lock || name == index || name == overflow || name == creating
+        name == lock || name == index || name == overflow || name == creating || name == indexTemporary
+            || name == overflowTemporary
             || name == checkpoint(slot: 0) || name == checkpoint(slot: 1)
             || segmentSequence(of: name) != nil
     }

@@ -7,9 +7,7 @@ extension Database {
     ) throws(PogrebError) -> Database {
         // Every change from here on, recovery's included, latches its failure.
         let fileSystem = LatchingFileSystem(wrapping: base)
-        guard options.segmentSize >= 1 << 20, options.segmentSize <= 1 << 40 else {
-            throw PogrebError(.invalidArgument, "segmentSize \(options.segmentSize) is outside 1 MiB ... 1 TiB")
-        }
+        try options.checkSegmentSize()
         try fileSystem.prepareDirectory(create: !options.readOnly && options.createIfMissing)
         var names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
         for name in names where !DatabaseFiles.isOurs(name) {

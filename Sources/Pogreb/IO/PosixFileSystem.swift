@@ -39,6 +39,15 @@ package final class PosixFileSystem: FileSystem {
         return opened.st_dev == current.st_dev && opened.st_ino == current.st_ino
     }
 
+    /// The device and inode of the directory this value opened (`fstat` of its descriptor,
+    /// opening it if needed); nil when it cannot be opened.
+    package func directoryIdentity() -> FileIdentity? {
+        guard let fd = try? directoryFD() else { return nil }
+        var info = stat()
+        guard unsafe fstat(fd, &info) == 0 else { return nil }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
     /// The directory's descriptor, opened at the first call.
     private func directoryFD() throws(PogrebError) -> Int32 {
         try descriptor.withLock { (fd) throws(PogrebError) -> Int32 in
