@@ -71,11 +71,13 @@ public final class Database: Sendable {
     /// Opens the database in the directory at `path`, creating it when it does not exist and
     /// ``Options/createIfMissing`` is set.
     ///
-    /// Takes the directory lock (`flock`, exclusive for a writer, shared for a read-only open),
+    /// Takes the directory lock (`flock` on the directory itself, exclusive for a writer, shared
+    /// for a read-only open; no lock file is created),
     /// reads the newest valid checkpoint, redoes its index writes if a crash interrupted them,
     /// and replays only the log written after it. A torn record at the very end of the log is
     /// cut off (not in read-only mode, where it is only skipped).
-    /// - Throws: `locked` when another writer holds the directory; `notADatabase` when a file in
+    /// - Throws: `locked` when another open holds the directory (a writer; or, for a writable
+    ///   open, read-only ones); `notADatabase` when a file in
     ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
     ///   `unsupportedVersion`; `readOnly`; `io`.
     public static func open(at path: String, options: Options = Options()) throws(PogrebError) -> Database {

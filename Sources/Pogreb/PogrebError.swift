@@ -23,7 +23,8 @@ public struct PogrebError: Error, Sendable, CustomStringConvertible {
         public static var keyTooLarge: Self { Self(wrapped: .keyTooLarge) }
         /// The value is longer than ``Database/maxValueSize``.
         public static var valueTooLarge: Self { Self(wrapped: .valueTooLarge) }
-        /// Another writer, in this process or another, holds the database.
+        /// Another open, in this process or another, holds the database: a writer, or — when
+        /// opening for writing — read-only opens.
         public static var locked: Self { Self(wrapped: .locked) }
         /// The database was opened read-only, or the directory cannot be written.
         public static var readOnly: Self { Self(wrapped: .readOnly) }
@@ -130,6 +131,29 @@ extension PogrebError {
             "an earlier change met damage half-way (\(first.message)); nothing more is written. Close the database "
                 + "and run `pogreb check`",
             underlying: first, function: function, file: fileID, line: line)
+    }
+
+    /// `locked`: the directory lock (exclusive when `exclusive`) could not be taken because
+    /// another open holds the directory: readers only (`heldByReaders`), or a writer.
+    package static func locked(
+        _ directory: String, exclusive: Bool, heldByReaders: Bool, function: String = #function,
+        fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        let message: String
+        if exclusive && heldByReaders {
+            message =
+                "\(directory) is open read-only, in another process or another Database value: a writer needs the "
+                + "directory to itself. Close the read-only opens first, or open read-only too."
+        } else if exclusive {
+            message =
+                "\(directory) is open for writing, in another process or another Database value: one writer at a "
+                + "time, and no reader beside it. Close the other writer first."
+        } else {
+            message =
+                "\(directory) is open for writing, in another process or another Database value: read-only opens "
+                + "share the directory with each other, never with a writer. Close the writer first."
+        }
+        return PogrebError(.locked, message, function: function, file: fileID, line: line)
     }
 
     /// `notADatabase` for a file in a database directory that is not ours; nothing was changed.

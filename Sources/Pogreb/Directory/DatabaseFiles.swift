@@ -4,7 +4,8 @@
 /// Every place that lists, opens, creates, copies or deletes a file of a database takes the name
 /// from here, so "is this file ours" has one answer for open, repair, build, backup and verify.
 enum DatabaseFiles {
-    /// The lock file: `flock`ed exclusively by the writer, shared by read-only opens.
+    /// The lock file of earlier builds, which locked it instead of the directory. Still ours, so
+    /// a directory holding one opens, but nothing creates, opens or removes it any more.
     static let lock = "pogreb.lock"
     /// The main buckets of the hash index.
     static let index = "index.pgi"

@@ -51,8 +51,6 @@ extension Database {
                         DatabaseFiles.segment(sequence: segment.sequence), length: length, from: fileSystem,
                         to: destination, source: segment.file)
                 }
-                let lock = try destination.open(DatabaseFiles.lock, .createNew)
-                lock.close()
                 try destination.syncDirectory()
                 return .success(())
             } catch {

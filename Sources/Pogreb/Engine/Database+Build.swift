@@ -60,7 +60,7 @@ extension Database {
                 for name in try target.listFiles() where !name.hasPrefix(".") && !DatabaseFiles.isOurs(name) {
                     throw PogrebError.notOurs("\(path)/\(name)", refusing: "replace")
                 }
-                let lock = try target.lock(DatabaseFiles.lock, exclusive: false, create: false)
+                let lock = try target.lockDirectory(exclusive: false)
                 do throws(PogrebError) { try PathOperations.exchange(staging, path) } catch {
                     lock.unlock()
                     throw error
@@ -70,7 +70,7 @@ extension Database {
                 // The old database now sits at the staging name. Delete it unless a reader still
                 // has it open (then it stays, for that reader, and the report names it).
                 let old = PosixFileSystem(directory: staging)
-                if let exclusive = try? old.lock(DatabaseFiles.lock, exclusive: true, create: false) {
+                if let exclusive = try? old.lockDirectory(exclusive: true) {
                     exclusive.unlock()
                     try PathOperations.removeDirectory(staging)
                 } else {

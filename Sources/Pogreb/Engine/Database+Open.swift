@@ -15,10 +15,11 @@ extension Database {
         for name in names where !DatabaseFiles.isOurs(name) {
             throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)")
         }
-        let lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: !options.readOnly, create: !options.readOnly)
+        let lock = try fileSystem.lockDirectory(exclusive: !options.readOnly)
         names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
         let hasCheckpoint = names.contains { $0.hasPrefix("checkpoint-") }
         if !hasCheckpoint {
+            // An earlier build's lock file is no part of a creation: left alone.
             let leftovers = names.filter { $0 != DatabaseFiles.lock }
             if !leftovers.isEmpty {
                 // Either a creation that was interrupted, or a database whose checkpoints are

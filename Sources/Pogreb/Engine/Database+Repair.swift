@@ -38,7 +38,7 @@ extension Database {
         for name in try fileSystem.listFiles() where !name.hasPrefix(".") && !DatabaseFiles.isOurs(name) {
             throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)", refusing: "repair")
         }
-        let lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: true, create: true)
+        let lock = try fileSystem.lockDirectory(exclusive: true)
         defer { lock.unlock() }
         return try rebuild(fileSystem: fileSystem)
     }

@@ -141,28 +141,24 @@ package final class PosixFileSystem: FileSystem {
         }
     }
 
-    package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
+    /// Locks the directory this value opened: `openat(dir, ".")` gives a descriptor of its own
+    /// (its own open file description, so two values in one process exclude each other too),
+    /// then `flock(LOCK_EX or LOCK_SH | LOCK_NB)`. When the lock is refused, a second
+    /// `flock(LOCK_SH | LOCK_NB)` on the same descriptor tells readers from a writer for the
+    /// message. Creates no file. The lock lives until the returned value is unlocked or freed.
+    package func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
         let dir = try directoryFD()
-        var fd = unsafe openat(dir, name, (exclusive ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0o644)
-        if fd < 0, Errno.current == .noEntry, create {
-            fd = unsafe openat(dir, name, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        }
-        if fd < 0, !exclusive, Errno.current == .noEntry {
-            // A read-only open of a database whose writer never created the lock file: there is
-            // nothing to lock against, and a reader must not create files.
-            return NoLock()
-        }
-        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open the lock file \(path(name))") }
-        if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open the directory \(directory) to lock it") }
+        if Glue.retryingOnInterrupt({ flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) }) != 0 {
             let error = Errno.current
-            _ = Glibc_close(fd)
             if error == .wouldBlock {
-                throw PogrebError(
-                    .locked,
-                    "\(directory) is in use by \(exclusive ? "another process or another Database value" : "a writer that holds it exclusively"): one writer at a time. Close the other one, or open read-only."
-                )
+                let heldByReaders = exclusive && Glue.retryingOnInterrupt({ flock(fd, LOCK_SH | LOCK_NB) }) == 0
+                _ = Glibc_close(fd)
+                throw PogrebError.locked(directory, exclusive: exclusive, heldByReaders: heldByReaders)
             }
-            throw PogrebError.io(error, "cannot lock \(path(name))")
+            _ = Glibc_close(fd)
+            throw PogrebError.io(error, "cannot lock the directory \(directory)")
         }
         return PosixLock(fd: fd)
     }
@@ -194,10 +190,6 @@ enum Glue {
             return result
         }
     }
-}
-
-final class NoLock: DirectoryLock {
-    func unlock() {}
 }
 
 final class PosixLock: DirectoryLock {
