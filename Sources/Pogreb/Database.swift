@@ -87,8 +87,9 @@ public final class Database: Sendable {
             do throws(PogrebError) {
                 return try open(fileSystem: fileSystem, options: options)
             } catch  where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
-                // The bulk builder swapped a new database in while this open read the old one:
-                // start again on what the path names now.
+                // The bulk builder swapped a new database in while this open read the old one, or
+                // before it locked the old one (the lock then fails): start again on what the
+                // path names now.
                 attempt += 1
             }
         }

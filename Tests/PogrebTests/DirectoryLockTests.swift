@@ -1,5 +1,6 @@
 import Foundation
 import PogrebTestSupport
+import Synchronization
 import Testing
 
 @testable import Pogreb
@@ -61,5 +62,61 @@ import Testing
             #expect(blocked?.message.contains("one writer at a time") == false)
             try first.close()
         }
+    }
+}
+
+/// An open that races `Database.build`'s exchange of directories.
+@Suite struct DirectorySwapTests {
+    @Test func aWriterWhoseDirectoryIsSwappedBeforeItLocksBindsToTheNewOne() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            let other = root + "/other"
+            for (directory, text) in [(path, "old"), (other, "new")] {
+                let db = try Database.open(at: directory)
+                try db.put(key(1), bytes(text))
+                try db.close()
+            }
+            // Between the writer's open of the directory and its lock, the directories are
+            // exchanged, as the bulk builder does: the path now names the new database.
+            let swaps = Atomic<Int>(0)
+            PosixFileSystem.beforeLockingDirectory.withLock {
+                $0[path] = {
+                    if swaps.add(1, ordering: .relaxed).oldValue == 0 { try? PathOperations.exchange(other, path) }
+                }
+            }
+            defer { _ = PosixFileSystem.beforeLockingDirectory.withLock { $0.removeValue(forKey: path) } }
+            let db = try Database.open(at: path)
+            #expect(swaps.load(ordering: .relaxed) >= 1, "the hook ran")
+            #expect(try db.get(key(1)) == bytes("new"), "the writer opened the database the path names")
+            try db.put(key(2), value(2))
+            try db.close()
+
+            let current = try Database.open(at: path, options: readOnly())
+            #expect(try current.get(key(2)) == value(2), "the write went to the database at the path")
+            try current.close()
+            let swappedOut = try Database.open(at: other, options: readOnly())
+            #expect(try swappedOut.get(key(1)) == bytes("old"))
+            #expect(try swappedOut.get(key(2)) == nil, "nothing was written to the swapped-out directory")
+            try swappedOut.close()
+        }
+    }
+
+    @Test func aLockTakenOnASwappedOutDirectoryIsRefused() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            let other = root + "/other"
+            for directory in [path, other] { try Database.open(at: directory).close() }
+            let fileSystem = PosixFileSystem(directory: path)
+            try fileSystem.prepareDirectory(create: false)
+            try PathOperations.exchange(other, path)
+            let error = expectPogrebError(.locked) { _ = try fileSystem.lockDirectory(exclusive: true) }
+            #expect(error?.message.contains("replaced") == true, "\(error.map { "\($0)" } ?? "")")
+        }
+    }
+
+    private func readOnly() -> Options {
+        var options = Options()
+        options.readOnly = true
+        return options
     }
 }

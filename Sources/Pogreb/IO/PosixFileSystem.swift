@@ -141,13 +141,23 @@ package final class PosixFileSystem: FileSystem {
         }
     }
 
+    /// Test seam: a closure run by ``lockDirectory(exclusive:)`` after the directory was opened
+    /// and before it is locked, keyed by ``directory``, so that a test can swap the directory in
+    /// between (as a concurrent `Database.build` may). Empty outside tests.
+    package static let beforeLockingDirectory = Mutex<[String: @Sendable () -> Void]>([:])
+
     /// Locks the directory this value opened: `openat(dir, ".")` gives a descriptor of its own
     /// (its own open file description, so two values in one process exclude each other too),
     /// then `flock(LOCK_EX or LOCK_SH | LOCK_NB)`. When the lock is refused, a second
     /// `flock(LOCK_SH | LOCK_NB)` on the same descriptor tells readers from a writer for the
-    /// message. Creates no file. The lock lives until the returned value is unlocked or freed.
+    /// message. Once locked, `fstat` and `stat` check that the path still names the locked
+    /// directory: if it was swapped away meanwhile (a `Database.build` exchanging a new database
+    /// in), the lock is released and `locked` thrown, so no open binds to a directory the path no
+    /// longer names (``Database/open(at:options:)`` then opens again). Creates no file. The lock
+    /// lives until the returned value is unlocked or freed.
     package func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
         let dir = try directoryFD()
+        if let hook = Self.beforeLockingDirectory.withLock({ $0[directory] }) { hook() }
         let fd = Glue.retryingOnInterrupt { unsafe openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open the directory \(directory) to lock it") }
         if Glue.retryingOnInterrupt({ flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) }) != 0 {
@@ -159,6 +169,17 @@ package final class PosixFileSystem: FileSystem {
             }
             _ = Glibc_close(fd)
             throw PogrebError.io(error, "cannot lock the directory \(directory)")
+        }
+        var locked = stat()
+        var current = stat()
+        guard unsafe fstat(fd, &locked) == 0, unsafe stat(directory, &current) == 0,
+            locked.st_dev == current.st_dev, locked.st_ino == current.st_ino
+        else {
+            _ = Glibc_close(fd)
+            throw PogrebError(
+                .locked,
+                "\(directory) was replaced by another directory (or removed) while this open took its lock, as a "
+                    + "`Database.build` swapping a new database in does. Open again.")
         }
         return PosixLock(fd: fd)
     }
