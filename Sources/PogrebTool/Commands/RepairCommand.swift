@@ -46,8 +46,15 @@ struct Repair: ParsableCommand {
             }
             target = copyTo
         }
-        let report = try withTicker("repair") { () throws(ToolError) -> RepairReport in
-            try engine { () throws(PogrebError) -> RepairReport in try Database.repair(at: target) }
+        let report: RepairReport
+        do {
+            report = try withTicker("repair") { () throws(ToolError) -> RepairReport in
+                try engine { () throws(PogrebError) -> RepairReport in try Database.repair(at: target) }
+            }
+        } catch {
+            // A refused repair of a copy leaves no copy behind: the copy is ours, the original untouched.
+            if copyTo != nil { Files.removeTree(target) }
+            throw error
         }
         Console.current.out.write("repaired \(target): \(report.description)\n")
     }
