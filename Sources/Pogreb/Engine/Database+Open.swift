@@ -215,6 +215,10 @@ extension Database {
         let report = OpenReport(
             replayedRecords: replay.records, torn: droppedSegments + replay.torn, indexRebuild: rebuilt)
         writerState.logBytesSinceCheckpoint = replay.bytes
+        // The replayed tail was written by an earlier process that may never have synced it:
+        // count it as appended, so that the first sync() syncs the active segment even when
+        // nothing is written before it (an idle sync costs no fdatasync only once one ran).
+        writerState.appended = UInt64(max(0, replay.bytes))
 
         // Map sealed segments; the newest becomes the active one for a writer.
         for segment in ordered.dropLast() {
