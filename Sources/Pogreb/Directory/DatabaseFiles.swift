@@ -26,12 +26,25 @@ enum DatabaseFiles {
         return "segment-" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits + ".pgl"
     }
 
-    /// The sequence in a segment file name, or nil when `name` is not one.
+    /// The sequence in a segment file name, or nil when `name` is not one: exactly `segment-`,
+    /// 16 lowercase hexadecimal digits and `.pgl`, the spelling ``segment(sequence:)`` writes.
+    /// Any other spelling (a sign, uppercase digits, fewer or more digits) is not ours.
     static func segmentSequence(of name: String) -> UInt64? {
         guard name.hasPrefix("segment-"), name.hasSuffix(".pgl") else { return nil }
-        let digits = name.dropFirst(8).dropLast(4)
-        guard digits.count == 16 else { return nil }
-        return UInt64(digits, radix: 16)
+        let digits = name.utf8.dropFirst(8).dropLast(4)
+        guard digits.count == 16,
+            digits.allSatisfy({
+                ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                    || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
+            })
+        else { return nil }
+        var sequence: UInt64 = 0
+        for digit in digits {
+            sequence =
+                sequence << 4
+                | UInt64(digit <= UInt8(ascii: "9") ? digit - UInt8(ascii: "0") : digit - UInt8(ascii: "a") + 10)
+        }
+        return sequence
     }
 
     /// Whether `name` is a name a database of ours uses. Dot-files are not ours and are left

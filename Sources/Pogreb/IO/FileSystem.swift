@@ -24,7 +24,9 @@ package protocol FileSystem: Sendable {
     /// The names of the regular files in the directory, unsorted.
     func listFiles() throws(PogrebError) -> [String]
 
-    /// Opens a file of the directory.
+    /// Opens a file of the directory. A file opened for writing (``FileOpenMode/readWrite``,
+    /// ``FileOpenMode/createNew``) is never reached through a symbolic link: `O_NOFOLLOW`, and a
+    /// link there is `notADatabase`.
     func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile
 
     /// Removes a file. The removal is durable after the next ``syncDirectory()``.

@@ -105,13 +105,22 @@ package final class PosixFileSystem: FileSystem {
         let flags: Int32
         switch mode {
         case .readOnly: flags = O_RDONLY
-        case .readWrite: flags = O_RDWR
-        case .createNew: flags = O_RDWR | O_CREAT | O_EXCL
+        // A file we write is never reached through a symbolic link (`O_NOFOLLOW`).
+        case .readWrite: flags = O_RDWR | O_NOFOLLOW
+        case .createNew: flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
         }
         let dir = try directoryFD()
         let fd = Glue.retryingOnInterrupt { unsafe openat(dir, name, flags | O_CLOEXEC, 0o644) }
         guard fd >= 0 else {
-            throw PogrebError.io(Errno.current, "cannot open \(path(name))")
+            let error = Errno.current
+            if error.rawValue == ELOOP && mode != .readOnly {
+                throw PogrebError(
+                    .notADatabase,
+                    "\(path(name)) is a symbolic link: the files of a database are never links, and nothing is "
+                        + "written through one. Replace the link by the file itself.",
+                    underlying: error)
+            }
+            throw PogrebError.io(error, "cannot open \(path(name))")
         }
         return PosixFile(fd: fd, name: path(name))
     }
