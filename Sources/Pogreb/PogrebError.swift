@@ -167,6 +167,23 @@ extension PogrebError {
             function: function, file: fileID, line: line)
     }
 
+    /// `corrupted` for something other than a regular file (`kind`: "a directory", "a FIFO", …)
+    /// under one of our names. No rebuild can write there and nothing of ours deletes it, so the
+    /// advice is to move it away. The underlying error is ``NotARegularFile``.
+    package static func notARegularFile(
+        _ path: String, kind: String, function: String = #function, fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        PogrebError(
+            .corrupted,
+            "\(path) is \(kind), not a regular file: every file of a database is a regular file, and nothing of "
+                + "ours writes to or deletes anything else. Move it out of the directory, then run `pogreb check` "
+                + "(and `pogreb repair` if it reports damage).",
+            underlying: NotARegularFile(path: path), function: function, file: fileID, line: line)
+    }
+
+    /// Whether this error is about something other than a regular file under one of our names.
+    var isNotARegularFile: Bool { underlying is NotARegularFile }
+
     /// `notADatabase` for a file of another Pogreb database found among ours.
     static func otherDatabase(
         _ path: String, function: String = #function, fileID: String = #fileID, line: Int = #line
@@ -189,4 +206,11 @@ extension PogrebError {
             .valueTooLarge,
             "a value of \(count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
     }
+}
+
+/// The cause of a ``PogrebError`` about a directory, device, FIFO or socket under one of our
+/// file names.
+package struct NotARegularFile: Error, Sendable, CustomStringConvertible {
+    package var path: String
+    package var description: String { "not a regular file: \(path)" }
 }

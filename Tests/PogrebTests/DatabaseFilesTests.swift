@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import PogrebTestSupport
 import Testing
 
@@ -71,6 +72,119 @@ import Testing
                 try FileManager.default.removeItem(atPath: directory + "/" + name)
                 try FileManager.default.moveItem(atPath: outside, toPath: directory + "/" + name)
             }
+        }
+    }
+
+    // MARK: Damage to a file of ours, under our name
+
+    /// A database with 20 keys closed twice, so both checkpoint slots hold a checkpoint; returns
+    /// the names of the newest slot and of the stale one.
+    private func databaseWithBothSlots(_ t: TestDatabase) throws -> (newest: String, stale: String) {
+        for round in 0..<2 {
+            let db = try t.open()
+            for i in 0..<20 { try db.put(key(i), value(i, version: round)) }
+            try db.close()
+        }
+        let (checkpoint, _) = try Database.newestCheckpoint(fileSystem: t.fileSystem)
+        return (
+            DatabaseFiles.checkpoint(sequence: checkpoint.sequence),
+            DatabaseFiles.checkpoint(sequence: checkpoint.sequence + 1)
+        )
+    }
+
+    @Test(arguments: FileSystemKind.allCases)
+    func aFlippedMagicInTheStaleCheckpointSlotIsRoutedAround(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            let (_, stale) = try databaseWithBothSlots(t)
+            try t.modify(stale) { $0[0] ^= 0x01 }
+            let reader = try t.open { $0.readOnly = true }
+            #expect(try reader.get(key(7)) == value(7, version: 1))
+            try reader.close()
+            // The writer's next checkpoint overwrites the stale slot.
+            let writer = try t.open()
+            try writer.put(key(100), value(100))
+            try writer.close()
+            let again = try t.open { $0.readOnly = true }
+            #expect(try again.get(key(100)) == value(100))
+            #expect(try again.verify().isClean)
+            try again.close()
+            #expect(try t.contents(of: stale)?.prefix(5) == ArraySlice(bytes("PGRB-")), "the slot was rewritten")
+        }
+    }
+
+    @Test(arguments: FileSystemKind.allCases)
+    func damageToTheNewestCheckpointNamesItsFileAndIsRebuilt(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            let (newest, _) = try databaseWithBothSlots(t)
+            for flip in [0, 40] {  // the magic; a field of the checkpoint
+                let files = try t.snapshot()
+                try t.modify(newest) { $0[flip] ^= 0x01 }
+                let error = pogrebError { _ = try t.open { $0.readOnly = true } }
+                #expect(error?.code == .corrupted, "byte \(flip): \(error.map { "\($0)" } ?? "opened")")
+                #expect(error?.message.contains(newest) == true, "byte \(flip): \(error.map { "\($0)" } ?? "")")
+                let writer = try t.open()
+                #expect(try writer.statistics.indexRebuiltAtOpen != nil, "byte \(flip)")
+                #expect(try writer.get(key(7)) == value(7, version: 1))
+                try writer.close()
+                try t.restore(files)
+            }
+        }
+    }
+
+    @Test(arguments: [FileSystemKind.posixPread, .posixMmap])
+    func aDirectoryOrDeviceInPlaceOfACheckpointSlotIsReportedNeverWrittenThrough(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            guard let directory = t.directory else { return }
+            let (_, stale) = try databaseWithBothSlots(t)
+            let files = try t.snapshot()
+            let path = directory + "/" + stale
+            let replacements: [(String, () throws -> Void)] = [
+                (
+                    "a directory",
+                    { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) }
+                ),
+                ("a FIFO", { #expect(mkfifo(path, 0o644) == 0) }),
+                (
+                    "a link to /dev/zero",
+                    { try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero") }
+                ),
+            ]
+            for (what, replace) in replacements {
+                try t.removeFile(stale)
+                try replace()
+                // A reader routes around the unused slot, and check reports it.
+                let reader = try t.open { $0.readOnly = true }
+                #expect(try reader.get(key(7)) == value(7, version: 1), "\(what)")
+                let report = try reader.verify()
+                #expect(report.problems.contains { $0.file.hasSuffix(stale) }, "\(what): \(report.problems)")
+                try reader.close()
+                // A writer, whose next checkpoint would fail there, refuses at open; so does repair.
+                let error = pogrebError { _ = try t.open() }
+                #expect(error?.code == .corrupted, "\(what): \(error.map { "\($0)" } ?? "opened")")
+                #expect(error?.message.contains(stale) == true && error?.message.contains("not a regular file") == true)
+                let repairError = pogrebError { _ = try Database.repair(at: directory) }
+                #expect(repairError?.message.contains("not a regular file") == true, "\(what)")
+                #expect(FileManager.default.fileExists(atPath: path), "\(what) is left in place")
+                try FileManager.default.removeItem(atPath: path)
+                try t.restore(files)
+            }
+        }
+    }
+
+    @Test(arguments: [FileSystemKind.posixPread, .posixMmap])
+    func aDirectoryNamedLikeTheOldLockFileIsHarmless(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            guard let directory = t.directory else { return }
+            _ = try databaseWithBothSlots(t)
+            try FileManager.default.createDirectory(
+                atPath: directory + "/" + DatabaseFiles.lock, withIntermediateDirectories: false)
+            let writer = try t.open()
+            try writer.put(key(100), value(100))
+            try writer.close()
+            let reader = try t.open { $0.readOnly = true }
+            #expect(try reader.get(key(100)) == value(100))
+            #expect(try reader.verify().isClean)
+            try reader.close()
         }
     }
 }

@@ -60,6 +60,19 @@ enum DatabaseFiles {
         try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
     }
 
+    /// Throws the `notARegularFile` error when `name` is a directory, device, FIFO or socket; returns
+    /// when it is a regular file, is missing or cannot be opened for another reason (the caller's
+    /// own access reports that). Opens the file read-only (`openat`, `fstat`) and closes it.
+    static func requireRegularFileOrNothing(_ name: String, in fileSystem: some FileSystem) throws(PogrebError) {
+        do throws(PogrebError) {
+            try fileSystem.open(name, .readOnly).close()
+        } catch  where error.isNotARegularFile {
+            throw error
+        } catch {
+            return
+        }
+    }
+
     /// Reads the header of `file` (up to ``FileHeader/size`` bytes, fewer when the file is shorter)
     /// and checks its magic, version, checksum and that it is of `kind`.
     /// - Throws: `notADatabase` for a foreign file, `unsupportedVersion`, `corrupted` naming `path`.

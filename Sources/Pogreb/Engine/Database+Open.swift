@@ -16,6 +16,8 @@ extension Database {
             throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)")
         }
         let lock = try fileSystem.lockDirectory(exclusive: !options.readOnly)
+        // A writer's next checkpoint must be able to write its slot; a reader routes around it.
+        if !options.readOnly { try checkSlotsAreWritable(fileSystem: fileSystem) }
         names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
         let hasCheckpoint = names.contains { $0.hasPrefix("checkpoint-") }
         if !hasCheckpoint {
@@ -84,7 +86,7 @@ extension Database {
             (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile)
         do throws(PogrebError) {
             (checkpoint, id, index, indexFile, overflowFile) = try loadIndex(fileSystem: fileSystem, readOnly: readOnly)
-        } catch  where error.code == .corrupted {
+        } catch  where error.code == .corrupted && !error.isNotARegularFile {
             var damaged = error
             damaged.isIndexDamage = true
             throw damaged

@@ -46,6 +46,13 @@ extension Database {
     /// The rebuild itself; the caller holds the exclusive lock.
     static func rebuild(fileSystem: any FileSystem) throws(PogrebError) -> RepairReport {
         let path = fileSystem.displayPath
+        // The rebuild removes and rewrites these names: never a directory or device put there.
+        for name in [
+            DatabaseFiles.checkpoint(slot: 0), DatabaseFiles.checkpoint(slot: 1), DatabaseFiles.creating,
+            DatabaseFiles.index, DatabaseFiles.overflow,
+        ] {
+            try DatabaseFiles.requireRegularFileOrNothing(name, in: fileSystem)
+        }
         var found: [(UInt64, String)] = []
         for name in try fileSystem.listFiles() {
             if let sequence = DatabaseFiles.segmentSequence(of: name) { found.append((sequence, name)) }

@@ -110,9 +110,12 @@ package final class PosixFileSystem: FileSystem {
         case .createNew: flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
         }
         let dir = try directoryFD()
-        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, name, flags | O_CLOEXEC, 0o644) }
+        // O_NONBLOCK: a FIFO under one of our names must not hang the open (no effect on a
+        // regular file); anything but a regular file is refused below.
+        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, name, flags | O_CLOEXEC | O_NONBLOCK, 0o644) }
         guard fd >= 0 else {
             let error = Errno.current
+            if error.rawValue == EISDIR { throw PogrebError.notARegularFile(path(name), kind: "a directory") }
             if error.rawValue == ELOOP && mode != .readOnly {
                 throw PogrebError(
                     .notADatabase,
@@ -121,6 +124,26 @@ package final class PosixFileSystem: FileSystem {
                     underlying: error)
             }
             throw PogrebError.io(error, "cannot open \(path(name))")
+        }
+        var info = stat()
+        guard unsafe fstat(fd, &info) == 0 else {
+            let error = Errno.current
+            _ = Glibc_close(fd)
+            throw PogrebError.io(error, "cannot stat \(path(name))")
+        }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            _ = Glibc_close(fd)
+            let kind: String
+            switch type {
+            case S_IFDIR: kind = "a directory"
+            case S_IFCHR: kind = "a character device"
+            case S_IFBLK: kind = "a block device"
+            case S_IFIFO: kind = "a FIFO"
+            case S_IFSOCK: kind = "a socket"
+            default: kind = "not a regular file"
+            }
+            throw PogrebError.notARegularFile(path(name), kind: kind)
         }
         return PosixFile(fd: fd, name: path(name))
     }

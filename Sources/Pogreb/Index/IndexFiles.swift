@@ -28,10 +28,23 @@ extension Database {
         var pendingImages: [(id: BucketID, bucket: Bucket)] = []
         if indexHeader.c != checkpoint.sequence {
             guard indexHeader.c < checkpoint.sequence else {
+                // The index names a newer checkpoint than the newest valid slot: that slot was
+                // damaged (or replaced) after the index was written. Name the slot, not the index.
+                let newest = Int(indexHeader.c & 1)
+                if let damage = try checkpointSlots(fileSystem: fileSystem).damage.first(where: { $0.slot == newest }) {
+                    var error = damage.error
+                    // The index, ours, names this checkpoint: whatever is in the slot is damage.
+                    if error.code == .notADatabase { error.code = .corrupted }
+                    error.message =
+                        "the newest checkpoint (\(indexHeader.c), which \(DatabaseFiles.index) names) cannot be read: "
+                        + error.message
+                    throw error
+                }
                 throw PogrebError.corrupted(
                     file: path + "/" + DatabaseFiles.index, offset: 48,
-                    "the index names checkpoint \(indexHeader.c), newer than the newest journal "
-                        + "(\(checkpoint.sequence))"
+                    "the index names checkpoint \(indexHeader.c), newer than the newest valid checkpoint "
+                        + "(\(checkpoint.sequence)): \(DatabaseFiles.checkpoint(sequence: indexHeader.c)) is missing or "
+                        + "older than the index"
                 )
             }
             do throws(PogrebError) {
