@@ -55,10 +55,17 @@
     /// The current image of bucket `id`: the dirty copy, or the mapped one, or empty.
     @inline(__always)
     func bucket(_ id: BucketID) -> Bucket {
-        if !dirty.isEmpty, let changed = dirty[id] { return changed }
+        unsafe withUnsafePointer(to: self) { unsafe HashIndex.bucket(id, in: $0) }
+    }
+
+    /// ``bucket(_:)`` of the index at `index`, read in place: the read path's form (a method
+    /// call on a copy would retain the index's dictionary and regions on every lookup).
+    @inline(__always)
+    static func bucket(_ id: BucketID, in index: UnsafePointer<HashIndex>) -> Bucket {
+        if unsafe !index.pointee.dirty.isEmpty, let changed = unsafe index.pointee.dirty[id] { return changed }
         let number = id.number
-        let base = unsafe id.isOverflow ? overflowBase : mainBase
-        let mapped = id.isOverflow ? mappedOverflowCount : mappedMainCount
+        let base = unsafe id.isOverflow ? index.pointee.overflowBase : index.pointee.mainBase
+        let mapped = unsafe id.isOverflow ? index.pointee.mappedOverflowCount : index.pointee.mappedMainCount
         // `mapped` never exceeds what the region holds: both are set together at a checkpoint.
         guard number < mapped, let base = unsafe base else { return Bucket() }
         let offset = Int(id.fileOffset)
@@ -95,20 +102,23 @@
         private var hops: UInt64 = 0
         private var finished = false
 
+        /// A probe of the index at `index`, which is read in place (never copied) and must not
+        /// change while the probe is used.
         @inline(__always)
-        init(_ index: borrowing HashIndex, hash: UInt64) {
+        init(in index: UnsafePointer<HashIndex>, hash: UInt64) {
             tag = Bucket.tag(ofHash: hash)
-            mainNumber = index.mainBucketNumber(forHash: hash)
+            mainNumber = unsafe index.pointee.mainBucketNumber(forHash: hash)
             id = .main(mainNumber)
-            current = index.bucket(id)
+            current = unsafe HashIndex.bucket(id, in: index)
         }
 
         /// The next slot whose tag matches, or nil when there is none.
         /// - Throws: `corrupted`, naming the file and offset, when the chain leaves the overflow
         ///   file or loops.
         @inline(__always)
-        mutating func next(in index: borrowing HashIndex) throws(PogrebError) -> (address: UInt64, position: Position)?
-        {
+        mutating func next(
+            in index: UnsafePointer<HashIndex>
+        ) throws(PogrebError) -> (address: UInt64, position: Position)? {
             while !finished {
                 while slot < Bucket.slotCount {
                     let value = current.slot(slot)
@@ -123,17 +133,18 @@
                 let next = current.next
                 if next == 0 { break }
                 hops += 1
-                guard hops < index.overflowCount, next < index.overflowCount else {
+                let overflowCount = unsafe index.pointee.overflowCount
+                guard hops < overflowCount, next < overflowCount else {
                     finished = true
                     throw PogrebError.corrupted(
                         file: id.fileName, offset: id.fileOffset + 56,
                         "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket "
-                            + "\(next), past the \(index.overflowCount) buckets the index has or round a loop. "
+                            + "\(next), past the \(overflowCount) buckets the index has or round a loop. "
                             + "Reopen to rebuild the index, or run `pogreb repair`"
                     )
                 }
                 id = .overflow(next)
-                current = index.bucket(id)
+                current = unsafe HashIndex.bucket(id, in: index)
                 slot = 0
             }
             finished = true
@@ -146,11 +157,13 @@
     func findPosition(
         hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool
     ) throws(PogrebError) -> (Position, UInt64)? {
-        var probe = Probe(self, hash: hash)
-        while let (address, position) = try probe.next(in: self) {
-            if try matches(address) { return (position, address) }
+        try unsafe withUnsafePointer(to: self) { (index) throws(PogrebError) -> (Position, UInt64)? in
+            var probe = unsafe Probe(in: index, hash: hash)
+            while let (address, position) = try unsafe probe.next(in: index) {
+                if try matches(address) { return (position, address) }
+            }
+            return nil
         }
-        return nil
     }
 
     /// The address for which `matches(address)` holds, or nil.
@@ -163,8 +176,14 @@
     /// key's record most likely is (for prefetching; nil on a damaged chain).
     @inline(__always)
     func firstCandidate(forHash hash: UInt64) -> UInt64? {
-        var probe = Probe(self, hash: hash)
-        return (try? probe.next(in: self))??.address
+        unsafe withUnsafePointer(to: self) { unsafe HashIndex.firstCandidate(forHash: hash, in: $0) }
+    }
+
+    /// ``firstCandidate(forHash:)`` of the index at `index`, read in place.
+    @inline(__always)
+    static func firstCandidate(forHash hash: UInt64, in index: UnsafePointer<HashIndex>) -> UInt64? {
+        var probe = unsafe Probe(in: index, hash: hash)
+        return unsafe (try? probe.next(in: index))??.address
     }
 
     /// The ids of the chain that starts at main bucket `number`, in order.
@@ -360,8 +379,16 @@ extension HashIndex {
     /// Prefetches the main bucket of `hash` when it is read from the mapping.
     @inline(__always)
     func prefetchBucket(forHash hash: UInt64) {
-        let number = mainBucketNumber(forHash: hash)
-        guard number < mappedMainCount, let region = mainRegion else { return }
-        region.prefetch(at: Int(BucketID.fileOffset(ofNumber: number)))
+        unsafe withUnsafePointer(to: self) { unsafe HashIndex.prefetchBucket(forHash: hash, in: $0) }
+    }
+
+    /// ``prefetchBucket(forHash:)`` of the index at `index`, read in place.
+    @inline(__always)
+    static func prefetchBucket(forHash hash: UInt64, in index: UnsafePointer<HashIndex>) {
+        let number = unsafe index.pointee.mainBucketNumber(forHash: hash)
+        let mapped = unsafe index.pointee.mappedMainCount
+        guard number < mapped, let base = unsafe index.pointee.mainBase else { return }
+        unsafe MappedRegion.prefetch(
+            base, count: Int(BucketID.fileOffset(ofNumber: mapped)), at: Int(BucketID.fileOffset(ofNumber: number)))
     }
 }
