@@ -187,4 +187,54 @@ import Testing
             try reader.close()
         }
     }
+
+    // MARK: Messages that name the right file and give advice that works
+
+    @Test(arguments: FileSystemKind.allCases)
+    func aMissingIndexFileSaysRepairRebuildsIt(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            _ = try databaseWithBothSlots(t)
+            for name in [DatabaseFiles.index, DatabaseFiles.overflow] {
+                let files = try t.snapshot()
+                try t.removeFile(name)
+                let error = pogrebError { _ = try t.open { $0.readOnly = true } }
+                #expect(error?.code == .corrupted, "\(name): \(error.map { "\($0)" } ?? "opened")")
+                #expect(error?.message.contains(name) == true && error?.message.contains("pogreb repair") == true)
+                let writer = try t.open()
+                #expect(try writer.statistics.indexRebuiltAtOpen != nil, "\(name): a writable open rebuilds it")
+                #expect(try writer.get(key(7)) == value(7, version: 1))
+                try writer.close()
+                try t.restore(files)
+            }
+        }
+    }
+
+    @Test func aSlotPointingPastTheEndOfASegmentBlamesTheIndexAndAdvisesRepair() throws {
+        let fs = MemoryFileSystem()
+        let db = try Database.open(fileSystem: fs)
+        for i in 0..<50 { try db.put(key(i), value(i)) }
+        try db.close()
+        // Every occupied main slot now points near the end of its segment's address range.
+        var index = try #require(fs.contents(of: DatabaseFiles.index))
+        let offsetMask: UInt64 = (1 << 30) - 1
+        for at in stride(from: 4096, to: index.count, by: 8) {
+            var word = (0..<8).reduce(UInt64(0)) { $0 | UInt64(index[at + $1]) << (8 * UInt64($1)) }
+            guard word & Bucket.addressMask != 0, (at - 4096) % 64 != 56 else { continue }
+            word = (word & ~offsetMask) | (offsetMask - 63)
+            for b in 0..<8 { index[at + b] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(b))) }
+        }
+        fs.setContents(of: DatabaseFiles.index, to: index)
+        let reopened = try Database.open(fileSystem: fs)
+        defer { try? reopened.close() }
+        var messages: [String] = []
+        for i in 0..<50 {
+            do throws(PogrebError) { _ = try reopened.get(key(i)) } catch { messages.append(error.message) }
+        }
+        #expect(!messages.isEmpty, "no lookup met the damage")
+        for message in messages {
+            #expect(!message.contains("Reopen"), "\(message)")
+            #expect(message.contains("pogreb repair"), "\(message)")
+            if message.contains("segment-") { #expect(message.contains("the index is damaged"), "\(message)") }
+        }
+    }
 }

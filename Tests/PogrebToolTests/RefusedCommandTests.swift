@@ -96,4 +96,26 @@ struct RefusedCommandTests {
             #expect(unchanged, "\(arguments)")
         }
     }
+
+    @Test("a missing and an empty directory are both \"no database there\": exit 2; a file is exit 3")
+    func missingAndEmptyDirectoriesExitAlike() throws {
+        let dir = try TemporaryDirectory("nodb")
+        let empty = dir.child("empty")
+        #expect(mkdir(empty, 0o755) == 0)
+        let missing = dir.child("missing")
+        let file = dir.child("file")
+        try writeBytes(Array("a file".utf8), to: file)
+        for command in [["get", "k"], ["stats"], ["sync"], ["check"], ["delete", "k"], ["repair", "--yes"]] {
+            for path in [missing, empty] {
+                let result = runInProcess([command[0], path] + command.dropFirst())
+                #expect(result.status == 2, "\(command) on \(path): \(result)")
+                #expect(result.error.contains("no database at"), "\(command) on \(path): \(result)")
+            }
+            let result = runInProcess([command[0], file] + command.dropFirst())
+            #expect(result.status == 3, "\(command) on a file: \(result)")
+            #expect((result.error + result.text).contains("this is a file"), "\(command) on a file: \(result)")
+        }
+        #expect(!Files.exists(missing))
+        #expect(try Files.list(empty).isEmpty)
+    }
 }

@@ -140,7 +140,7 @@
                         file: id.fileName, offset: id.fileOffset + 56,
                         "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket "
                             + "\(next), past the \(overflowCount) buckets the index has or round a loop. "
-                            + "Reopen to rebuild the index, or run `pogreb repair`"
+                            + "Run `pogreb repair` to rebuild the index from the log (reopening does not)"
                     )
                 }
                 id = .overflow(next)
@@ -192,9 +192,12 @@
         var current = bucket(.main(number))
         while current.next != 0 {
             guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
-                throw PogrebError(
-                    .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                let at = ids[ids.count - 1]
+                throw PogrebError.corrupted(
+                    file: at.fileName, offset: at.fileOffset + 56,
+                    "the index's overflow chain from bucket \(number) is broken: \(at) points at overflow bucket "
+                        + "\(current.next), past the \(overflowCount) buckets the index has or round a loop. Run "
+                        + "`pogreb repair` to rebuild the index from the log (reopening does not)")
             }
             let id = BucketID.overflow(current.next)
             ids.append(id)
@@ -254,10 +257,10 @@
         var last = bucket(lastID)
         let lastIndex = last.occupied - 1
         guard lastIndex >= 0 else {
-            throw PogrebError(
-                .corrupted,
+            throw PogrebError.corrupted(
+                file: lastID.fileName, offset: lastID.fileOffset,
                 "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) ends in an empty "
-                    + "bucket. Reopen to rebuild the index, or run `pogreb repair`."
+                    + "bucket. Run `pogreb repair` to rebuild the index from the log (reopening does not)"
             )
         }
         let moved = last.slot(lastIndex)
@@ -302,9 +305,11 @@
             }
             hops += 1
             guard current.next < overflowCount, UInt64(hops) < overflowCount else {
-                throw PogrebError(
-                    .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                throw PogrebError.corrupted(
+                    file: id.fileName, offset: id.fileOffset + 56,
+                    "the index's overflow chain from bucket \(number) is broken: \(id) points at overflow bucket "
+                        + "\(current.next), past the \(overflowCount) buckets the index has or round a loop. Run "
+                        + "`pogreb repair` to rebuild the index from the log (reopening does not)")
             }
             id = BucketID.overflow(current.next)
         }

@@ -1,6 +1,22 @@
 /// The index files' I/O: loading them at open (headers checked against the checkpoint, an
 /// interrupted journal redone), writing a journal's buckets into them, mapping them.
 extension Database {
+    /// Opens an index file; a missing one is `corrupted` index damage (a writable open rebuilds
+    /// it from the log), with the hint that `pogreb repair` does the same.
+    private static func openIndexFile(
+        _ name: String, fileSystem: any FileSystem, readOnly: Bool
+    ) throws(PogrebError) -> any StorageFile {
+        do throws(PogrebError) {
+            return try fileSystem.open(name, readOnly ? .readOnly : .readWrite)
+        } catch  where error.code == .io && (error.underlying as? Errno) == .noEntry {
+            throw PogrebError(
+                .corrupted,
+                "\(fileSystem.displayPath)/\(name) is missing. The log holds everything: `pogreb repair` rebuilds "
+                    + "the index from it (a writable open does too).",
+                underlying: error)
+        }
+    }
+
     /// The checkpoint and the index files, with the journal redone if needed.
     static func loadIndex(
         fileSystem: any FileSystem, readOnly: Bool
@@ -10,8 +26,8 @@ extension Database {
         let path = fileSystem.displayPath
 
         // Index files: check headers, redo the journal when it was not fully applied.
-        let indexFile = try fileSystem.open(DatabaseFiles.index, readOnly ? .readOnly : .readWrite)
-        let overflowFile = try fileSystem.open(DatabaseFiles.overflow, readOnly ? .readOnly : .readWrite)
+        let indexFile = try openIndexFile(DatabaseFiles.index, fileSystem: fileSystem, readOnly: readOnly)
+        let overflowFile = try openIndexFile(DatabaseFiles.overflow, fileSystem: fileSystem, readOnly: readOnly)
         let indexHeader = try DatabaseFiles.readHeader(
             of: indexFile, expected: .index, path: path + "/" + DatabaseFiles.index)
         let overflowHeader = try DatabaseFiles.readHeader(

@@ -25,8 +25,14 @@ struct Repair: ParsableCommand {
     }
 
     func run() throws {
-        guard Files.isDirectory(path) else {
+        guard Files.exists(path) else {
             throw ToolError(.usage, "no database at \(path): the directory does not exist")
+        }
+        guard Files.isDirectory(path) else {
+            throw ToolError(.corrupted, "\(path) is not a database: a database is a directory, and this is a file")
+        }
+        guard !Files.isEmptyDirectory(path) else {
+            throw ToolError(.usage, "no database at \(path): the directory is empty")
         }
         var target = path
         if let copyTo {

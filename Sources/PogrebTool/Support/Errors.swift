@@ -8,7 +8,7 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
     /// The key is absent (`get`, `has`, `delete`).
     case notFound = 1
     /// Bad usage or bad input: unknown option, invalid hex/base64/JSON, a path that holds no
-    /// database, a key or value over the limits.
+    /// database (a missing or empty directory), a key or value over the limits.
     case usage = 2
     /// The database is damaged or is not a database (`check` found problems; the open failed a check;
     /// `bench` read a wrong value).
