@@ -28,7 +28,7 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
         case .notFound: return "  1    not found: the key is absent (get, has, delete)"
         case .usage: return "  2    usage: bad option, bad input (with its line number), no database there"
         case .corrupted: return "  3    corrupted: damaged or not a database; check or bench found bad data"
-        case .locked: return "  4    locked: open elsewhere for writing (or read-only, for a command that writes)"
+        case .locked: return "  4    locked: held by a writer elsewhere (or by readers, when writing)"
         case .io: return "  5    I/O error: permissions, read-only directory, disk full, broken pipe"
         case .interrupted: return "  130  interrupted (Ctrl-C): closed cleanly after the last complete batch"
         }
