@@ -231,6 +231,12 @@ import Testing
             do throws(PogrebError) { _ = try reopened.get(key(i)) } catch { messages.append(error.message) }
         }
         #expect(!messages.isEmpty, "no lookup met the damage")
+        // Writes meeting the damage report damage, never an earlier I/O failure (none happened).
+        var codes: [PogrebError.Code] = []
+        for i in 0..<50 {
+            do throws(PogrebError) { try reopened.put(key(i), value(i, version: 1)) } catch { codes.append(error.code) }
+        }
+        #expect(codes.contains(.corrupted) && !codes.contains(.previousIOFailure), "\(codes)")
         for message in messages {
             #expect(!message.contains("Reopen"), "\(message)")
             #expect(message.contains("pogreb repair"), "\(message)")
