@@ -38,6 +38,19 @@
     /// Buckets changed since the last checkpoint, by id (see ``Checkpoint``).
     var dirty: [BucketID: Bucket] = [:]
 
+    /// What the changes since ``beginUndo()`` replaced, while a batch is applied; nil otherwise.
+    private(set) var undo: UndoLog?
+
+    /// The state a batch started from: the counts, and each changed bucket's dirty copy before
+    /// its first change (nil when it had none, so the mapped bucket was current).
+    struct UndoLog {
+        var bucketCount: UInt64
+        var overflowCount: UInt64
+        var freeHead: UInt64
+        var keyCount: UInt64
+        var buckets: [BucketID: Bucket?] = [:]
+    }
+
     init(bucketCount: UInt64, overflowCount: UInt64, freeHead: UInt64, keyCount: UInt64) {
         self.bucketCount = bucketCount
         self.overflowCount = overflowCount
@@ -140,7 +153,7 @@
                         file: id.fileName, offset: id.fileOffset + 56,
                         "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket "
                             + "\(next), past the \(overflowCount) buckets the index has or round a loop. "
-                            + "Run `pogreb repair` to rebuild the index from the log (reopening does not)"
+                            + "Run `pogreb repair` to rebuild the index from the log"
                     )
                 }
                 id = .overflow(next)
@@ -192,12 +205,12 @@
         var current = bucket(.main(number))
         while current.next != 0 {
             guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
-                let at = ids[ids.count - 1]
+                let last = ids[ids.count - 1]  // the bucket holding the bad pointer (ids is never empty)
                 throw PogrebError.corrupted(
-                    file: at.fileName, offset: at.fileOffset + 56,
-                    "the index's overflow chain from bucket \(number) is broken: \(at) points at overflow bucket "
-                        + "\(current.next), past the \(overflowCount) buckets the index has or round a loop. Run "
-                        + "`pogreb repair` to rebuild the index from the log (reopening does not)")
+                    file: last.fileName, offset: last.fileOffset + 56,
+                    "the index's overflow chain from bucket \(number) is broken (\(last) points at overflow bucket "
+                        + "\(current.next) of \(overflowCount), or round a loop). Run `pogreb repair` to rebuild the "
+                        + "index from the log")
             }
             let id = BucketID.overflow(current.next)
             ids.append(id)
@@ -207,6 +220,34 @@
     }
 
     // MARK: Changes (the writer only)
+
+    /// Every change goes through here, so that ``rollBack()`` can undo a batch.
+    @inline(__always)
+    private mutating func setDirty(_ id: BucketID, _ bucket: Bucket) {
+        if undo != nil, undo?.buckets[id] == nil { undo?.buckets[id] = .some(dirty[id]) }
+        dirty[id] = bucket
+    }
+
+    /// Starts recording what the following changes replace, so that ``rollBack()`` can undo them.
+    mutating func beginUndo() {
+        undo = UndoLog(bucketCount: bucketCount, overflowCount: overflowCount, freeHead: freeHead, keyCount: keyCount)
+    }
+
+    /// Stops recording; the changes since ``beginUndo()`` stay.
+    mutating func endUndo() { undo = nil }
+
+    /// Undoes every change since ``beginUndo()``: the counts and the dirty buckets are as before.
+    mutating func rollBack() {
+        guard let log = undo else { return }
+        undo = nil
+        for (id, before) in log.buckets {
+            if let before { dirty[id] = before } else { dirty[id] = nil }
+        }
+        bucketCount = log.bucketCount
+        overflowCount = log.overflowCount
+        freeHead = log.freeHead
+        keyCount = log.keyCount
+    }
 
     /// Replaces the address in the slot for the key, or adds a slot when the key is new.
     /// - Returns: the address the key had before, or nil when it is new.
@@ -228,7 +269,7 @@
         if let (position, old) = found {
             var changed = bucket(position.id)
             changed.setSlot(position.slot, slot)
-            dirty[position.id] = changed
+            setDirty(position.id, changed)
             return old
         }
         try append(slot: slot, toChainOf: mainBucketNumber(forHash: hash))
@@ -243,7 +284,7 @@
         guard let (position, _) = try findPosition(hash: hash, matches: { $0 == oldAddress }) else { return false }
         var changed = bucket(position.id)
         changed.setSlot(position.slot, Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: newAddress))
-        dirty[position.id] = changed
+        setDirty(position.id, changed)
         return true
     }
 
@@ -257,26 +298,26 @@
         var last = bucket(lastID)
         let lastIndex = last.occupied - 1
         guard lastIndex >= 0 else {
-            throw PogrebError.corrupted(
-                file: lastID.fileName, offset: lastID.fileOffset,
+            throw PogrebError(
+                .corrupted,
                 "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) ends in an empty "
-                    + "bucket. Run `pogreb repair` to rebuild the index from the log (reopening does not)"
+                    + "bucket. Run `pogreb repair` to rebuild the index from the log."
             )
         }
         let moved = last.slot(lastIndex)
         last.setSlot(lastIndex, 0)
-        dirty[lastID] = last
+        setDirty(lastID, last)
         if !(lastID == position.id && lastIndex == position.slot) {
             var hole = bucket(position.id)
             hole.setSlot(position.slot, moved)
-            dirty[position.id] = hole
+            setDirty(position.id, hole)
         }
         // Unlink an overflow bucket that became empty.
         if last.occupied == 0, ids.count > 1 {
             let previousID = ids[ids.count - 2]
             var previous = bucket(previousID)
             previous.next = 0
-            dirty[previousID] = previous
+            setDirty(previousID, previous)
             free(overflow: lastID.number)
         }
         if keyCount > 0 { keyCount -= 1 }  // a damaged checkpoint may undercount; never trap
@@ -291,25 +332,25 @@
             let used = current.occupied
             if used < Bucket.slotCount {
                 current.setSlot(used, slot)
-                dirty[id] = current
+                setDirty(id, current)
                 return
             }
             if current.next == 0 {
                 let fresh = allocateOverflow()
                 current.next = fresh
-                dirty[id] = current
+                setDirty(id, current)
                 var added = Bucket()
                 added.setSlot(0, slot)
-                dirty[BucketID.overflow(fresh)] = added
+                setDirty(BucketID.overflow(fresh), added)
                 return
             }
             hops += 1
             guard current.next < overflowCount, UInt64(hops) < overflowCount else {
                 throw PogrebError.corrupted(
                     file: id.fileName, offset: id.fileOffset + 56,
-                    "the index's overflow chain from bucket \(number) is broken: \(id) points at overflow bucket "
-                        + "\(current.next), past the \(overflowCount) buckets the index has or round a loop. Run "
-                        + "`pogreb repair` to rebuild the index from the log (reopening does not)")
+                    "the index's overflow chain from bucket \(number) is broken (\(id) points at overflow bucket "
+                        + "\(current.next) of \(overflowCount), or round a loop). Run `pogreb repair` to rebuild the "
+                        + "index from the log")
             }
             id = BucketID.overflow(current.next)
         }
@@ -319,7 +360,7 @@
         if freeHead != 0 {
             let number = freeHead
             freeHead = bucket(BucketID.overflow(number)).next
-            dirty[BucketID.overflow(number)] = Bucket()
+            setDirty(BucketID.overflow(number), Bucket())
             return number
         }
         let number = overflowCount
@@ -330,7 +371,7 @@
     private mutating func free(overflow number: UInt64) {
         var released = Bucket()
         released.next = freeHead
-        dirty[BucketID.overflow(number)] = released
+        setDirty(BucketID.overflow(number), released)
         freeHead = number
     }
 
@@ -362,10 +403,10 @@
             if (hash >> level) & 1 == 1 { go.append(slot) } else { stay.append(slot) }
         }
         for id in ids.dropFirst() { free(overflow: id.number) }
-        dirty[.main(source)] = Bucket()
+        setDirty(.main(source), Bucket())
         bucketCount += 1
         for slot in stay { try append(slot: slot, toChainOf: source) }
-        dirty[.main(target)] = Bucket()
+        setDirty(.main(target), Bucket())
         for slot in go { try append(slot: slot, toChainOf: target) }
     }
 
