@@ -11,7 +11,7 @@ let package = Package(
         // `name:` because a path dependency is otherwise named after its folder, which is not
         // `swift-pogreb` in every clone (CI clones into a folder of its own).
         .package(name: "swift-pogreb", path: "../"),
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer", "RuntimeInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         .executableTarget(

@@ -96,13 +96,15 @@ public final class Database: Sendable {
     /// Opens the database in the directory at `path`, creating it when it does not exist and
     /// ``Options/createIfMissing`` is set.
     ///
-    /// Takes the directory lock (`flock`, exclusive for a writer, shared for a read-only open),
+    /// Takes the directory lock (`flock` on the directory itself, exclusive for a writer, shared
+    /// for a read-only open; no lock file is created),
     /// reads the newest valid checkpoint, redoes its index writes if a crash interrupted them,
     /// and replays only the log written after it. A torn record at the very end of the log is
     /// cut off (not in read-only mode, where it is only skipped); a damaged record that valid
     /// records follow is not cut (they may have been synced): the open throws `corrupted`, and
     /// ``repair(at:)`` decides.
-    /// - Throws: `locked` when another writer holds the directory; `notADatabase` when a file in
+    /// - Throws: `locked` when another open holds the directory (a writer; or, for a writable
+    ///   open, read-only ones); `notADatabase` when a file in
     ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
     ///   `unsupportedVersion`; `readOnly`; `io`.
     public static func open(at path: String, options: Options = Options()) throws(PogrebError) -> Database {
@@ -112,8 +114,9 @@ public final class Database: Sendable {
             do throws(PogrebError) {
                 return try open(fileSystem: fileSystem, options: options)
             } catch  where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
-                // The bulk builder swapped a new database in while this open read the old one:
-                // start again on what the path names now.
+                // The bulk builder swapped a new database in while this open read the old one, or
+                // before it locked the old one (the lock then fails): start again on what the
+                // path names now.
                 attempt += 1
             }
         }

@@ -190,8 +190,8 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
         try base.syncDirectory()
     }
 
-    package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
-        try base.lock(name, exclusive: exclusive, create: create)
+    package func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
+        try base.lockDirectory(exclusive: exclusive)
     }
 }
 

@@ -97,6 +97,22 @@ struct CommandTests {
         #expect(!binary.error.isEmpty)
     }
 
+    @Test("a database held by readers: a writing command exits 4 and says readers hold it")
+    func databaseHeldByReaders() throws {
+        let dir = try TemporaryDirectory("readers")
+        let path = dir.child("db")
+        #expect(runInProcess(["put", path, "k", "v"]).status == 0)
+        var options = Options()
+        options.readOnly = true
+        let reader = try Database.open(at: path, options: options)
+        defer { try? reader.close() }
+        let result = runInProcess(["put", path, "k", "v2"])
+        #expect(result.status == 4, "\(result)")
+        #expect(result.error.contains("open read-only"), "\(result)")
+        #expect(!result.error.contains("one writer at a time"), "\(result)")
+        #expect(runInProcess(["get", path, "k"]).status == 0, "readers share the directory")
+    }
+
     @Test("not a database: exit 3")
     func notADatabase() throws {
         let dir = try TemporaryDirectory("nodb")

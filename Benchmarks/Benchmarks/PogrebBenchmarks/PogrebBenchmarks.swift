@@ -66,12 +66,16 @@ let benchmarks: @Sendable () -> Void = {
         Fixture.loaded
     }
 
-    // The hit path's promise: no allocation and no reference counting. `retainCount`,
-    // `releaseCount` and `mallocCountTotal` count the whole loop, key generation included (which
-    // neither allocates nor retains), so each must read 0 per operation.
+    // The hit path's promise of no allocation, gated by the static threshold in
+    // Thresholds/PogrebBenchmarks.withValue_hit,_allocations.p90.json (0 mallocs per lookup):
+    // `swift package benchmark thresholds check --filter "withValue hit, allocations"`. The count
+    // covers the whole loop, key generation included (which allocates nothing). The other half
+    // of the promise, no retain or release, cannot be counted here: with Swift 6.3 on Linux the
+    // benchmark package counts ARC only through its runtime interposer, which this machine's
+    // package mirror does not have (docs/DESIGN.md section 4 gives the callgrind count instead).
     Benchmark(
-        "withValue hit, ARC and allocations",
-        configuration: .init(metrics: [.retainCount, .releaseCount, .mallocCountTotal, .throughput])
+        "withValue hit, allocations",
+        configuration: .init(metrics: [.mallocCountTotal, .throughput])
     ) { benchmark, fixture in
         var stream = RandomStream(seed: 7)
         var key = [UInt8](repeating: 0, count: WorkloadData.keySize)

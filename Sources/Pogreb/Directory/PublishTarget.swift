@@ -9,7 +9,8 @@
 /// - What may be replaced (``inspect()``): nothing, an empty directory, or a directory whose
 ///   every entry not starting with `.` is a regular file of ours under its name
 ///   (``DatabaseFiles/isOurs(_:)``) whose first bytes are our magic or zeros — the rule `open`
-///   applies to a directory without a checkpoint — with `pogreb.lock` empty, as we create it.
+///   applies to a directory without a checkpoint — with `pogreb.lock` empty, as earlier versions
+///   created it.
 ///   Anything else (a foreign name, a subdirectory, a symbolic link, a user's own `index.pgi`) is
 ///   refused with `notADatabase` before anything is written.
 /// - Entries starting with `.` (`.DS_Store`, `.notes`, `.git/`) are not ours and are kept: after
@@ -163,7 +164,7 @@ struct PublishTarget {
     /// The path is inspected again first. Nothing or an empty directory there: `rename(staging,
     /// path)` (which replaces an empty directory atomically, and fails if something appeared).
     /// A directory of ours: only with `replacing`, and only while no writer holds it (a shared
-    /// `flock` on its lock file succeeds beside readers), an atomic exchange
+    /// `flock` on the directory succeeds beside readers), an atomic exchange
     /// (``PathOperations/exchange(_:_:)``). Then the parent directory is `fsync`ed, and the old
     /// directory, now at the staging name, is disposed of (``disposeOfOld(at:)``).
     ///
@@ -186,8 +187,7 @@ struct PublishTarget {
                 }
                 // Readers may hold the old database: a shared lock succeeds beside theirs and
                 // fails against a writer's.
-                let lock = try PosixFileSystem(directory: path).lock(
-                    DatabaseFiles.lock, exclusive: false, create: false)
+                let lock = try PosixFileSystem(directory: path).lockDirectory(exclusive: false)
                 defer { lock.unlock() }
                 try PathOperations.exchange(staging, path)
             }
@@ -208,7 +208,7 @@ struct PublishTarget {
     }
 
     /// Disposes of a replaced directory, now at `old`: moves its dot-entries into the new
-    /// directory at the path (`rename` each), then, if an exclusive `flock` on its lock file
+    /// directory at the path (`rename` each), then, if an exclusive `flock` on the directory
     /// succeeds (no reader left) and every remaining entry is still a file of ours, removes them
     /// and the directory, and `fsync`s the parent. Never throws: anything that stops it leaves
     /// the directory where it is, whole but for the dot-entries already moved.
@@ -222,13 +222,7 @@ struct PublishTarget {
         }
         let fileSystem = PosixFileSystem(directory: old)
         let lock: any DirectoryLock
-        do throws(PogrebError) {
-            lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: true, create: false)
-        } catch  where error.code == .io && (error.underlying as? Errno) == .noEntry {
-            lock = NoLock()  // no lock file: no process of ours can hold it
-        } catch {
-            return old
-        }
+        do throws(PogrebError) { lock = try fileSystem.lockDirectory(exclusive: true) } catch { return old }
         defer { lock.unlock() }
         guard let remaining = try? PathOperations.entries(of: old),
             remaining.allSatisfy({ !$0.name.hasPrefix(".") }),

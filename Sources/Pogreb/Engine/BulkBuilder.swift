@@ -200,8 +200,6 @@ struct BulkBuilder {
                 .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
             },
             changedBuckets: [])
-        let lock = try fileSystem.open(DatabaseFiles.lock, .createNew)
-        lock.close()
         for segment in segments {
             segment.region = nil
             segment.file.close()

@@ -22,7 +22,7 @@ extension Database {
     /// 2. With writes flowing again, each segment's bytes up to that length are copied: segments
     ///    only grow, so that prefix never changes, and no segment is deleted meanwhile:
     ///    ``compact()`` throws `busy` while a backup runs (background compaction skips its turn).
-    /// 3. Every copied file is `fdatasync`ed, `pogreb.lock` created, the staging directory
+    /// 3. Every copied file is `fdatasync`ed, the staging directory
     ///    `fsync`ed; then it is renamed to `path` (or exchanged with the database there, when
     ///    `replacing`) and the parent directory `fsync`ed, as ``build(at:expectedCount:options:from:)``
     ///    publishes (``BackupReport`` says what became of a replaced backup; its dot-entries move
@@ -123,8 +123,6 @@ extension Database {
                         DatabaseFiles.segment(sequence: segment.sequence), length: length, from: fileSystem,
                         to: destination, source: segment.file)
                 }
-                let lock = try destination.open(DatabaseFiles.lock, .createNew)
-                lock.close()
                 try destination.syncDirectory()
                 return .success(())
             } catch {

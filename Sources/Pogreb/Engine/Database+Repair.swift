@@ -49,7 +49,7 @@ extension Database {
         for name in try fileSystem.listFiles() where !name.hasPrefix(".") && !DatabaseFiles.isOurs(name) {
             throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)", refusing: "repair")
         }
-        let lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: true, create: true)
+        let lock = try fileSystem.lockDirectory(exclusive: true)
         defer { lock.unlock() }
         return try rebuild(fileSystem: fileSystem, damage: .cut)
     }
@@ -61,6 +61,13 @@ extension Database {
         fileSystem: any FileSystem, damage: Recovery.DamagePolicy = .refuse
     ) throws(PogrebError) -> RepairReport {
         let path = fileSystem.displayPath
+        // The rebuild removes and rewrites these names: never a directory or device put there.
+        for name in [
+            DatabaseFiles.checkpoint(slot: 0), DatabaseFiles.checkpoint(slot: 1), DatabaseFiles.creating,
+            DatabaseFiles.index, DatabaseFiles.overflow,
+        ] {
+            try DatabaseFiles.requireRegularFileOrNothing(name, in: fileSystem)
+        }
         var found: [(UInt64, String)] = []
         for name in try fileSystem.listFiles() {
             if let sequence = DatabaseFiles.segmentSequence(of: name) { found.append((sequence, name)) }

@@ -60,6 +60,21 @@ extension Database {
             }
         }
 
+        // The checkpoint slots: the next checkpoint writes one of them, so a directory or a
+        // device there makes writes fail (a damaged regular slot is only a torn journal).
+        for slot in 0..<2 {
+            let name = DatabaseFiles.checkpoint(slot: slot)
+            do throws(PogrebError) {
+                try DatabaseFiles.requireRegularFileOrNothing(name, in: fileSystem)
+            } catch {
+                report.problems.append(
+                    .init(
+                        file: fileSystem.displayPath + "/" + name, offset: 0,
+                        what: "not a regular file, so the next checkpoint cannot be written and writes fail; move it "
+                            + "out of the directory"))
+            }
+        }
+
         // The log, record by record.
         for segment in segments {
             let end = segment.sequence == endSequence ? endOffset : segment.size

@@ -75,8 +75,8 @@ struct LatchingFileSystem: FileSystem {
         try latching { () throws(PogrebError) in try base.rename(from, to: to) }
     }
     func syncDirectory() throws(PogrebError) { try latching { () throws(PogrebError) in try base.syncDirectory() } }
-    func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
-        try base.lock(name, exclusive: exclusive, create: create)
+    func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
+        try base.lockDirectory(exclusive: exclusive)
     }
 }
 

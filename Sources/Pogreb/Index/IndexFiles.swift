@@ -1,6 +1,22 @@
 /// The index files' I/O: loading them at open (headers checked against the checkpoint, an
 /// interrupted journal redone), writing a journal's buckets into them, mapping them.
 extension Database {
+    /// Opens an index file; a missing one is `corrupted` index damage (a writable open rebuilds
+    /// it from the log), with the hint that `pogreb repair` does the same.
+    private static func openIndexFile(
+        _ name: String, fileSystem: any FileSystem, readOnly: Bool
+    ) throws(PogrebError) -> any StorageFile {
+        do throws(PogrebError) {
+            return try fileSystem.open(name, readOnly ? .readOnly : .readWrite)
+        } catch  where error.code == .io && (error.underlying as? Errno) == .noEntry {
+            throw PogrebError(
+                .corrupted,
+                "\(fileSystem.displayPath)/\(name) is missing. The log holds everything: `pogreb repair` rebuilds "
+                    + "the index from it (a writable open does too).",
+                underlying: error)
+        }
+    }
+
     /// The checkpoint and the index files, with the journal redone if needed.
     static func loadIndex(
         fileSystem: any FileSystem, readOnly: Bool
@@ -10,8 +26,8 @@ extension Database {
         let path = fileSystem.displayPath
 
         // Index files: check headers, redo the journal when it was not fully applied.
-        let indexFile = try fileSystem.open(DatabaseFiles.index, readOnly ? .readOnly : .readWrite)
-        let overflowFile = try fileSystem.open(DatabaseFiles.overflow, readOnly ? .readOnly : .readWrite)
+        let indexFile = try openIndexFile(DatabaseFiles.index, fileSystem: fileSystem, readOnly: readOnly)
+        let overflowFile = try openIndexFile(DatabaseFiles.overflow, fileSystem: fileSystem, readOnly: readOnly)
         let indexHeader = try DatabaseFiles.readHeader(
             of: indexFile, expected: .index, path: path + "/" + DatabaseFiles.index)
         let overflowHeader = try DatabaseFiles.readHeader(
@@ -28,10 +44,23 @@ extension Database {
         var pendingImages: [(id: BucketID, bucket: Bucket)] = []
         if indexHeader.c != checkpoint.sequence {
             guard indexHeader.c < checkpoint.sequence else {
+                // The index names a newer checkpoint than the newest valid slot: that slot was
+                // damaged (or replaced) after the index was written. Name the slot, not the index.
+                let newest = Int(indexHeader.c & 1)
+                if let damage = try checkpointSlots(fileSystem: fileSystem).damage.first(where: { $0.slot == newest }) {
+                    var error = damage.error
+                    // The index, ours, names this checkpoint: whatever is in the slot is damage.
+                    if error.code == .notADatabase { error.code = .corrupted }
+                    error.message =
+                        "the newest checkpoint (\(indexHeader.c), which \(DatabaseFiles.index) names) cannot be read: "
+                        + error.message
+                    throw error
+                }
                 throw PogrebError.corrupted(
                     file: path + "/" + DatabaseFiles.index, offset: 48,
-                    "the index names checkpoint \(indexHeader.c), newer than the newest journal "
-                        + "(\(checkpoint.sequence))"
+                    "the index names checkpoint \(indexHeader.c), newer than the newest valid checkpoint "
+                        + "(\(checkpoint.sequence)): \(DatabaseFiles.checkpoint(sequence: indexHeader.c)) is missing or "
+                        + "older than the index"
                 )
             }
             do throws(PogrebError) {

@@ -42,9 +42,12 @@ extension SharedState {
             )
         }
         guard offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= segment.size else {
-            throw PogrebError.corrupted(
-                file: segment.name, offset: offset,
-                "the index points past the end of the segment (\(segment.size) bytes)")
+            // The segment is intact: the index slot that gave this address is what is damaged.
+            throw PogrebError(
+                .corrupted,
+                "the index points at offset \(offset) of \(segment.name), outside its records (the segment has "
+                    + "\(segment.size) bytes): the index is damaged, not the segment. Run `pogreb repair` to rebuild "
+                    + "the index from the log (reopening does not).")
         }
         let available = Int(segment.size - offset)
         if let active, active === segment, offset >= bufferStart {
