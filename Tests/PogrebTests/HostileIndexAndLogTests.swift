@@ -68,6 +68,45 @@ import Testing
         #expect(codes.allSatisfy { $0 == .corrupted }, "\(codes)")
     }
 
+    /// A checkpoint journal whose changed buckets include an id far past the index (`1 << 57`,
+    /// with correct checksums) is refused while it is decoded: the open, read-only or writable,
+    /// keeps the previous checkpoint (whose index is intact), every key stays readable, and
+    /// nothing traps computing the bucket's file offset (`applyJournal` once did).
+    @Test(arguments: FileSystemKind.allCases)
+    func aJournalBucketIDPastTheIndexIsRefusedWhileDecoding(_ kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { test in
+            let db = try test.open()
+            for i in 0..<100 { try db.put(key(i), value(i)) }
+            try db.close()
+            // A newer journal, as a crash right after writing it would leave: the index still
+            // names the checkpoint before. Its buckets would empty main bucket 0 and write one
+            // bucket at 1 << 57.
+            let (newest, databaseID) = try Database.newestCheckpoint(fileSystem: test.fileSystem)
+            var crafted = newest
+            crafted.sequence = newest.sequence + 1
+            crafted.changedBuckets = [
+                (id: .main(0), bucket: Bucket()), (id: BucketID(rawValue: 1 << 57), bucket: Bucket()),
+            ]
+            let journal = Checkpoint.fileName(sequence: crafted.sequence)
+            try test.setContents(of: journal, to: crafted.encoded(databaseID: databaseID))
+            var decodeError: PogrebError?
+            do throws(PogrebError) {
+                _ = try Database.readCheckpoint(
+                    fileSystem: test.fileSystem, slot: Int(crafted.sequence & 1), withBuckets: true)
+            } catch { decodeError = error }
+            let idOffset = Int64(crafted.metadataLength() + 72)
+            #expect(decodeError?.code == .corrupted)
+            #expect(
+                decodeError?.message.contains("\(journal) at offset \(idOffset)") == true,
+                "\(String(describing: decodeError))")
+            for readOnly in [true, false] {
+                let reopened = try test.open { $0.readOnly = readOnly }
+                defer { try? reopened.close() }
+                for i in 0..<100 { #expect(try reopened.get(key(i)) == value(i), "key \(i), read-only \(readOnly)") }
+            }
+        }
+    }
+
     /// The error code of each failing `delete(key(i))`, i in 0..<count.
     static func deleteCodes(_ db: Database, count: Int) -> [PogrebError.Code] {
         var codes: [PogrebError.Code] = []
