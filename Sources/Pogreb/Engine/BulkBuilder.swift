@@ -161,10 +161,16 @@ struct BulkBuilder {
                 for (s, slot) in chunk.enumerated() { bucket.setSlot(s, slot) }
                 if c + 1 < chunks.count { bucket.next = overflowCount + (c == 0 ? 0 : 1) }
                 if c == 0 {
-                    bucket.append(to: &mainBytes)
+                    bucket.append(to: &mainBytes, id: .main(number))
                 } else {
+                    guard overflowCount <= Bucket.maxOverflowNumber else {
+                        throw PogrebError(
+                            .invalidArgument,
+                            "the index needs more than \(Bucket.maxOverflowNumber) overflow buckets, the most a "
+                                + "bucket can link to")
+                    }
+                    bucket.append(to: &overflowBytes, id: .overflow(overflowCount))
                     overflowCount += 1
-                    bucket.append(to: &overflowBytes)
                 }
             }
             if mainBytes.bytes.count >= 4 << 20 {

@@ -135,6 +135,8 @@ extension Database {
         try overflowFile.write(
             FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(offsetBits), c: 0).encoded(), at: 0)
         let newest = segments.last
+        // Every bucket is written with its checksum, the ones no record reached included.
+        state.index.addUntouchedMainBuckets()
         let checkpoint = Checkpoint(
             sequence: 1, bucketCount: state.index.bucketCount, overflowCount: state.index.overflowCount,
             freeHead: state.index.freeHead, keyCount: state.index.keyCount,

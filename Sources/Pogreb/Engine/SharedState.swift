@@ -32,7 +32,7 @@ struct SharedState: @unchecked Sendable {
         // its key compared, and on a match `body` runs on the same bytes. The closure given to
         // withRecord captures nothing of `self`: capturing this struct would copy it, retaining
         // every object it holds, on every lookup.
-        var probe = HashIndex.Probe(index, hash: hash)
+        var probe = try HashIndex.Probe(index, hash: hash)
         while let (address, _) = try probe.next(in: index) {
             let found: R? = try unsafe withRecord(at: address, verify: verify) {
                 (header, record) throws(PogrebError) -> R? in

@@ -86,7 +86,11 @@ extension Database {
         index.overflowRegion = overflowRegion
         index.mappedMainCount = mappedMain
         index.mappedOverflowCount = mappedOverflow
+        index.directory = path
         for (bucketID, bucket) in pendingImages { index.dirty[bucketID] = bucket }
+        // A writer trusts the files from here on: check every bucket once (a flipped bit found
+        // here leads the open to rebuild the index from the log, see Database.open).
+        if !readOnly { try index.verifyAll() }
         return (checkpoint, id, index, indexFile, overflowFile)
     }
 
@@ -122,7 +126,7 @@ extension Database {
                 runIsOverflow = isOverflow
             }
             var writer = ByteWriter(capacity: 64)
-            bucket.append(to: &writer)
+            bucket.append(to: &writer, id: id)
             runBytes.append(contentsOf: writer.bytes)
             lastID = id.rawValue
         }

@@ -57,11 +57,11 @@ struct CheckpointDecodingTests {
 
     /// Every field at the edge of its range.
     static let extreme = Checkpoint(
-        sequence: .max, bucketCount: 1 << 40, overflowCount: 1 << 40, freeHead: (1 << 40) - 1,
-        keyCount: (1 << 41) * UInt64(Bucket.slotCount), positionSegment: .max, positionOffset: .max,
+        sequence: .max, bucketCount: 1 << 40, overflowCount: 1 << 32, freeHead: (1 << 32) - 1,
+        keyCount: ((1 << 40) + (1 << 32)) * UInt64(Bucket.slotCount), positionSegment: .max, positionOffset: .max,
         nextSegmentSequence: .max, hashSeed: .max, offsetBits: 40,
         segments: [.init(sequence: .max, fileNumber: .max, size: .max, deadBytes: .max)],
-        changedBuckets: [(.main((1 << 40) - 1), bucket(6)), (.overflow((1 << 40) - 1), bucket(4))])
+        changedBuckets: [(.main((1 << 40) - 1), bucket(6)), (.overflow((1 << 32) - 1), bucket(4))])
 
     // MARK: Reading
 
@@ -265,7 +265,7 @@ struct CheckpointDecodingTests {
         let huge: [UInt64] = [1 << 57, 1 << 63, .max]
         add("offset bits", Word.offsetBits, [0, 19, 41, 64] + huge, offset: fieldBase + 64)
         add("bucket count", Word.bucketCount, [0, (1 << 40) + 1, 1 << 48] + huge, offset: fieldBase)
-        add("overflow count", Word.overflowCount, [0, 3, (1 << 40) + 1] + huge, offset: fieldBase)
+        add("overflow count", Word.overflowCount, [0, 3, (1 << 32) + 1, (1 << 40) + 1] + huge, offset: fieldBase)
         add("free list head", Word.freeHead, [9, 10, 1 << 40] + huge, offset: fieldBase)
         add("key count", Word.keyCount, [(64 + 9) * 7 + 1, 1 << 44] + huge, offset: fieldBase)
         // Only the bounds of Int64 and of a segment's header: a position past the segment's end is
@@ -368,9 +368,9 @@ struct CheckpointDecodingTests {
             }
             #expect(error.code == .notADatabase && error.message.contains(Self.file), "\(error)")
         }
-        let result = Self.decode(Self.seal(words: words, section: section, version: 2), withBuckets: false)
+        let result = Self.decode(Self.seal(words: words, section: section, version: 3), withBuckets: false)
         guard case .failure(let error) = result else {
-            Issue.record("version 2 decoded")
+            Issue.record("version 3 decoded")
             return
         }
         #expect(error.code == .unsupportedVersion && error.message.contains(Self.file), "\(error)")
@@ -459,7 +459,7 @@ struct CheckpointDecodingTests {
                 decoded += 1
                 #expect((20...40).contains(checkpoint.offsetBits))
                 #expect(checkpoint.bucketCount >= 1 && checkpoint.bucketCount <= 1 << 40)
-                #expect(checkpoint.overflowCount >= 1 && checkpoint.overflowCount <= 1 << 40)
+                #expect(checkpoint.overflowCount >= 1 && checkpoint.overflowCount <= 1 << 32)
                 #expect(checkpoint.freeHead < checkpoint.overflowCount)
                 #expect(
                     checkpoint.keyCount <= (checkpoint.bucketCount + checkpoint.overflowCount)
