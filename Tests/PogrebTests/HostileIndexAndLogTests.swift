@@ -138,4 +138,58 @@ import Testing
             }
         }
     }
+
+    /// An older copy of `overflow.pgo` from the same database (its buckets all pass their
+    /// checksums) is refused by the checkpoint sequence in its header: a read-only open reports
+    /// `corrupted` naming the file, a writable open rebuilds the index, and no key goes absent.
+    @Test(arguments: FileSystemKind.allCases)
+    func anOlderCopyOfTheOverflowFileIsRefused(_ kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { test in
+            let db = try test.open()
+            for i in 0..<1500 { try db.put(key(i), value(i)) }
+            try db.checkpoint()
+            let older = try #require(try test.contents(of: DatabaseFiles.overflow))
+            for i in 1500..<3000 { try db.put(key(i), value(i)) }
+            for i in stride(from: 0, to: 3000, by: 3) { _ = try db.delete(key(i)) }
+            try db.close()
+            #expect(try test.contents(of: DatabaseFiles.overflow) != older)
+            try test.setContents(of: DatabaseFiles.overflow, to: older)
+
+            let error = expectPogrebError(.corrupted) { _ = try test.open { $0.readOnly = true } }
+            #expect(error?.message.contains("overflow.pgo at offset 48") == true, "\(String(describing: error))")
+
+            let reopened = try test.open()
+            defer { try? reopened.close() }
+            #expect(try reopened.statistics.indexRebuiltAtOpen?.contains("overflow.pgo") == true)
+            for i in 0..<3000 { #expect(try reopened.get(key(i)) == (i % 3 == 0 ? nil : value(i)), "key \(i)") }
+        }
+    }
+
+    /// An index file older than the checkpoint before the newest is refused, even when the
+    /// newest journal still holds its buckets: that journal cannot bring it up to date.
+    @Test(arguments: FileSystemKind.allCases)
+    func anIndexOlderThanThePreviousCheckpointIsRefused(_ kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { test in
+            let db = try test.open()
+            for i in 0..<500 { try db.put(key(i), value(i)) }
+            try db.checkpoint()
+            let older = try test.snapshot()
+            for round in 1...3 {
+                for i in (round * 500)..<(round * 500 + 500) { try db.put(key(i), value(i)) }
+                try db.checkpoint()
+            }
+            try db.close()
+            // The newest journal, whole again (as a crash right after writing it leaves it).
+            let (newest, databaseID) = try Database.newestCheckpoint(fileSystem: test.fileSystem)
+            var full = newest
+            full.changedBuckets = [(id: .main(0), bucket: Bucket())]
+            try test.setContents(
+                of: Checkpoint.fileName(sequence: newest.sequence), to: full.encoded(databaseID: databaseID))
+            for name in [DatabaseFiles.index, DatabaseFiles.overflow] {
+                try test.setContents(of: name, to: try #require(older[name]))
+            }
+            let error = expectPogrebError(.corrupted) { _ = try test.open { $0.readOnly = true } }
+            #expect(error?.message.contains("index.pgi at offset 48") == true, "\(String(describing: error))")
+        }
+    }
 }

@@ -22,7 +22,7 @@ extension Database {
         let overflow = try fileSystem.open(DatabaseFiles.overflow, .createNew)
         defer { overflow.close() }
         try overflow.write(
-            FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
+            FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
         try overflow.truncate(to: BucketID.fileOffset(ofNumber: 1))
         try overflow.sync()
 

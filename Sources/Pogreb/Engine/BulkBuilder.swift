@@ -190,7 +190,7 @@ struct BulkBuilder {
             FileHeader(kind: .index, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(),
             at: 0)
         try overflowFile.write(
-            FileHeader(kind: .overflow, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(),
+            FileHeader(kind: .overflow, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(),
             at: 0)
         try indexFile.truncate(to: BucketID.fileOffset(ofNumber: bucketCount))
         try overflowFile.truncate(to: BucketID.fileOffset(ofNumber: overflowCount))
