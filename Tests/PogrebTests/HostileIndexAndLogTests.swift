@@ -192,4 +192,109 @@ import Testing
             #expect(error?.message.contains("index.pgi at offset 48") == true, "\(String(describing: error))")
         }
     }
+
+    // MARK: Counts read from files are bounded by what the files hold
+
+    /// A new segment whose header names file number 2^28 - 1 (the largest of a 1 MiB layout)
+    /// opens at once, its record readable: the segment table does not allocate an entry per
+    /// number below it (4 GiB).
+    @Test(arguments: FileSystemKind.allCases)
+    func aSegmentWithTheLargestFileNumberOpens(_ kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: smallOptions) { test in
+            let db = try test.open()
+            for i in 0..<10 { try db.put(key(i), value(i)) }
+            try db.close()
+            let (checkpoint, databaseID) = try Database.newestCheckpoint(fileSystem: test.fileSystem)
+            let huge = LogLayout(offsetBits: checkpoint.offsetBits).maxFileNumber
+            #expect(huge == (1 << 28) - 1)
+            let sequence = checkpoint.nextSegmentSequence
+            var bytes = FileHeader(kind: .segment, databaseID: databaseID, a: sequence, b: UInt64(huge)).encoded()
+            let k = key(99)
+            let v = value(99)
+            unsafe k.withUnsafeBytes { kb in
+                unsafe v.withUnsafeBytes { vb in
+                    unsafe Record.append(kind: .put, flags: [], key: kb, value: vb, to: &bytes)
+                }
+            }
+            try test.setContents(of: DatabaseFiles.segment(sequence: sequence), to: bytes)
+            let start = ContinuousClock.now
+            let reopened = try test.open()
+            defer { try? reopened.close() }
+            #expect(ContinuousClock.now - start < .seconds(10))
+            #expect(try reopened.get(k) == v)
+            for i in 0..<10 { #expect(try reopened.get(key(i)) == value(i)) }
+            try reopened.put(key(100), value(100))
+            #expect(try reopened.get(key(100)) == value(100))
+        }
+    }
+
+    /// A checkpoint whose key count is the most its shape allows (7 × all slots, with correct
+    /// checksums) does not make the first write run a split per missing key: the writable open
+    /// counts the index's slots, finds they differ, and rebuilds the index.
+    @Test(arguments: FileSystemKind.allCases)
+    func aKeyCountAboveTheIndexSlotsLeadsToARebuild(_ kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { test in
+            let db = try test.open()
+            for i in 0..<300 { try db.put(key(i), value(i)) }
+            try db.close()
+            let (checkpoint, databaseID) = try Database.newestCheckpoint(fileSystem: test.fileSystem)
+            var crafted = checkpoint
+            crafted.keyCount = (checkpoint.bucketCount + checkpoint.overflowCount) * UInt64(Bucket.slotCount)
+            let name = Checkpoint.fileName(sequence: checkpoint.sequence)
+            try test.setContents(of: name, to: crafted.encoded(databaseID: databaseID))
+            let reopened = try test.open()
+            defer { try? reopened.close() }
+            #expect(try reopened.statistics.indexRebuiltAtOpen?.contains("counts \(crafted.keyCount)") == true)
+            #expect(try reopened.count == 300)
+            try reopened.put(key(1000), value(1000))
+            #expect(try reopened.statistics.bucketCount < 200)
+        }
+    }
+
+    /// An overflow chain that loops (a bucket linking to itself, with a correct checksum) makes
+    /// a lookup throw `corrupted` after at most as many hops as the overflow file holds buckets,
+    /// and makes a writable open rebuild the index: never a hang, never an absent key.
+    @Test(arguments: FileSystemKind.allCases)
+    func anOverflowChainLoopIsBoundedAndRebuilt(_ kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { test in
+            let db = try test.open()
+            for i in 0..<2000 { try db.put(key(i), value(i)) }
+            try db.close()
+            // The first overflow bucket in use links to itself.
+            var looped: UInt64?
+            try test.modify(DatabaseFiles.overflow) { bytes in
+                let count = UInt64((bytes.count - Int(BucketID.headerPageSize)) / Bucket.size)
+                for number in 1..<count {
+                    let at = Int(BucketID.overflow(number).fileOffset)
+                    var reader = ByteReader(Array(bytes[at..<(at + 64)]), file: "overflow.pgo")
+                    guard var bucket = try? Bucket.decode(&reader, id: .overflow(number)), bucket.occupied == 7 else {
+                        continue
+                    }
+                    bucket.next = number
+                    bytes.replaceSubrange(at..<(at + 64), with: bucket.encoded(id: .overflow(number)))
+                    looped = number
+                    return
+                }
+            }
+            let number = try #require(looped, "2 000 keys leave a full overflow bucket")
+            let reader = try test.open { $0.readOnly = true }
+            var corrupted = 0
+            // Present keys, and absent ones, whose probes walk whole chains.
+            for i in 0..<20_000 {
+                do throws(PogrebError) {
+                    let found = try reader.get(key(i))
+                    #expect(found == (i < 2000 ? value(i) : nil), "key \(i)")
+                } catch {
+                    corrupted += 1
+                    #expect(error.code == .corrupted && error.message.contains("overflow.pgo"), "\(error)")
+                }
+            }
+            try reader.close()
+            #expect(corrupted > 0, "no key's chain reached overflow bucket \(number)")
+            let writer = try test.open()
+            defer { try? writer.close() }
+            #expect(try writer.statistics.indexRebuiltAtOpen?.contains("reached twice") == true)
+            for i in 0..<2000 { #expect(try writer.get(key(i)) == value(i)) }
+        }
+    }
 }
