@@ -222,7 +222,7 @@ public final class Database: Sendable {
     ) throws -> R {
         var output: R?
         var caller = CallerClosure()
-        try unsafe lendValue(rawKey: key) { value in output = unsafe caller.run { try unsafe body(value) } }
+        try unsafe lendValue(rawKey: key) { value in output = caller.run { try unsafe body(value) } }
         try caller.rethrow()
         guard let output else { throw PogrebError(.invalidArgument, "internal: the value was not lent") }
         return output
@@ -249,16 +249,22 @@ public final class Database: Sendable {
     func lendValue(rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> Void) throws(PogrebError) {
         let hash = unsafe XXH3.hash64(key, seed: hashSeed)
         let verify = options.verifyChecksums
-        let shard = counters.shard
-        shard.gets.add(1, ordering: .relaxed)
         var collisions = 0
-        defer { if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) } }
-        try shared.withReadLock { (state) throws(PogrebError) in
-            guard !state.isClosed else { throw PogrebError.closed() }
-            try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) {
-                (found) throws(PogrebError) in
+        var hit = false
+        defer {
+            counters.withShard { shard in
+                shard.gets.add(1, ordering: .relaxed)
+                if hit { shard.hits.add(1, ordering: .relaxed) }
+                if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) }
+            }
+        }
+        try unsafe shared.withReadAccess { (state) throws(PogrebError) in
+            guard unsafe !state.pointee.isClosed else { throw PogrebError.closed() }
+            try unsafe SharedState.withCurrentRecord(
+                in: state, key: key, hash: hash, verify: verify, collisions: &collisions
+            ) { (found) throws(PogrebError) in
                 guard let (header, record) = unsafe found else { return body(nil) }
-                shard.hits.add(1, ordering: .relaxed)
+                hit = true
                 let start = Record.headerSize + header.keyLength
                 unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
             }

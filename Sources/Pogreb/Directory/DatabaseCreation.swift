@@ -42,8 +42,12 @@ extension Database {
 
     /// Makes `checkpoint` (sequence 1) the database's first checkpoint, once every other file is
     /// durable: it is written to `checkpoint.tmp` (`open(O_CREAT|O_EXCL)`, `pwrite`, `fdatasync`),
-    /// renamed into its slot and the directory `fsync`ed. A directory without a checkpoint file
-    /// is an unfinished creation (or build, or repair), which `open` recognizes.
+    /// the directory is `fsync`ed so that the entries of the files it names (index, overflow,
+    /// segments, created by the caller) and of the temporary are durable, then the temporary is
+    /// renamed into its slot and the directory `fsync`ed again. Without the first directory sync a
+    /// power cut could keep the rename but lose the index's entry: a checkpoint naming files that
+    /// are not there. A directory without a checkpoint file is an unfinished creation (or build,
+    /// or repair), which `open` recognizes.
     static func publishFirstCheckpoint(
         _ checkpoint: Checkpoint, databaseID id: [UInt8], fileSystem: any FileSystem
     ) throws(PogrebError) {
@@ -51,6 +55,7 @@ extension Database {
         defer { temporary.close() }
         try temporary.write(checkpoint.encoded(databaseID: id), at: 0)
         try temporary.sync()
+        try fileSystem.syncDirectory()
         try fileSystem.rename(DatabaseFiles.creating, to: DatabaseFiles.checkpoint(sequence: checkpoint.sequence))
         try fileSystem.syncDirectory()
     }

@@ -87,9 +87,10 @@ extension Database {
             let operation = unsafe operations[i]
             if case .put = unsafe operation { puts += 1 } else if results[i] { deletes += 1 }
         }
-        let shard = counters.shard
-        if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
-        if deletes > 0 { shard.deletes.add(deletes, ordering: .relaxed) }
+        counters.withShard { shard in
+            if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
+            if deletes > 0 { shard.deletes.add(deletes, ordering: .relaxed) }
+        }
         try afterAppend(writer: &w)
         return results
     }

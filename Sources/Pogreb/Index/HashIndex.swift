@@ -61,10 +61,19 @@
     ///   cache line the read loads anyway.
     @inline(__always)
     func bucket(_ id: BucketID) throws(PogrebError) -> Bucket {
-        if !dirty.isEmpty, let changed = dirty[id] { return changed }
+        try unsafe withUnsafePointer(to: self) { (index) throws(PogrebError) -> Bucket in
+            try unsafe HashIndex.bucket(id, in: index)
+        }
+    }
+
+    /// ``bucket(_:)`` of the index at `index`, read in place: the read path's form (a method
+    /// call on a copy would retain the index's dictionary and regions on every lookup).
+    @inline(__always)
+    static func bucket(_ id: BucketID, in index: UnsafePointer<HashIndex>) throws(PogrebError) -> Bucket {
+        if unsafe !index.pointee.dirty.isEmpty, let changed = unsafe index.pointee.dirty[id] { return changed }
         let number = id.number
-        let base = unsafe id.isOverflow ? overflowBase : mainBase
-        let mapped = id.isOverflow ? mappedOverflowCount : mappedMainCount
+        let base = unsafe id.isOverflow ? index.pointee.overflowBase : index.pointee.mainBase
+        let mapped = unsafe id.isOverflow ? index.pointee.mappedOverflowCount : index.pointee.mappedMainCount
         // `mapped` never exceeds what the region holds: both are set together at a checkpoint.
         guard number < mapped, let base = unsafe base else { return Bucket() }
         let offset = Int(id.fileOffset)
@@ -74,14 +83,16 @@
                 littleEndian: base.loadUnaligned(fromByteOffset: offset + i * 8, as: UInt64.self))
         }
         let computed = unsafe CRC32C.bucketChecksum(base + offset, id: id)
-        guard computed == bucket.storedChecksum else { throw damagedBucket(id, stored: bucket, computed: computed) }
+        guard computed == bucket.storedChecksum else {
+            throw unsafe damagedBucket(id, stored: bucket, computed: computed, directory: index.pointee.directory)
+        }
         bucket.words[7] &= Bucket.nextMask
         return bucket
     }
 
     /// The error for a mapped bucket that fails its checksum.
     @inline(never)
-    func damagedBucket(_ id: BucketID, stored: Bucket, computed: UInt32) -> PogrebError {
+    static func damagedBucket(_ id: BucketID, stored: Bucket, computed: UInt32, directory: String) -> PogrebError {
         PogrebError.corrupted(
             file: directory.isEmpty ? id.fileName : directory + "/" + id.fileName, offset: id.fileOffset,
             "\(id) fails its checksum (stored \(hex(stored.storedChecksum)), computed \(hex(computed))): "
@@ -132,21 +143,24 @@
         private var hops: UInt64 = 0
         private var finished = false
 
+        /// A probe of the index at `index`, which is read in place (never copied) and must not
+        /// change while the probe is used.
         /// - Throws: `corrupted` when the main bucket fails its checksum.
         @inline(__always)
-        init(_ index: borrowing HashIndex, hash: UInt64) throws(PogrebError) {
+        init(in index: UnsafePointer<HashIndex>, hash: UInt64) throws(PogrebError) {
             tag = Bucket.tag(ofHash: hash)
-            mainNumber = index.mainBucketNumber(forHash: hash)
+            mainNumber = unsafe index.pointee.mainBucketNumber(forHash: hash)
             id = .main(mainNumber)
-            current = try index.bucket(id)
+            current = try unsafe HashIndex.bucket(id, in: index)
         }
 
         /// The next slot whose tag matches, or nil when there is none.
         /// - Throws: `corrupted`, naming the file and offset, when the chain leaves the overflow
         ///   file or loops, or a bucket fails its checksum.
         @inline(__always)
-        mutating func next(in index: borrowing HashIndex) throws(PogrebError) -> (address: UInt64, position: Position)?
-        {
+        mutating func next(
+            in index: UnsafePointer<HashIndex>
+        ) throws(PogrebError) -> (address: UInt64, position: Position)? {
             while !finished {
                 while slot < Bucket.slotCount {
                     let value = current.slot(slot)
@@ -161,17 +175,18 @@
                 let next = current.next
                 if next == 0 { break }
                 hops += 1
-                guard hops < index.overflowCount, next < index.overflowCount else {
+                let overflowCount = unsafe index.pointee.overflowCount
+                guard hops < overflowCount, next < overflowCount else {
                     finished = true
                     throw PogrebError.corrupted(
                         file: id.fileName, offset: id.fileOffset + 56,
                         "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket "
-                            + "\(next), past the \(index.overflowCount) buckets the index has or round a loop. "
+                            + "\(next), past the \(overflowCount) buckets the index has or round a loop. "
                             + "Reopen to rebuild the index, or run `pogreb repair`"
                     )
                 }
                 id = .overflow(next)
-                current = try index.bucket(id)
+                current = try unsafe HashIndex.bucket(id, in: index)
                 slot = 0
             }
             finished = true
@@ -184,11 +199,13 @@
     func findPosition(
         hash: UInt64, matches: (UInt64) throws(PogrebError) -> Bool
     ) throws(PogrebError) -> (Position, UInt64)? {
-        var probe = try Probe(self, hash: hash)
-        while let (address, position) = try probe.next(in: self) {
-            if try matches(address) { return (position, address) }
+        try unsafe withUnsafePointer(to: self) { (index) throws(PogrebError) -> (Position, UInt64)? in
+            var probe = try unsafe Probe(in: index, hash: hash)
+            while let (address, position) = try unsafe probe.next(in: index) {
+                if try matches(address) { return (position, address) }
+            }
+            return nil
         }
-        return nil
     }
 
     /// The address for which `matches(address)` holds, or nil.
@@ -201,8 +218,14 @@
     /// key's record most likely is (for prefetching; nil on a damaged chain).
     @inline(__always)
     func firstCandidate(forHash hash: UInt64) -> UInt64? {
-        guard var probe = try? Probe(self, hash: hash) else { return nil }
-        return (try? probe.next(in: self))??.address
+        unsafe withUnsafePointer(to: self) { unsafe HashIndex.firstCandidate(forHash: hash, in: $0) }
+    }
+
+    /// ``firstCandidate(forHash:)`` of the index at `index`, read in place.
+    @inline(__always)
+    static func firstCandidate(forHash hash: UInt64, in index: UnsafePointer<HashIndex>) -> UInt64? {
+        guard var probe = unsafe try? Probe(in: index, hash: hash) else { return nil }
+        return unsafe (try? probe.next(in: index))??.address
     }
 
     /// The ids of the chain that starts at main bucket `number`, in order.
@@ -468,8 +491,16 @@ extension HashIndex {
     /// Prefetches the main bucket of `hash` when it is read from the mapping.
     @inline(__always)
     func prefetchBucket(forHash hash: UInt64) {
-        let number = mainBucketNumber(forHash: hash)
-        guard number < mappedMainCount, let region = mainRegion else { return }
-        region.prefetch(at: Int(BucketID.fileOffset(ofNumber: number)))
+        unsafe withUnsafePointer(to: self) { unsafe HashIndex.prefetchBucket(forHash: hash, in: $0) }
+    }
+
+    /// ``prefetchBucket(forHash:)`` of the index at `index`, read in place.
+    @inline(__always)
+    static func prefetchBucket(forHash hash: UInt64, in index: UnsafePointer<HashIndex>) {
+        let number = unsafe index.pointee.mainBucketNumber(forHash: hash)
+        let mapped = unsafe index.pointee.mappedMainCount
+        guard number < mapped, let base = unsafe index.pointee.mainBase else { return }
+        unsafe MappedRegion.prefetch(
+            base, count: Int(BucketID.fileOffset(ofNumber: mapped)), at: Int(BucketID.fileOffset(ofNumber: number)))
     }
 }

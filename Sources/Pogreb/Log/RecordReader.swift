@@ -162,7 +162,15 @@ extension SharedState {
     /// Prefetches the first cache line of the record at `address` when it is mapped.
     @inline(__always)
     func prefetchRecord(at address: UInt64) {
-        guard let segment = segments[layout.fileNumber(of: address)], let region = segment.region else { return }
-        region.prefetch(at: Int(layout.offset(of: address)))
+        unsafe withUnsafePointer(to: self) { unsafe SharedState.prefetchRecord(at: address, in: $0) }
+    }
+
+    /// ``prefetchRecord(at:)`` for the state at `state`, read in place, touching no reference count.
+    @inline(__always)
+    static func prefetchRecord(at address: UInt64, in state: UnsafePointer<SharedState>) {
+        let layout = unsafe state.pointee.layout
+        let (base, count) = unsafe state.pointee.segments.mapped(layout.fileNumber(of: address))
+        guard let base = unsafe base else { return }
+        unsafe MappedRegion.prefetch(base, count: count, at: Int(layout.offset(of: address)))
     }
 }
