@@ -27,7 +27,8 @@ struct FileHeaderDecodingTests {
 
     /// A header with arbitrary fields and a correct checksum.
     static func craft(
-        magic: [UInt8] = FileHeader.Kind.segment.magic, version: UInt32 = FileHeader.currentVersion, headerSize: UInt32 = 64,
+        magic: [UInt8] = FileHeader.Kind.segment.magic, version: UInt32 = FileHeader.currentVersion,
+        headerSize: UInt32 = 64,
         reserved: UInt32 = 0
     ) -> [UInt8] {
         var writer = ByteWriter()
