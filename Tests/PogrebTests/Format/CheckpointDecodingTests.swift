@@ -391,6 +391,24 @@ struct CheckpointDecodingTests {
         Self.expectCorrupted(Self.decode(bytes, withBuckets: true), "bucket id \(id)")
     }
 
+    /// A bucket image of the journal carries its own checksum, as in the index files: a flipped
+    /// bit in one, under a section checksum recomputed to match, is `corrupted` at that bucket.
+    @Test func aJournalBucketFailingItsOwnChecksumIsCorrupted() {
+        var words = Self.words(Self.sample)
+        let section = Self.section(Self.sample)
+        let sectionOffset = Int64(FileHeader.size + words.count * 8)
+        for entry in 0..<Self.sample.changedBuckets.count {
+            for bit in [0, 200, 479, 511] {
+                var damaged = section
+                damaged[entry * 72 + 8 + bit / 8] ^= 1 << UInt8(bit % 8)
+                words[Self.changedCountIndex + 1] = UInt64(CRC32C.checksum(damaged))
+                let result = Self.decode(Self.seal(words: words, section: damaged), withBuckets: true)
+                Self.expectCorrupted(
+                    result, offset: sectionOffset + Int64(entry * 72 + 8), "bucket \(entry), bit \(bit)")
+            }
+        }
+    }
+
     /// Known defect: bytes after the last metadata field, inside the declared metadata length
     /// and its checksum, are ignored rather than refused; the bucket section is then read after
     /// them, so the file's layout disagrees with `metadataLength()`.
