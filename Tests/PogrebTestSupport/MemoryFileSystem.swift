@@ -9,9 +9,9 @@ import Synchronization
 /// that durable state, optionally with a prefix of the writes made since, as a disk that wrote some
 /// of its cache before dying would.
 package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is inside `state`, a Mutex.
+    // @unchecked Sendable: all mutable state is inside `state`, a Lock (Pogreb's Mutex, or a pthread mutex under TSan).
     package let displayPath: String
-    private let state: Mutex<State>  // protects the directory (live and durable) and the lock table
+    private let state: Lock<State>  // protects the directory (live and durable) and the lock table
 
     struct State {
         var live: [String: MemoryFile.Storage] = [:]
@@ -57,7 +57,7 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
 
     package init(displayPath: String = "memory:") {
         self.displayPath = displayPath
-        self.state = Mutex(State())
+        self.state = Lock(State())
     }
 
     package func prepareDirectory(create: Bool) throws(PogrebError) {
@@ -250,7 +250,7 @@ final class MemoryFile: StorageFile {
     /// The bytes of one file, shared by every open handle. Tracks the durable copy and the writes
     /// made since the last sync, in order, for crash images.
     final class Storage: @unchecked Sendable {
-        // @unchecked Sendable: all mutable state is inside `state`, a Mutex.
+        // @unchecked Sendable: all mutable state is inside `state`, a Lock (Pogreb's Mutex, or a pthread mutex under TSan).
         struct State {
             var bytes: [UInt8] = []
             var durable: [UInt8] = []
@@ -261,7 +261,7 @@ final class MemoryFile: StorageFile {
             case write(offset: Int, bytes: [UInt8])
             case truncate(Int)
         }
-        let state = Mutex(State())  // protects the bytes and their durable copy
+        let state = Lock(State())  // protects the bytes and their durable copy
 
         func snapshot() -> [UInt8] { state.withLock { $0.bytes } }
 

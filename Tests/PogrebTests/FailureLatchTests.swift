@@ -15,6 +15,46 @@ import Testing
         }
     }
 
+    /// A checkpoint whose journal became durable but whose application to the index files failed
+    /// (the `fdatasync` of `index.pgi` returns EIO) has taken its sequence number: the failure
+    /// latches, so no later checkpoint of this value writes that sequence again over its journal,
+    /// and the next open redoes that journal and goes on from the next sequence.
+    @Test(arguments: FileSystemKind.allCases)
+    func failedJournalApplicationNeverReusesItsSequence(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: FaultTests.options) { t in
+            let faulty = FaultInjectingFileSystem(wrapping: t.fileSystem)
+            let db = try t.open(through: faulty)
+            var model = ReferenceModel()
+            for i in 0..<300 {
+                try db.put(key(i), value(i))
+                model.put(key(i), value(i))
+            }
+            let sequence = try db.statistics.lastCheckpoint + 1
+            let slot = DatabaseFiles.checkpoint(sequence: sequence)
+            // Syncs of the checkpoint: the active segment, the journal, then index.pgi.
+            faulty.failNthSync(3)
+            expectPogrebError(.io) { try db.checkpoint() }
+            #expect(faulty.failures.first?.contains(DatabaseFiles.index) == true, "\(faulty.failures)")
+            let journal = try t.contents(of: slot)
+            let writes = faulty.count(of: .write)
+            faulty.disarm()
+            try FaultTests.expectLatched(db, model: model, "after a failed journal application (\(kind))")
+            #expect(try t.contents(of: slot) == journal, "the journal of checkpoint \(sequence) was rewritten")
+            #expect(faulty.count(of: .write) == writes, "something was written after the failure")
+            #expect(try db.statistics.lastCheckpoint == sequence - 1)
+            FaultTests.closeLatched(db)
+            #expect(try t.contents(of: slot) == journal, "close rewrote the journal of checkpoint \(sequence)")
+
+            let again = try t.open()
+            #expect(try again.statistics.lastCheckpoint == sequence, "the open redid the durable journal")
+            for (k, v) in model.entries { #expect(try again.get(k) == v) }
+            try again.put(key(1_000), value(1_000))
+            try again.checkpoint()
+            #expect(try again.statistics.lastCheckpoint == sequence + 1)
+            try again.close()
+        }
+    }
+
     @Test(arguments: FileSystemKind.allCases)
     func iterationFlushFailureLatches(kind: FileSystemKind) throws {
         try withTestDatabase(kind, configure: FaultTests.options) { t in

@@ -10,19 +10,25 @@ public struct RepairReport: Sendable, CustomStringConvertible {
     public var keys: Int
     /// Torn tails cut off the newest segment, one line each.
     public var tornTails: [String]
+    /// Damage in the newest segment that the repair cut off although valid records followed it,
+    /// one line each: the file, the offset of the bad record and the bytes dropped after it.
+    public var damageCut: [String] = []
 
-    /// A summary: segments read, records replayed, keys, and one line per torn tail cut.
+    /// A summary: segments read, records replayed, keys, and one line per torn tail or damage cut.
     public var description: String {
         var text = "rebuilt the index from \(segments) segment(s): \(records) record(s) replayed, \(keys) key(s)"
         for line in tornTails { text += "\ncut a torn tail: \(line)" }
+        for line in damageCut { text += "\ncut at a damaged record, dropping the records after it: \(line)" }
         return text
     }
 }
 
 extension Database {
     /// Rebuilds the index from the log, for a database whose index or checkpoints are damaged or
-    /// missing. Never changes a good record: it only reads the segments (cutting a torn tail of
-    /// the newest one, as opening does) and writes new index, overflow and checkpoint files.
+    /// missing. It only reads the segments (cutting a torn tail of the newest one, as opening
+    /// does) and writes new index, overflow and checkpoint files. A damaged record in the newest
+    /// segment that valid records follow (which `open` refuses as `corrupted`) is cut off with
+    /// every record after it, and ``RepairReport/damageCut`` says so.
     ///
     /// The whole log is read first, so a damaged sealed segment fails the repair while the old
     /// files are untouched. Then the old checkpoints are removed first, so a crash during the
@@ -40,11 +46,15 @@ extension Database {
         }
         let lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: true, create: true)
         defer { lock.unlock() }
-        return try rebuild(fileSystem: fileSystem)
+        return try rebuild(fileSystem: fileSystem, damage: .cut)
     }
 
-    /// The rebuild itself; the caller holds the exclusive lock.
-    static func rebuild(fileSystem: any FileSystem) throws(PogrebError) -> RepairReport {
+    /// The rebuild itself; the caller holds the exclusive lock. `damage` says what to do with a
+    /// damaged record in the newest segment that valid records follow: `repair` cuts there and
+    /// reports it, the automatic rebuild of `open` refuses (only the user may drop records).
+    static func rebuild(
+        fileSystem: any FileSystem, damage: Recovery.DamagePolicy = .refuse
+    ) throws(PogrebError) -> RepairReport {
         let path = fileSystem.displayPath
         var found: [(UInt64, String)] = []
         for name in try fileSystem.listFiles() {
@@ -116,7 +126,8 @@ extension Database {
         // Read the whole log first: a damaged sealed segment fails here, while the old index
         // and checkpoints are still in place.
         let outcome = try Recovery.replay(
-            state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false)
+            state: &state, segments: segments, from: (first.sequence, Int64(FileHeader.size)), readOnly: false,
+            damage: damage)
 
         // From here on the old index is gone: remove the checkpoints first.
         for name in [
@@ -150,7 +161,8 @@ extension Database {
         try publishFirstCheckpoint(checkpoint, databaseID: id, fileSystem: fileSystem)
         for segment in segments { segment.file.close() }
         return RepairReport(
-            segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount), tornTails: outcome.torn
-        )
+            segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount),
+            tornTails: outcome.torn,
+            damageCut: outcome.damageCut)
     }
 }

@@ -11,7 +11,7 @@ import Synchronization
 /// (``latchDamage(_:)``). Errors met while only reading (a `corrupted` chain during a probe, a
 /// full key) never latch.
 final class FailureLatch: Sendable {
-    private let first = Mutex<PogrebError?>(nil)  // protects the first failure
+    private let first = Lock<PogrebError?>(nil)  // protects the first failure
 
     /// The first failure, if any.
     var failure: PogrebError? { first.withLock { $0 } }

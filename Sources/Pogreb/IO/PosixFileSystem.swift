@@ -14,7 +14,7 @@ import Synchronization
 package final class PosixFileSystem: FileSystem {
     package let directory: String
     package var displayPath: String { directory }
-    private let descriptor = Mutex<Int32>(-1)  // protects the directory descriptor: -1 until opened
+    private let descriptor = Lock<Int32>(-1)  // protects the directory descriptor: -1 until opened
 
     package init(directory: String) {
         self.directory = directory
@@ -201,9 +201,9 @@ final class NoLock: DirectoryLock {
 }
 
 final class PosixLock: DirectoryLock {
-    private let state: Mutex<Int32>  // protects the descriptor: -1 once unlocked
+    private let state: Lock<Int32>  // protects the descriptor: -1 once unlocked
 
-    init(fd: Int32) { state = Mutex(fd) }
+    init(fd: Int32) { state = Lock(fd) }
 
     func unlock() {
         state.withLock { fd in

@@ -41,6 +41,19 @@
     /// reported under it.
     var directory = ""
 
+    /// What the changes since ``beginUndo()`` replaced, while a batch is applied; nil otherwise.
+    private(set) var undo: UndoLog?
+
+    /// The state a batch started from: the counts, and each changed bucket's dirty copy before
+    /// its first change (nil when it had none, so the mapped bucket was current).
+    struct UndoLog {
+        var bucketCount: UInt64
+        var overflowCount: UInt64
+        var freeHead: UInt64
+        var keyCount: UInt64
+        var buckets: [BucketID: Bucket?] = [:]
+    }
+
     init(bucketCount: UInt64, overflowCount: UInt64, freeHead: UInt64, keyCount: UInt64) {
         self.bucketCount = bucketCount
         self.overflowCount = overflowCount
@@ -182,7 +195,7 @@
                         file: id.fileName, offset: id.fileOffset + 56,
                         "the overflow chain of bucket \(mainNumber) is broken: \(id) points at overflow bucket "
                             + "\(next), past the \(overflowCount) buckets the index has or round a loop. "
-                            + "Reopen to rebuild the index, or run `pogreb repair`"
+                            + "Run `pogreb repair` to rebuild the index from the log"
                     )
                 }
                 id = .overflow(next)
@@ -234,9 +247,12 @@
         var current = try bucket(.main(number))
         while current.next != 0 {
             guard current.next < overflowCount, UInt64(ids.count) <= overflowCount else {
-                throw PogrebError(
-                    .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                let last = ids[ids.count - 1]  // the bucket holding the bad pointer (ids is never empty)
+                throw PogrebError.corrupted(
+                    file: last.fileName, offset: last.fileOffset + 56,
+                    "the index's overflow chain from bucket \(number) is broken (\(last) points at overflow bucket "
+                        + "\(current.next) of \(overflowCount), or round a loop). Run `pogreb repair` to rebuild the "
+                        + "index from the log")
             }
             let id = BucketID.overflow(current.next)
             ids.append(id)
@@ -246,6 +262,34 @@
     }
 
     // MARK: Changes (the writer only)
+
+    /// Every change goes through here, so that ``rollBack()`` can undo a batch.
+    @inline(__always)
+    private mutating func setDirty(_ id: BucketID, _ bucket: Bucket) {
+        if undo != nil, undo?.buckets[id] == nil { undo?.buckets[id] = .some(dirty[id]) }
+        dirty[id] = bucket
+    }
+
+    /// Starts recording what the following changes replace, so that ``rollBack()`` can undo them.
+    mutating func beginUndo() {
+        undo = UndoLog(bucketCount: bucketCount, overflowCount: overflowCount, freeHead: freeHead, keyCount: keyCount)
+    }
+
+    /// Stops recording; the changes since ``beginUndo()`` stay.
+    mutating func endUndo() { undo = nil }
+
+    /// Undoes every change since ``beginUndo()``: the counts and the dirty buckets are as before.
+    mutating func rollBack() {
+        guard let log = undo else { return }
+        undo = nil
+        for (id, before) in log.buckets {
+            if let before { dirty[id] = before } else { dirty[id] = nil }
+        }
+        bucketCount = log.bucketCount
+        overflowCount = log.overflowCount
+        freeHead = log.freeHead
+        keyCount = log.keyCount
+    }
 
     /// Replaces the address in the slot for the key, or adds a slot when the key is new.
     /// - Returns: the address the key had before, or nil when it is new.
@@ -267,7 +311,7 @@
         if let (position, old) = found {
             var changed = try bucket(position.id)
             changed.setSlot(position.slot, slot)
-            dirty[position.id] = changed
+            setDirty(position.id, changed)
             return old
         }
         try append(slot: slot, toChainOf: mainBucketNumber(forHash: hash))
@@ -282,7 +326,7 @@
         guard let (position, _) = try findPosition(hash: hash, matches: { $0 == oldAddress }) else { return false }
         var changed = try bucket(position.id)
         changed.setSlot(position.slot, Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: newAddress))
-        dirty[position.id] = changed
+        setDirty(position.id, changed)
         return true
     }
 
@@ -299,23 +343,23 @@
             throw PogrebError(
                 .corrupted,
                 "the index's overflow chain from bucket \(mainBucketNumber(forHash: hash)) ends in an empty "
-                    + "bucket. Reopen to rebuild the index, or run `pogreb repair`."
+                    + "bucket. Run `pogreb repair` to rebuild the index from the log."
             )
         }
         let moved = last.slot(lastIndex)
         last.setSlot(lastIndex, 0)
-        dirty[lastID] = last
+        setDirty(lastID, last)
         if !(lastID == position.id && lastIndex == position.slot) {
             var hole = try bucket(position.id)
             hole.setSlot(position.slot, moved)
-            dirty[position.id] = hole
+            setDirty(position.id, hole)
         }
         // Unlink an overflow bucket that became empty.
         if last.occupied == 0, ids.count > 1 {
             let previousID = ids[ids.count - 2]
             var previous = try bucket(previousID)
             previous.next = 0
-            dirty[previousID] = previous
+            setDirty(previousID, previous)
             free(overflow: lastID.number)
         }
         if keyCount > 0 { keyCount -= 1 }  // a damaged checkpoint may undercount; never trap
@@ -330,23 +374,25 @@
             let used = current.occupied
             if used < Bucket.slotCount {
                 current.setSlot(used, slot)
-                dirty[id] = current
+                setDirty(id, current)
                 return
             }
             if current.next == 0 {
                 let fresh = try allocateOverflow()
                 current.next = fresh
-                dirty[id] = current
+                setDirty(id, current)
                 var added = Bucket()
                 added.setSlot(0, slot)
-                dirty[BucketID.overflow(fresh)] = added
+                setDirty(BucketID.overflow(fresh), added)
                 return
             }
             hops += 1
             guard current.next < overflowCount, UInt64(hops) < overflowCount else {
-                throw PogrebError(
-                    .corrupted,
-                    "the index's overflow chain from bucket \(number) is broken. Reopen to rebuild the index.")
+                throw PogrebError.corrupted(
+                    file: id.fileName, offset: id.fileOffset + 56,
+                    "the index's overflow chain from bucket \(number) is broken (\(id) points at overflow bucket "
+                        + "\(current.next) of \(overflowCount), or round a loop). Run `pogreb repair` to rebuild the "
+                        + "index from the log")
             }
             id = BucketID.overflow(current.next)
         }
@@ -366,7 +412,7 @@
                     "the free list links overflow bucket \(number) to \(following), past the \(overflowCount) buckets")
             }
             freeHead = following
-            dirty[BucketID.overflow(number)] = Bucket()
+            setDirty(BucketID.overflow(number), Bucket())
             return number
         }
         guard overflowCount <= Bucket.maxOverflowNumber else {
@@ -382,7 +428,7 @@
     private mutating func free(overflow number: UInt64) {
         var released = Bucket()
         released.next = freeHead
-        dirty[BucketID.overflow(number)] = released
+        setDirty(BucketID.overflow(number), released)
         freeHead = number
     }
 
@@ -414,10 +460,10 @@
             if (hash >> level) & 1 == 1 { go.append(slot) } else { stay.append(slot) }
         }
         for id in ids.dropFirst() { free(overflow: id.number) }
-        dirty[.main(source)] = Bucket()
+        setDirty(.main(source), Bucket())
         bucketCount += 1
         for slot in stay { try append(slot: slot, toChainOf: source) }
-        dirty[.main(target)] = Bucket()
+        setDirty(.main(target), Bucket())
         for slot in go { try append(slot: slot, toChainOf: target) }
     }
 

@@ -37,8 +37,8 @@ extension SharedState {
         guard let segment = segments[fileNumber] else {
             throw PogrebError(
                 .corrupted,
-                "the index points to segment file number \(fileNumber), which does not exist. Reopen the database "
-                    + "to rebuild the index, or run `pogreb check`."
+                "the index points to segment file number \(fileNumber), which does not exist. Run `pogreb repair` "
+                    + "to rebuild the index from the log."
             )
         }
         guard offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= segment.size else {
