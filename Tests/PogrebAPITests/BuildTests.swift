@@ -265,8 +265,9 @@ import Testing
     }
 
     /// An existing empty directory takes the new database with nothing left beside it, and so
-    /// does a database without `pogreb.lock` (a copy, say): its old files are deleted, not left.
-    @Test func anEmptyDirectoryOrALocklessDatabaseIsReplacedWithNothingLeftBehind() throws {
+    /// does a database holding the empty `pogreb.lock` of an earlier version: its old files are
+    /// deleted, not left.
+    @Test func anEmptyDirectoryOrADatabaseWithAnOldLockFileIsReplacedWithNothingLeftBehind() throws {
         try withTemporaryDirectory { root in
             let path = root + "/db"
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
@@ -275,7 +276,7 @@ import Testing
             #expect(first.oldDatabaseLeftAt == nil)
             #expect(try Self.names(in: root) == ["db"])
 
-            try FileManager.default.removeItem(atPath: path + "/pogreb.lock")
+            #expect(FileManager.default.createFile(atPath: path + "/pogreb.lock", contents: Data()))
             let second = try Database.build(at: path, from: Self.pairs(0..<30, version: 1))
             #expect(second.replacedExisting)
             #expect(second.oldDatabaseLeftAt == nil)

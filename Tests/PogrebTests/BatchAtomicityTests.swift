@@ -5,26 +5,27 @@ import Testing
 /// A batch is applied whole or not at all, also when it fails part-way in memory: readers never
 /// see the operations before the one that failed.
 @Suite struct BatchAtomicityTests {
-    /// Writes 3 000 keys, closes, and points the overflow chain of the first main bucket that has
-    /// one far past the overflow file. Returns that bucket's number.
-    static func databaseWithADamagedChain(_ t: TestDatabase) throws -> UInt64 {
+    /// Writes 3 000 keys, closes, opens again, and points the overflow chain of the first main
+    /// bucket that has one far past the overflow file. Returns the open database and that
+    /// bucket's number. The damage is made in memory, after the open: in the index files it would
+    /// fail the bucket's checksum, and the open would rebuild the index.
+    static func databaseWithADamagedChain(_ t: TestDatabase) throws -> (Database, UInt64) {
+        let writer = try t.open()
+        for i in 0..<3_000 { try writer.put(key(i), value(i)) }
+        try writer.close()
         let db = try t.open()
-        for i in 0..<3_000 { try db.put(key(i), value(i)) }
-        try db.close()
-        var damaged: UInt64?
-        try t.modify(DatabaseFiles.index) { bytes in
-            let count = UInt64((bytes.count - Int(BucketID.headerPageSize)) / Bucket.size)
-            for number in 0..<count {
-                let at = Int(BucketID.fileOffset(ofNumber: number)) + 56
-                if bytes[at..<(at + 6)].contains(where: { $0 != 0 }) {
-                    for i in 0..<6 { bytes[at + i] = 0xFF }
-                    bytes[at + 5] = 0x7F
-                    damaged = number
-                    return
+        let damaged: UInt64? = try db.shared.withWriteLock { (state) throws -> UInt64? in
+            for number in 0..<state.index.bucketCount {
+                var bucket = try state.index.bucket(.main(number))
+                if bucket.next != 0 {
+                    bucket.next = Bucket.maxOverflowNumber
+                    state.index.dirty[.main(number)] = bucket
+                    return number
                 }
             }
+            return nil
         }
-        return try #require(damaged, "3 000 keys in a small index leave at least one overflow bucket")
+        return (db, try #require(damaged, "3 000 keys in a small index leave at least one overflow bucket"))
     }
 
     /// The main bucket of `key` in the index as it is now.
@@ -40,8 +41,7 @@ import Testing
     @Test(arguments: FileSystemKind.allCases)
     func batchFailingPartWayLeavesNothingVisible(kind: FileSystemKind) throws {
         try withTestDatabase(kind, configure: FaultTests.options) { t in
-            let damaged = try Self.databaseWithADamagedChain(t)
-            let db = try t.open()
+            let (db, damaged) = try Self.databaseWithADamagedChain(t)
             // A new key of the damaged bucket (its probe walks the chain and meets the damage)
             // and existing keys elsewhere.
             var victim: [UInt8]?

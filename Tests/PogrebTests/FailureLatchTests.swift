@@ -100,22 +100,22 @@ import Testing
             for i in 0..<3_000 { try db.put(key(i), value(i)) }
             try db.close()
             // Point the chain of the first main bucket that has an overflow bucket far past the
-            // overflow file.
-            var damaged: UInt64?
-            try t.modify(DatabaseFiles.index) { bytes in
-                let count = UInt64((bytes.count - Int(BucketID.headerPageSize)) / Bucket.size)
-                for number in 0..<count {
-                    let at = Int(BucketID.fileOffset(ofNumber: number)) + 56
-                    if bytes[at..<(at + 6)].contains(where: { $0 != 0 }) {
-                        for i in 0..<6 { bytes[at + i] = 0xFF }
-                        bytes[at + 5] = 0x7F
-                        damaged = number
-                        return
+            // overflow file. In the index files such damage fails the bucket's checksum and the
+            // open rebuilds the index; so it is made in memory, after the open, as damage a probe
+            // meets (a file changed under the mapping, a bug).
+            db = try t.open()
+            let damaged: UInt64? = try db.shared.withWriteLock { (state) throws -> UInt64? in
+                for number in 0..<state.index.bucketCount {
+                    var bucket = try state.index.bucket(.main(number))
+                    if bucket.next != 0 {
+                        bucket.next = Bucket.maxOverflowNumber
+                        state.index.dirty[.main(number)] = bucket
+                        return number
                     }
                 }
+                return nil
             }
             let number = try #require(damaged, "3 000 keys in a small index leave at least one overflow bucket")
-            db = try t.open()
             // A new key of that bucket: its probe walks the whole chain and meets the damage.
             let (victim, bystander) = try db.shared.withReadLock { (state) throws -> ([UInt8], [UInt8]) in
                 var victim: [UInt8]?

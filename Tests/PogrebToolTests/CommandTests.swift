@@ -289,7 +289,7 @@ struct CommandTests {
         let table = runInProcess(["stats", db])
         #expect(table.status == 0)
         for word in [
-            "keys", "500", "segment-0000000000000001.pgl", "last checkpoint", "format", "version 1", "index", "load",
+            "keys", "500", "segment-0000000000000001.pgl", "last checkpoint", "format", "version 2", "index", "load",
         ] {
             #expect(table.text.contains(word), "missing \(word) in\n\(table.text)")
         }

@@ -148,6 +148,8 @@ extension Database {
         let previous = (try? newestCheckpoint(fileSystem: fileSystem))?.0.sequence ?? 0
         let sequence = previous < UInt64(1) << 62 ? previous + 1 : 1
         let newest = segments.last
+        // Every bucket is written with its checksum, the ones no record reached included.
+        state.index.addUntouchedMainBuckets()
         let checkpoint = Checkpoint(
             sequence: sequence, bucketCount: state.index.bucketCount, overflowCount: state.index.overflowCount,
             freeHead: state.index.freeHead, keyCount: state.index.keyCount,

@@ -42,7 +42,7 @@ struct SharedState: @unchecked Sendable {
         _ body: ((header: Record.Header, record: UnsafeRawBufferPointer)?) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
         let index = unsafe index(in: state)
-        var probe = unsafe HashIndex.Probe(in: index, hash: hash)
+        var probe = try unsafe HashIndex.Probe(in: index, hash: hash)
         while let (address, _) = try unsafe probe.next(in: index) {
             let layout = unsafe state.pointee.layout
             let fileNumber = layout.fileNumber(of: address)

@@ -63,6 +63,15 @@ extension Database {
                         + "older than the index"
                 )
             }
+            // Checkpoint n is written only once n - 1 is in the index files: an index that names
+            // an older one is a stale copy, which the journal of n cannot bring up to date.
+            guard indexHeader.c == checkpoint.sequence - 1 else {
+                throw PogrebError.corrupted(
+                    file: path + "/" + DatabaseFiles.index, offset: 48,
+                    "the index names checkpoint \(indexHeader.c), older than the one before the newest "
+                        + "(\(checkpoint.sequence)): it is an old copy"
+                )
+            }
             do throws(PogrebError) {
                 let (header, full) = try readCheckpoint(
                     fileSystem: fileSystem, slot: Int(checkpoint.sequence & 1), withBuckets: true)
@@ -84,6 +93,16 @@ extension Database {
                 guard previous.sequence == indexHeader.c, header.databaseID == id else { throw error }
                 checkpoint = previous
             }
+        }
+        // overflow.pgo names the checkpoint whose buckets it holds, as index.pgi does (an older copy
+        // would pass every bucket checksum). A journal being redone may have reached it already.
+        let redoing = indexHeader.c != checkpoint.sequence
+        guard overflowHeader.c == indexHeader.c || (redoing && overflowHeader.c == checkpoint.sequence) else {
+            throw PogrebError.corrupted(
+                file: path + "/" + DatabaseFiles.overflow, offset: 48,
+                "the overflow file names checkpoint \(overflowHeader.c), the index checkpoint \(indexHeader.c) "
+                    + "(newest \(checkpoint.sequence)): it is a copy from another moment"
+            )
         }
         let mainNeeded = BucketID.fileOffset(ofNumber: checkpoint.bucketCount)
         let overflowNeeded = BucketID.fileOffset(ofNumber: checkpoint.overflowCount)
@@ -115,12 +134,18 @@ extension Database {
         index.overflowRegion = overflowRegion
         index.mappedMainCount = mappedMain
         index.mappedOverflowCount = mappedOverflow
+        index.directory = path
         for (bucketID, bucket) in pendingImages { index.dirty[bucketID] = bucket }
+        // A writer trusts the files from here on: check every bucket once (a flipped bit found
+        // here leads the open to rebuild the index from the log, see Database.open).
+        if !readOnly { try index.verifyAll() }
         return (checkpoint, id, index, indexFile, overflowFile)
     }
 
-    /// Writes a journal's buckets into the index files, then the index header that names it.
-    /// Idempotent: opening redoes it when a crash interrupted it.
+    /// Writes a journal's buckets into the index files, with the overflow file's header naming
+    /// the checkpoint (`pwrite`s, `ftruncate` upward, `fdatasync` of both files), then the index
+    /// header that names it (`pwrite`, `fdatasync`). Idempotent: opening redoes it when a crash
+    /// interrupted it.
     static func applyJournal(
         _ checkpoint: Checkpoint, indexFile: any StorageFile, overflowFile: any StorageFile, databaseID: [UInt8],
         layout: LogLayout
@@ -129,6 +154,13 @@ extension Database {
         if try indexFile.size() < mainSize { try indexFile.truncate(to: mainSize) }
         let overflowSize = BucketID.fileOffset(ofNumber: checkpoint.overflowCount)
         if try overflowFile.size() < overflowSize { try overflowFile.truncate(to: overflowSize) }
+        // The overflow file's header names this checkpoint from the first write on: until the
+        // index header does too, an open redoes the journal and accepts either sequence there.
+        try overflowFile.write(
+            FileHeader(
+                kind: .overflow, databaseID: databaseID, a: checkpoint.hashSeed, b: UInt64(layout.offsetBits),
+                c: checkpoint.sequence
+            ).encoded(), at: 0)
         // Coalesce runs of consecutive buckets into one pwrite each.
         var runStart: UInt64 = 0
         var runBytes: [UInt8] = []
@@ -151,7 +183,7 @@ extension Database {
                 runIsOverflow = isOverflow
             }
             var writer = ByteWriter(capacity: 64)
-            bucket.append(to: &writer)
+            bucket.append(to: &writer, id: id)
             runBytes.append(contentsOf: writer.bytes)
             lastID = id.rawValue
         }
