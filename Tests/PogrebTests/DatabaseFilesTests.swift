@@ -214,14 +214,22 @@ import Testing
         let db = try Database.open(fileSystem: fs)
         for i in 0..<50 { try db.put(key(i), value(i)) }
         try db.close()
-        // Every occupied main slot now points near the end of its segment's address range.
+        // Every occupied main slot now points near the end of its segment's address range, in
+        // buckets resealed with a valid checksum: damage only a probe can meet.
         var index = try #require(fs.contents(of: DatabaseFiles.index))
         let offsetMask: UInt64 = (1 << 30) - 1
-        for at in stride(from: 4096, to: index.count, by: 8) {
-            var word = (0..<8).reduce(UInt64(0)) { $0 | UInt64(index[at + $1]) << (8 * UInt64($1)) }
-            guard word & Bucket.addressMask != 0, (at - 4096) % 64 != 56 else { continue }
-            word = (word & ~offsetMask) | (offsetMask - 63)
-            for b in 0..<8 { index[at + b] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(b))) }
+        for start in stride(from: 4096, to: index.count - 63, by: 64) {
+            var bucket = Bucket()
+            for i in 0..<8 {
+                let at = start + 8 * i
+                var word = (0..<8).reduce(UInt64(0)) { $0 | UInt64(index[at + $1]) << (8 * UInt64($1)) }
+                if i < Bucket.slotCount, word & Bucket.addressMask != 0 {
+                    word = (word & ~offsetMask) | (offsetMask - 63)
+                }
+                bucket.words[i] = i == 7 ? word & Bucket.nextMask : word
+            }
+            let sealed = bucket.encoded(id: .main(UInt64((start - 4096) / 64)))
+            index.replaceSubrange(start..<(start + 64), with: sealed)
         }
         fs.setContents(of: DatabaseFiles.index, to: index)
         let reopened = try Database.open(fileSystem: fs)
