@@ -11,3 +11,6 @@ cd "$(dirname "$0")/.."
 swift format lint --strict -r Sources Tests Benchmarks/Benchmarks Package.swift
 swift build --build-tests
 swift test --skip-build
+# The concurrency suites again under ThreadSanitizer (a build of their own, .build-tsan): any
+# report fails the run.
+scripts/tsan.sh

@@ -19,12 +19,12 @@ TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
 reports=$(grep -c "WARNING: ThreadSanitizer" "$log" || true)
 tail -n 5 "$log"
 if [[ "$reports" != 0 ]]; then
-    grep -A 30 "WARNING: ThreadSanitizer" "$log" | head -n 200
+    grep -A 30 "WARNING: ThreadSanitizer" "$log" | head -n 200 || true
     echo "ThreadSanitizer: $reports reports" >&2
     exit 1
 fi
 if [[ "$status" != 0 ]]; then
-    cat "$log" | grep -E "✘|error" | head -n 50
+    grep -E "✘|error" "$log" | head -n 50 || true
     echo "tests failed under ThreadSanitizer (exit $status)" >&2
     exit "$status"
 fi

@@ -39,8 +39,8 @@ import Testing
     }
 
     final class Shared: Sendable {
-        let problems = Mutex<[String]>([])
-        let counts = Mutex<[String: Int]>([:])
+        let problems = Lock<[String]>([])
+        let counts = Lock<[String: Int]>([:])
 
         func report(_ text: String) {
             problems.withLock { if $0.count < 50 { $0.append(text) } }
