@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Formatting (.swift-format: 4 spaces, 120 columns): any finding fails the run. `swift format
-# format -i -r Sources Tests Benchmarks/Benchmarks Package.swift` fixes what it can.
-swift format lint --strict -r Sources Tests Benchmarks/Benchmarks Package.swift
+# format -i -r Sources Tests Benchmarks/Benchmarks Compare/Sources Compare/Package.swift Package.swift` fixes what it can.
+swift format lint --strict -r Sources Tests Benchmarks/Benchmarks Compare/Sources Compare/Package.swift Package.swift
 swift build --build-tests
 swift test --skip-build

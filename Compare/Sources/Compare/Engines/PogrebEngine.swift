@@ -1,0 +1,63 @@
+import Pogreb
+import PogrebWorkload
+
+/// swift-pogreb with default options (mmap reads, checksums verified on get, no fsync per write).
+final class PogrebEngine: Engine {
+    static let name = "pogreb"
+    static let onDisk = true
+    let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    static func load(path: String, order: [UInt32]) throws(CompareError) -> Int64? {
+        do {
+            let db = try Database.open(at: path)
+            var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+            var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
+            for id in order {
+                WorkloadData.fillKey(UInt64(id), &key)
+                WorkloadData.fillValue(UInt64(id), version: 0, &value)
+                try db.put(key, value)
+            }
+            try db.sync()
+            try db.close()
+            return nil
+        } catch { throw CompareError("pogreb load: \(error)") }
+    }
+
+    static func openForReads(path: String, n: Int) throws(CompareError) -> PogrebEngine {
+        do { return PogrebEngine(try Database.open(at: path)) } catch { throw CompareError("pogreb open: \(error)") }
+    }
+
+    func makeReader() throws(CompareError) -> PogrebReader { PogrebReader(db) }
+
+    func close() throws(CompareError) {
+        do { try db.close() } catch { throw CompareError("pogreb close: \(error)") }
+    }
+}
+
+final class PogrebReader: Reader {
+    let db: Database
+    init(_ db: Database) { self.db = db }
+
+    func lend(_ key: [UInt8], _ check: (UnsafeRawBufferPointer?) -> Int) throws(CompareError) -> Int {
+        do { return try db.withValue(forKey: key, check) } catch { throw CompareError("pogreb withValue: \(error)") }
+    }
+
+    func get(_ key: [UInt8]) throws(CompareError) -> [UInt8]? {
+        do { return try db.get(key) } catch { throw CompareError("pogreb get: \(error)") }
+    }
+
+    func getMany(_ keys: [[UInt8]], _ check: (Int, UnsafeRawBufferPointer?) -> Void) throws(CompareError) -> Bool {
+        let values: [[UInt8]?]
+        do { values = try db.get(many: keys) } catch { throw CompareError("pogreb get(many:): \(error)") }
+        for i in values.indices {
+            if let value = values[i] {
+                value.withUnsafeBytes { check(i, $0) }
+            } else {
+                check(i, nil)
+            }
+        }
+        return true
+    }
+}
