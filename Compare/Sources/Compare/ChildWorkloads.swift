@@ -5,16 +5,20 @@ import Synchronization
 /// The read workloads a child can run after opening a loaded database, in the order they run.
 let readWorkloads = ["W2", "W2v", "W2m", "W3"]
 /// Every workload id `--workloads` accepts.
-let knownWorkloads = ["W1"] + readWorkloads
+let knownWorkloads = ["W1"] + readWorkloads + ycsbWorkloads
 
-/// The work of one child process: `W1` (load a fresh database) or a comma list of read workloads
-/// (open the database the previous child loaded and read it). Never throws: failures go into
-/// the report's `error`.
+/// The work of one child process: `W1` (load a fresh database), a comma list of read workloads
+/// (open the database the previous child loaded and read it), `Yload` (load the YCSB records) or
+/// one YCSB mix (`YA` …). Never throws: failures go into the report's `error`.
 func runChild<E: Engine>(_ engine: E.Type, workloads: [String], n: Int, dir: String) -> ChildReport {
     var report = ChildReport(engine: E.name, workload: workloads.joined(separator: ","), n: n)
     do throws(CompareError) {
         if workloads == ["W1"] {
             report.measurements.append(try load(engine, n: n, dir: dir))
+        } else if workloads == ["Yload"] {
+            report.measurements.append(try loadYCSB(engine, n: n, dir: dir))
+        } else if workloads.count == 1, ycsbWorkloads.contains(workloads[0]) {
+            report.measurements.append(try runYCSB(engine, mix: workloads[0], n: n, dir: dir))
         } else {
             report.measurements = try read(engine, workloads: workloads, n: n, dir: dir)
         }
@@ -28,7 +32,9 @@ func runChild<E: Engine>(_ engine: E.Type, workloads: [String], n: Int, dir: Str
 func load<E: Engine>(_ engine: E.Type, n: Int, dir: String) throws(CompareError) -> Measurement {
     let order = WorkloadData.loadOrder(n)
     let start = nowNanoseconds()
-    let memory = try E.load(path: dir, order: order)
+    let memory = try E.load(path: dir, order: order, valueSize: WorkloadData.valueSize) {
+        WorkloadData.fillValue($0, version: 0, &$1)
+    }
     let seconds = Double(nowNanoseconds() - start) / 1e9
     return Measurement(
         row: "W1", threads: 1, ops: n, seconds: seconds, bytesOnDisk: memory ?? bytesOnDisk(dir),

@@ -35,10 +35,26 @@ final class Comparison {
                 removeTree(dir)
                 defer { removeTree(dir) }
                 var measurements: [Measurement] = []
-                guard let loaded = child(engine, "W1", dir: dir, run: run) else { continue }
-                if arguments.workloads.contains("W1") { measurements += loaded }
-                if !reads.isEmpty, let read = child(engine, reads.joined(separator: ","), dir: dir, run: run) {
-                    measurements += read
+                if arguments.workloads.contains("W1") || !reads.isEmpty,
+                    let loaded = child(engine, "W1", dir: dir, run: run)
+                {
+                    if arguments.workloads.contains("W1") { measurements += loaded }
+                    if !reads.isEmpty, let read = child(engine, reads.joined(separator: ","), dir: dir, run: run) {
+                        measurements += read
+                    }
+                }
+                removeTree(dir)
+                let mixes = arguments.workloads.filter { ycsbWorkloads.contains($0) }
+                if !mixes.isEmpty, engineType(named: engine)?.concurrentWrites == true {
+                    let ycsb = "\(root)/\(engine)-\(run)-ycsb"
+                    removeTree(ycsb)
+                    defer { removeTree(ycsb) }
+                    if child(engine, "Yload", dir: ycsb, run: run) != nil {
+                        for mix in mixes {
+                            guard let result = child(engine, mix, dir: ycsb, run: run) else { break }
+                            measurements += result
+                        }
+                    }
                 }
                 results[engine, default: [:]][run] = measurements
             }

@@ -10,7 +10,14 @@ protocol Engine: AnyObject {
     /// Creates an empty database at `path` (a directory that does not exist yet), puts the keys of
     /// `order` with version 0 as docs/WORKLOADS.md's peer settings say, makes them durable once at
     /// the end and closes. Returns the bytes of memory the data took for an in-memory engine, else nil.
-    static func load(path: String, order: [UInt32]) throws(CompareError) -> Int64?
+    static func load(
+        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    ) throws(CompareError) -> Int64?
+    /// Whether several threads may write at once (the limit table: no).
+    static var concurrentWrites: Bool { get }
+    /// Opens the database that ``load(path:order:valueSize:fill:)`` made, for reads and writes from
+    /// several threads (the YCSB mixes).
+    static func openForWrites(path: String, n: Int) throws(CompareError) -> Self
     /// Opens the database that ``load(path:order:)`` made, for reads.
     static func openForReads(path: String, n: Int) throws(CompareError) -> Self
     associatedtype ReaderType: Reader
@@ -27,12 +34,22 @@ protocol Reader: AnyObject {
     func lend(_ key: [UInt8], _ check: (UnsafeRawBufferPointer?) -> Int) throws(CompareError) -> Int
     /// Looks up `key` and returns an owned copy of its value, as a `get` returning bytes does.
     func get(_ key: [UInt8]) throws(CompareError) -> [UInt8]?
+    /// Puts `key`'s value as the engine's own write call does, with no sync (the YCSB mixes).
+    func put(_ key: [UInt8], _ value: [UInt8]) throws(CompareError)
     /// Batched lookups: calls `check(i, value)` for each key in order; returns false, calling nothing,
     /// when the engine has no batched lookup.
     func getMany(_ keys: [[UInt8]], _ check: (Int, UnsafeRawBufferPointer?) -> Void) throws(CompareError) -> Bool
 }
 
+extension Engine {
+    static var concurrentWrites: Bool { true }
+}
+
 extension Reader {
+    func put(_ key: [UInt8], _ value: [UInt8]) throws(CompareError) {
+        throw CompareError("this engine does not write from several threads")
+    }
+
     func getMany(_ keys: [[UInt8]], _ check: (Int, UnsafeRawBufferPointer?) -> Void) throws(CompareError) -> Bool {
         false
     }

@@ -12,11 +12,15 @@ struct Report {
     let command: String
     let seconds: Double
 
-    static let rows = ["W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3"]
+    static let rows = [
+        "W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3", "YA", "YB", "YC", "YF",
+    ]
     static let rowTitles = [
         "W1": "W1 load (put, sync, close)", "W2": "W2 get, 1 thread", "W2 2 threads": "W2 get, 2 threads",
         "W2 warm": "W2 get, 1 thread, warm", "W2 withValue": "W2 lent (withValue)",
         "W2 get(many:)": "W2 batched (get(many:))", "W3": "W3 get, absent keys",
+        "YA": "YCSB-A 50/50, 2 threads", "YB": "YCSB-B 95/5, 2 threads", "YC": "YCSB-C reads, 2 threads",
+        "YF": "YCSB-F RMW, 2 threads",
     ]
     static let us = PogrebEngine.name
 
@@ -111,6 +115,21 @@ struct Report {
                 }
                 lines.append(space)
                 lines.append(memory)
+            }
+            if row.hasPrefix("Y") {
+                var detail = pad("  p99; space / live data", first)
+                for engine in engines {
+                    let runs = Array(series(engine, row).values)
+                    let p99 = Report.summarize(runs.compactMap(\.p99Nanoseconds)).map {
+                        fixed($0.median / 1000, 1) + " µs"
+                    }
+                    let space = Report.summarize(
+                        runs.compactMap { m in m.bytesOnDisk.flatMap { b in m.rawBytes.map { Double(b) / Double($0) } }
+                        })
+                    detail += pad(
+                        p99.map { "\($0) / \(space.map { fixed($0.median, 2) + " ×" } ?? "—")" } ?? "—", width)
+                }
+                lines.append(detail)
             }
             if row == "W2" {
                 var latency = pad("  p50 / p99 / p99.9", first)

@@ -37,17 +37,19 @@ final class LevelDBEngine: Engine {
         return db
     }
 
-    static func load(path: String, order: [UInt32]) throws(CompareError) -> Int64? {
+    static func load(
+        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    ) throws(CompareError) -> Int64? {
         let db = try open(path, create: true)
         defer { leveldb_close(db) }
         let writeOptions = leveldb_writeoptions_create()
         defer { leveldb_writeoptions_destroy(writeOptions) }
         var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
+        var value = [UInt8](repeating: 0, count: valueSize)
         var error: UnsafeMutablePointer<CChar>?
         for id in order {
             WorkloadData.fillKey(UInt64(id), &key)
-            WorkloadData.fillValue(UInt64(id), version: 0, &value)
+            fill(UInt64(id), &value)
             key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in
                     leveldb_put(
@@ -71,6 +73,10 @@ final class LevelDBEngine: Engine {
         LevelDBEngine(db: try open(path, create: false))
     }
 
+    static func openForWrites(path: String, n: Int) throws(CompareError) -> LevelDBEngine {
+        LevelDBEngine(db: try open(path, create: false))
+    }
+
     func makeReader() throws(CompareError) -> LevelDBReader { LevelDBReader(db: db, options: readOptions) }
 
     func close() throws(CompareError) {
@@ -83,9 +89,25 @@ final class LevelDBReader: Reader {
     let db: OpaquePointer
     let options: OpaquePointer
 
+    let writeOptions = leveldb_writeoptions_create()!
+
     init(db: OpaquePointer, options: OpaquePointer) {
         self.db = db
         self.options = options
+    }
+
+    deinit { leveldb_writeoptions_destroy(writeOptions) }
+
+    func put(_ key: [UInt8], _ value: [UInt8]) throws(CompareError) {
+        var error: UnsafeMutablePointer<CChar>?
+        key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                leveldb_put(
+                    db, writeOptions, k.baseAddress!.assumingMemoryBound(to: CChar.self), k.count,
+                    v.baseAddress!.assumingMemoryBound(to: CChar.self), v.count, &error)
+            }
+        }
+        try LevelDBEngine.take(error, "put")
     }
 
     func lend(_ key: [UInt8], _ check: (UnsafeRawBufferPointer?) -> Int) throws(CompareError) -> Int {

@@ -11,23 +11,27 @@ final class LimitTableEngine: Engine {
 
     init(_ table: OpaquePointer) { self.table = table }
 
-    static func load(path: String, order: [UInt32]) throws(CompareError) -> Int64? {
-        let engine = try build(order)
+    static func load(
+        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    ) throws(CompareError) -> Int64? {
+        let engine = try build(order, valueSize: valueSize, fill: fill)
         let bytes = Int64(engine.memoryBytes)
         try engine.close()
         return bytes
     }
 
-    static func build(_ order: [UInt32]) throws(CompareError) -> LimitTableEngine {
-        let recordBytes = order.count * (8 + WorkloadData.keySize + WorkloadData.valueSize)
+    static func build(
+        _ order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    ) throws(CompareError) -> LimitTableEngine {
+        let recordBytes = order.count * (8 + WorkloadData.keySize + valueSize)
         guard let table = limit_table_create(order.count, recordBytes) else {
             throw CompareError("limit table: out of memory for \(order.count) keys")
         }
         var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
+        var value = [UInt8](repeating: 0, count: valueSize)
         for id in order {
             WorkloadData.fillKey(UInt64(id), &key)
-            WorkloadData.fillValue(UInt64(id), version: 0, &value)
+            fill(UInt64(id), &value)
             guard limit_table_put(table, key, UInt32(key.count), value, UInt32(value.count)) == 0 else {
                 limit_table_destroy(table)
                 throw CompareError("limit table: full")
@@ -37,7 +41,15 @@ final class LimitTableEngine: Engine {
     }
 
     static func openForReads(path: String, n: Int) throws(CompareError) -> LimitTableEngine {
-        try build(WorkloadData.loadOrder(n))
+        try build(WorkloadData.loadOrder(n), valueSize: WorkloadData.valueSize) {
+            WorkloadData.fillValue($0, version: 0, &$1)
+        }
+    }
+
+    static let concurrentWrites = false
+
+    static func openForWrites(path: String, n: Int) throws(CompareError) -> LimitTableEngine {
+        throw CompareError("the limit table does not write from several threads")
     }
 
     var memoryBytes: Int { limit_table_memory(table) }

@@ -9,14 +9,16 @@ final class PogrebEngine: Engine {
 
     init(_ db: Database) { self.db = db }
 
-    static func load(path: String, order: [UInt32]) throws(CompareError) -> Int64? {
+    static func load(
+        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    ) throws(CompareError) -> Int64? {
         do {
             let db = try Database.open(at: path)
             var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-            var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
+            var value = [UInt8](repeating: 0, count: valueSize)
             for id in order {
                 WorkloadData.fillKey(UInt64(id), &key)
-                WorkloadData.fillValue(UInt64(id), version: 0, &value)
+                fill(UInt64(id), &value)
                 try db.put(key, value)
             }
             try db.sync()
@@ -27,6 +29,15 @@ final class PogrebEngine: Engine {
 
     static func openForReads(path: String, n: Int) throws(CompareError) -> PogrebEngine {
         do { return PogrebEngine(try Database.open(at: path)) } catch { throw CompareError("pogreb open: \(error)") }
+    }
+
+    /// Background compaction every second, as issue 11's YCSB runs have it.
+    static func openForWrites(path: String, n: Int) throws(CompareError) -> PogrebEngine {
+        var options = Options()
+        options.compactionIntervalMilliseconds = 1000
+        do { return PogrebEngine(try Database.open(at: path, options: options)) } catch {
+            throw CompareError("pogreb open: \(error)")
+        }
     }
 
     func makeReader() throws(CompareError) -> PogrebReader { PogrebReader(db) }
@@ -46,6 +57,10 @@ final class PogrebReader: Reader {
 
     func get(_ key: [UInt8]) throws(CompareError) -> [UInt8]? {
         do { return try db.get(key) } catch { throw CompareError("pogreb get: \(error)") }
+    }
+
+    func put(_ key: [UInt8], _ value: [UInt8]) throws(CompareError) {
+        do { try db.put(key, value) } catch { throw CompareError("pogreb put: \(error)") }
     }
 
     func getMany(_ keys: [[UInt8]], _ check: (Int, UnsafeRawBufferPointer?) -> Void) throws(CompareError) -> Bool {

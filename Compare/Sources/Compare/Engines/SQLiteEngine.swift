@@ -36,7 +36,9 @@ final class SQLiteEngine: Engine {
         try check(sqlite3_exec(db, sql, nil, nil, nil), db, sql)
     }
 
-    static func load(path: String, order: [UInt32]) throws(CompareError) -> Int64? {
+    static func load(
+        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    ) throws(CompareError) -> Int64? {
         guard mkdir(path, 0o755) == 0 else { throw CompareError("mkdir \(path): errno \(errno)") }
         let db = try open(path, create: true)
         defer { sqlite3_close(db) }
@@ -47,12 +49,12 @@ final class SQLiteEngine: Engine {
         try check(sqlite3_prepare_v2(db, "INSERT INTO kv(k, v) VALUES(?, ?)", -1, &statement, nil), db, "prepare")
         defer { sqlite3_finalize(statement) }
         var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-        var value = [UInt8](repeating: 0, count: WorkloadData.valueSize)
+        var value = [UInt8](repeating: 0, count: valueSize)
         try exec(db, "BEGIN")
         var inTransaction = 0
         for id in order {
             WorkloadData.fillKey(UInt64(id), &key)
-            WorkloadData.fillValue(UInt64(id), version: 0, &value)
+            fill(UInt64(id), &value)
             let rc = key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in
                     sqlite3_bind_blob(statement, 1, k.baseAddress, Int32(k.count), nil)
@@ -81,8 +83,19 @@ final class SQLiteEngine: Engine {
         return SQLiteEngine(path: path)
     }
 
+    static func openForWrites(path: String, n: Int) throws(CompareError) -> SQLiteEngine {
+        try openForReads(path: path, n: n)
+    }
+
+    /// A connection of the thread's own, `synchronous=NORMAL` and a busy timeout of 10 s (so that
+    /// concurrent writers wait for the write lock), with a prepared select.
     func makeReader() throws(CompareError) -> SQLiteReader {
         let db = try SQLiteEngine.open(path, create: false)
+        sqlite3_busy_timeout(db, 10_000)
+        do { try SQLiteEngine.exec(db, "PRAGMA synchronous=NORMAL") } catch {
+            sqlite3_close(db)
+            throw error
+        }
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?", -1, &statement, nil)
         if rc != SQLITE_OK { sqlite3_close(db) }
@@ -102,7 +115,10 @@ final class SQLiteReader: Reader {
         self.statement = statement
     }
 
+    var upsert: OpaquePointer?
+
     deinit {
+        sqlite3_finalize(upsert)
         sqlite3_finalize(statement)
         sqlite3_close(db)
     }
@@ -117,6 +133,25 @@ final class SQLiteReader: Reader {
         guard rc == SQLITE_ROW else { throw CompareError("sqlite select: \(String(cString: sqlite3_errmsg(db)))") }
         let count = Int(sqlite3_column_bytes(statement, 0))
         return check(UnsafeRawBufferPointer(start: sqlite3_column_blob(statement, 0), count: count))
+    }
+
+    /// `INSERT OR REPLACE` in its own (autocommit) transaction.
+    func put(_ key: [UInt8], _ value: [UInt8]) throws(CompareError) {
+        if upsert == nil {
+            try SQLiteEngine.check(
+                sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)", -1, &upsert, nil), db,
+                "prepare")
+        }
+        let rc = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                sqlite3_bind_blob(upsert, 1, k.baseAddress, Int32(k.count), nil)
+                sqlite3_bind_blob(upsert, 2, v.baseAddress, Int32(v.count), nil)
+                let rc = sqlite3_step(upsert)
+                sqlite3_reset(upsert)
+                return rc
+            }
+        }
+        try SQLiteEngine.check(rc, db, "upsert")
     }
 
     func get(_ key: [UInt8]) throws(CompareError) -> [UInt8]? {
