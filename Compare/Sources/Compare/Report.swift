@@ -161,15 +161,24 @@ struct Report {
                 }
                 lines.append(line)
             }
-            var line = pad("W2 2 threads / 1 thread", first)
-            for engine in engines {
-                let one = series(engine, "W2")
-                let two = series(engine, "W2 2 threads")
-                let ratios = one.compactMap { run, m in two[run].map { $0.opsPerSecond / m.opsPerSecond } }
-                line += pad(Report.summarize(ratios).map { "\(engine) \(fixed($0.median, 2)) ×" } ?? "—", width)
-            }
             lines.append("")
-            lines.append(line)
+            lines.append("each engine's own ratios, taken within each run: median")
+            for (title, over, under) in [
+                ("W2 2 threads / 1 thread", "W2 2 threads", "W2"), ("W2 lent / get", "W2 withValue", "W2"),
+                ("W2 batched / get", "W2 get(many:)", "W2"),
+            ] {
+                var line = pad(title, first)
+                var any = false
+                for engine in engines {
+                    let top = series(engine, over)
+                    let bottom = series(engine, under)
+                    let ratios = top.compactMap { run, m in bottom[run].map { m.opsPerSecond / $0.opsPerSecond } }
+                    let cell = Report.summarize(ratios).map { "\(engine) \(fixed($0.median, 2)) ×" }
+                    any = any || cell != nil
+                    line += pad(cell ?? "—", width)
+                }
+                if any { lines.append(line) }
+            }
         }
         let invalid = engines.flatMap { engine in
             Report.rows.compactMap { row -> String? in
