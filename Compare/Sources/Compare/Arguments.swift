@@ -13,7 +13,8 @@ let usage = """
     16); W3 absent keys; YA YB YC YF the YCSB mixes (N/10 records of 1 KiB, Zipfian θ = 0.99, N operations
     over 2 threads, on one database loaded per run and changed by each mix in turn; not the limit table).
     Defaults: --n 1000000 --runs 3, every workload and engine, a temporary --dir
-    that is removed at the end (a given --dir is kept, only the databases made in it are removed).
+    that is removed at the end (a given --dir is kept: only the databases made in it are removed, and
+    the harness stops if one of their names exists there).
     """
 
 /// The command line of the parent.

@@ -32,7 +32,7 @@ final class Comparison {
         for run in 0..<arguments.runs {
             for engine in arguments.engines {
                 let dir = "\(root)/\(engine)-\(run)"
-                removeTree(dir)
+                try refuseExisting(dir)
                 defer { removeTree(dir) }
                 var measurements: [Measurement] = []
                 if arguments.workloads.contains("W1") || !reads.isEmpty,
@@ -47,7 +47,7 @@ final class Comparison {
                 let mixes = arguments.workloads.filter { ycsbWorkloads.contains($0) }
                 if !mixes.isEmpty, engineType(named: engine)?.concurrentWrites == true {
                     let ycsb = "\(root)/\(engine)-\(run)-ycsb"
-                    removeTree(ycsb)
+                    try refuseExisting(ycsb)
                     defer { removeTree(ycsb) }
                     if child(engine, "Yload", dir: ycsb, run: run) != nil {
                         for mix in mixes {
@@ -97,6 +97,12 @@ final class Comparison {
             return nil
         }
     }
+}
+
+/// Throws when `path` exists: the harness removes only the databases it made.
+func refuseExisting(_ path: String) throws(CompareError) {
+    var info = stat()
+    if lstat(path, &info) == 0 { throw CompareError("\(path) exists already; give --dir an empty directory") }
 }
 
 func log(_ line: String) {
