@@ -208,6 +208,15 @@ HARDWARE_TARGET static uint32_t crc32c_hardware(uint32_t reg, const unsigned cha
     }
     return reg;
 }
+
+// The register after bytes 0..<60 of a bucket and then the 8 little-endian bytes of its id.
+HARDWARE_TARGET static inline uint32_t bucket_hardware(uint32_t reg, const unsigned char *p, uint64_t id) {
+    for (int word = 0; word < 7; word++) {
+        reg = hw_u64(reg, load64(p + 8 * word));
+    }
+    reg = hw_u32(reg, load32_le(p + 56));
+    return hw_u64(reg, id);
+}
 #endif
 
 // MARK: - Dispatch
@@ -255,4 +264,26 @@ int c_pogreb_crc32c_hardware(void) {
 uint32_t c_pogreb_crc32c_portable(uint32_t crc, const void *data, size_t length) {
     (void)current_state();
     return ~crc32c_slice8(~crc, (const unsigned char *)data, length);
+}
+
+// One function for the read path: compiled with the CRC instructions enabled (it executes them
+// only once the CPU is known to have them), so the bucket's eight steps are inlined here and a
+// bucket costs one call.
+#if defined(POGREB_CRC32C_HAVE_HARDWARE)
+HARDWARE_TARGET
+#endif
+uint32_t c_pogreb_crc32c_bucket(const void *bucket, uint64_t id) {
+    const unsigned char *p = (const unsigned char *)bucket;
+#if defined(POGREB_CRC32C_HAVE_HARDWARE)
+    if (__builtin_expect(current_state() == STATE_HARDWARE, 1)) {
+        return ~bucket_hardware(0xFFFFFFFFu, p, id);
+    }
+#else
+    (void)current_state();
+#endif
+    unsigned char id_bytes[8];
+    for (int i = 0; i < 8; i++) {
+        id_bytes[i] = (unsigned char)(id >> (8 * i));
+    }
+    return ~crc32c_slice8(crc32c_slice8(0xFFFFFFFFu, p, 60), id_bytes, 8);
 }

@@ -12,24 +12,24 @@ extension Database {
         results.reserveCapacity(keys.count)
         let hashes = keys.map { key in unsafe key.withUnsafeBytes { unsafe XXH3.hash64($0, seed: hashSeed) } }
         let verify = options.verifyChecksums
-        let shard = counters.shard
         var start = 0
         while start < keys.count {
             let end = min(start + 16, keys.count)
             var collisions = 0
             var hits = 0
-            try shared.withReadLock { (state) throws(PogrebError) in
-                guard !state.isClosed else { throw PogrebError.closed() }
-                for i in start..<end { state.index.prefetchBucket(forHash: hashes[i]) }
+            try unsafe shared.withReadAccess { (state) throws(PogrebError) in
+                guard unsafe !state.pointee.isClosed else { throw PogrebError.closed() }
+                let index = unsafe SharedState.index(in: state)
+                for i in start..<end { unsafe HashIndex.prefetchBucket(forHash: hashes[i], in: index) }
                 for i in start..<end {
-                    if let address = state.index.firstCandidate(forHash: hashes[i]) {
-                        state.prefetchRecord(at: address)
+                    if let address = unsafe HashIndex.firstCandidate(forHash: hashes[i], in: index) {
+                        unsafe SharedState.prefetchRecord(at: address, in: state)
                     }
                 }
                 for i in start..<end {
                     let value = try unsafe keys[i].withBytes { (key) throws(PogrebError) -> [UInt8]? in
-                        try unsafe state.withCurrentRecord(
-                            key: key, hash: hashes[i], verify: verify, collisions: &collisions
+                        try unsafe SharedState.withCurrentRecord(
+                            in: state, key: key, hash: hashes[i], verify: verify, collisions: &collisions
                         ) { (found) throws(PogrebError) -> [UInt8]? in
                             guard let (header, record) = unsafe found else { return nil }
                             let from = Record.headerSize + header.keyLength
@@ -41,9 +41,11 @@ extension Database {
                     results.append(value)
                 }
             }
-            shard.gets.add(end - start, ordering: .relaxed)
-            if hits > 0 { shard.hits.add(hits, ordering: .relaxed) }
-            if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) }
+            counters.withShard { shard in
+                shard.gets.add(end - start, ordering: .relaxed)
+                if hits > 0 { shard.hits.add(hits, ordering: .relaxed) }
+                if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) }
+            }
             start = end
         }
         return results

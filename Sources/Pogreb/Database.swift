@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// An embedded key-value store for read-heavy workloads: an append-only log of segment files
@@ -31,10 +32,10 @@ public final class Database: Sendable {
     let segmentSize: Int64
     let isReadOnly: Bool
     let shared: ReadWriteLock<SharedState>  // protects the index, the segment table and the write buffer
-    let writer: Mutex<WriterState>  // serializes writers; protects the writer's files and counters
-    let syncGate: Mutex<SyncState>  // held while one fsync runs; protects the durable mark
+    let writer: Lock<WriterState>  // serializes writers; protects the writer's files and counters
+    let syncGate: Lock<SyncState>  // held while one fsync runs; protects the durable mark
     /// Held while a compaction or a backup runs (they exclude each other); the value is unused.
-    let maintenance: Mutex<Bool>
+    let maintenance: Lock<Bool>
     let directoryLock: any DirectoryLock
     let counters = Counters()
     /// What the open found and did; fixed from then on.
@@ -55,15 +56,39 @@ public final class Database: Sendable {
         self.segmentSize = min(Int64(options.segmentSize), layout.maxSegmentSize)
         self.isReadOnly = options.readOnly
         self.shared = ReadWriteLock(shared)
-        self.writer = Mutex(writer)
-        self.syncGate = Mutex(SyncState())
-        self.maintenance = Mutex(false)
+        self.writer = Lock(writer)
+        self.syncGate = Lock(SyncState())
+        self.maintenance = Lock(false)
         self.directoryLock = lock
         self.background = BackgroundWork()
     }
 
+    /// Stops the background work and, when the value is released without ``close()``, writes the
+    /// write buffer to the active segment (best effort: one `pwrite`, no `fdatasync`, no
+    /// checkpoint), so that a process that forgets `close()` but exits normally loses nothing the
+    /// operating system received. A failure is logged, not thrown. A value still referenced when
+    /// the process exits (a global, a top-level variable) is never released: call ``close()``.
     deinit {
         background.stop(wait: false)
+        flushOnRelease()
+    }
+
+    /// The write-buffer flush of `deinit`: nothing after ``close()``, in read-only mode or after a
+    /// latched failure.
+    private func flushOnRelease() {
+        guard !isReadOnly, latch.failure == nil else { return }
+        let (closed, buffered) = shared.withReadLock { ($0.isClosed, $0.buffer.count) }
+        guard !closed, buffered > 0 else { return }
+        do throws(PogrebError) {
+            try writer.withLock { (w) throws(PogrebError) in try flush(writer: &w) }
+            log(
+                .warning, "released without close(): wrote the buffered log (no sync, no checkpoint)",
+                metadata: ["bytes": "\(buffered)"])
+        } catch {
+            log(
+                .error, "released without close(): the buffered log could not be written",
+                metadata: ["bytes": "\(buffered)", "error": "\(error)"])
+        }
     }
 
     // MARK: Open, sync, close (the work is done in Engine/: Database+Open, Database+Write, Database+Checkpoint)
@@ -71,11 +96,15 @@ public final class Database: Sendable {
     /// Opens the database in the directory at `path`, creating it when it does not exist and
     /// ``Options/createIfMissing`` is set.
     ///
-    /// Takes the directory lock (`flock`, exclusive for a writer, shared for a read-only open),
+    /// Takes the directory lock (`flock` on the directory itself, exclusive for a writer, shared
+    /// for a read-only open; no lock file is created),
     /// reads the newest valid checkpoint, redoes its index writes if a crash interrupted them,
     /// and replays only the log written after it. A torn record at the very end of the log is
-    /// cut off (not in read-only mode, where it is only skipped).
-    /// - Throws: `locked` when another writer holds the directory; `notADatabase` when a file in
+    /// cut off (not in read-only mode, where it is only skipped); a damaged record that valid
+    /// records follow is not cut (they may have been synced): the open throws `corrupted`, and
+    /// ``repair(at:)`` decides.
+    /// - Throws: `locked` when another open holds the directory (a writer; or, for a writable
+    ///   open, read-only ones); `notADatabase` when a file in
     ///   it is not ours (nothing is written then); `corrupted` naming file and offset;
     ///   `unsupportedVersion`; `readOnly`; `io`.
     public static func open(at path: String, options: Options = Options()) throws(PogrebError) -> Database {
@@ -85,8 +114,9 @@ public final class Database: Sendable {
             do throws(PogrebError) {
                 return try open(fileSystem: fileSystem, options: options)
             } catch  where attempt < 3 && !fileSystem.stillNamesOpenedDirectory() {
-                // The bulk builder swapped a new database in while this open read the old one:
-                // start again on what the path names now.
+                // The bulk builder swapped a new database in while this open read the old one, or
+                // before it locked the old one (the lock then fails): start again on what the
+                // path names now.
                 attempt += 1
             }
         }
@@ -222,7 +252,7 @@ public final class Database: Sendable {
     ) throws -> R {
         var output: R?
         var caller = CallerClosure()
-        try unsafe lendValue(rawKey: key) { value in output = unsafe caller.run { try unsafe body(value) } }
+        try unsafe lendValue(rawKey: key) { value in output = caller.run { try unsafe body(value) } }
         try caller.rethrow()
         guard let output else { throw PogrebError(.invalidArgument, "internal: the value was not lent") }
         return output
@@ -249,16 +279,22 @@ public final class Database: Sendable {
     func lendValue(rawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> Void) throws(PogrebError) {
         let hash = unsafe XXH3.hash64(key, seed: hashSeed)
         let verify = options.verifyChecksums
-        let shard = counters.shard
-        shard.gets.add(1, ordering: .relaxed)
         var collisions = 0
-        defer { if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) } }
-        try shared.withReadLock { (state) throws(PogrebError) in
-            guard !state.isClosed else { throw PogrebError.closed() }
-            try unsafe state.withCurrentRecord(key: key, hash: hash, verify: verify, collisions: &collisions) {
-                (found) throws(PogrebError) in
+        var hit = false
+        defer {
+            counters.withShard { shard in
+                shard.gets.add(1, ordering: .relaxed)
+                if hit { shard.hits.add(1, ordering: .relaxed) }
+                if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) }
+            }
+        }
+        try unsafe shared.withReadAccess { (state) throws(PogrebError) in
+            guard unsafe !state.pointee.isClosed else { throw PogrebError.closed() }
+            try unsafe SharedState.withCurrentRecord(
+                in: state, key: key, hash: hash, verify: verify, collisions: &collisions
+            ) { (found) throws(PogrebError) in
                 guard let (header, record) = unsafe found else { return body(nil) }
-                shard.hits.add(1, ordering: .relaxed)
+                hit = true
                 let start = Record.headerSize + header.keyLength
                 unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
             }
@@ -281,7 +317,10 @@ public final class Database: Sendable {
     ///
     /// Appends one record to the write buffer and updates the in-memory index; the buffer is
     /// written (`pwrite`) when full. Durable after the next ``sync()``, or before returning under
-    /// ``Options/SyncPolicy/everyWrite``.
+    /// ``Options/SyncPolicy/everyWrite``. Call ``close()`` when done: it writes the buffer (up to
+    /// ``Options/writeBufferSize``) and a checkpoint. A value released without `close()` writes
+    /// its buffer in `deinit` (best effort, logged); one still referenced when the process exits
+    /// is never released, and its buffered writes are lost.
     /// - Throws: `keyTooLarge`/`valueTooLarge` before anything is written; `readOnly`, `closed`,
     ///   `io`, `previousIOFailure`.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws(PogrebError) {

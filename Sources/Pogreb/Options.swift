@@ -18,8 +18,14 @@ public struct Options: Sendable {
     }
 
     /// How records are read from sealed segments.
+    ///
+    /// A mapped page that cannot be read (a media error, or a file truncated by another program)
+    /// kills the process with `SIGBUS`; with ``pread`` such a segment read fails with an error
+    /// instead. The index files are mapped in both modes, and so is every segment while an open
+    /// replays the log (docs/DESIGN.md, section 13).
     public enum FileAccess: Sendable, Equatable {
-        /// `pread` into a buffer for every read.
+        /// `pread` into a buffer for every read: the choice for unreliable media or a directory
+        /// other software may touch.
         case pread
         /// Read-only shared mappings of the segments: sealed ones whole, the active one up to
         /// what was written to its file, mapped again in steps as it grows; the rest of the
@@ -76,4 +82,14 @@ public struct Options: Sendable {
 
     /// Options with every property at its documented default.
     public init() {}
+}
+
+extension Options {
+    /// Throws `invalidArgument` unless ``segmentSize`` lies in 1 MiB ... 1 TiB: the one check that
+    /// `open` and `build` both make.
+    func checkSegmentSize() throws(PogrebError) {
+        guard segmentSize >= 1 << 20, segmentSize <= 1 << 40 else {
+            throw PogrebError(.invalidArgument, "segmentSize \(segmentSize) is outside 1 MiB ... 1 TiB")
+        }
+    }
 }

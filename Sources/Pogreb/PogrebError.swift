@@ -23,7 +23,8 @@ public struct PogrebError: Error, Sendable, CustomStringConvertible {
         public static var keyTooLarge: Self { Self(wrapped: .keyTooLarge) }
         /// The value is longer than ``Database/maxValueSize``.
         public static var valueTooLarge: Self { Self(wrapped: .valueTooLarge) }
-        /// Another writer, in this process or another, holds the database.
+        /// Another open, in this process or another, holds the database: a writer, or — when
+        /// opening for writing — read-only opens.
         public static var locked: Self { Self(wrapped: .locked) }
         /// The database was opened read-only, or the directory cannot be written.
         public static var readOnly: Self { Self(wrapped: .readOnly) }
@@ -132,6 +133,29 @@ extension PogrebError {
             underlying: first, function: function, file: fileID, line: line)
     }
 
+    /// `locked`: the directory lock (exclusive when `exclusive`) could not be taken because
+    /// another open holds the directory: readers only (`heldByReaders`), or a writer.
+    package static func locked(
+        _ directory: String, exclusive: Bool, heldByReaders: Bool, function: String = #function,
+        fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        let message: String
+        if exclusive && heldByReaders {
+            message =
+                "\(directory) is open read-only, in another process or another Database value: a writer needs the "
+                + "directory to itself. Close the read-only opens first, or open read-only too."
+        } else if exclusive {
+            message =
+                "\(directory) is open for writing, in another process or another Database value: one writer at a "
+                + "time, and no reader beside it. Close the other writer first."
+        } else {
+            message =
+                "\(directory) is open for writing, in another process or another Database value: read-only opens "
+                + "share the directory with each other, never with a writer. Close the writer first."
+        }
+        return PogrebError(.locked, message, function: function, file: fileID, line: line)
+    }
+
     /// `notADatabase` for a file in a database directory that is not ours; nothing was changed.
     static func notOurs(
         _ path: String, refusing verb: String = "open", function: String = #function, fileID: String = #fileID,
@@ -142,6 +166,23 @@ extension PogrebError {
             "\(path) is not a file of a Pogreb database; refusing to \(verb) the directory. Nothing was changed.",
             function: function, file: fileID, line: line)
     }
+
+    /// `corrupted` for something other than a regular file (`kind`: "a directory", "a FIFO", …)
+    /// under one of our names. No rebuild can write there and nothing of ours deletes it, so the
+    /// advice is to move it away. The underlying error is ``NotARegularFile``.
+    package static func notARegularFile(
+        _ path: String, kind: String, function: String = #function, fileID: String = #fileID, line: Int = #line
+    ) -> PogrebError {
+        PogrebError(
+            .corrupted,
+            "\(path) is \(kind), not a regular file: every file of a database is a regular file, and nothing of "
+                + "ours writes to or deletes anything else. Move it out of the directory, then run `pogreb check` "
+                + "(and `pogreb repair` if it reports damage).",
+            underlying: NotARegularFile(path: path), function: function, file: fileID, line: line)
+    }
+
+    /// Whether this error is about something other than a regular file under one of our names.
+    var isNotARegularFile: Bool { underlying is NotARegularFile }
 
     /// `notADatabase` for a file of another Pogreb database found among ours.
     static func otherDatabase(
@@ -165,4 +206,11 @@ extension PogrebError {
             .valueTooLarge,
             "a value of \(count) bytes exceeds the limit of \(Limits.maxValueSize) bytes; nothing was written")
     }
+}
+
+/// The cause of a ``PogrebError`` about a directory, device, FIFO or socket under one of our
+/// file names.
+package struct NotARegularFile: Error, Sendable, CustomStringConvertible {
+    package var path: String
+    package var description: String { "not a regular file: \(path)" }
 }

@@ -67,18 +67,30 @@ public struct SegmentStatistics: Sendable, Equatable {
 
 /// Counters of the database's work. The per-operation ones are spread over shards picked by
 /// thread, so two reader threads do not fight over one cache line.
-final class Counters: Sendable {
+@safe final class Counters: @unchecked Sendable {
+    // @unchecked Sendable: besides atomics, it holds `unretained`, a fixed buffer of unretained
+    // references to the shards, written once in init and only read afterwards; `shards` owns them.
     let checkpoints = Atomic<Int>(0)
     /// The sequence of the newest checkpoint in force, so statistics need not take the writer lock.
     let lastCheckpoint = Atomic<UInt64>(0)
     let compactions = Atomic<Int>(0)
     let bytesReclaimed = Atomic<Int64>(0)
     let shards: [CounterShard] = (0..<16).map { _ in CounterShard() }
+    /// The same shards without reference counting, for the read path: taking a strong reference
+    /// to a shard would write its reference count on every lookup.
+    private let unretained: UnsafeMutablePointer<Unmanaged<CounterShard>>
 
-    /// The shard of the calling thread.
+    init() {
+        unsafe unretained = .allocate(capacity: 16)
+        for i in 0..<16 { unsafe (unretained + i).initialize(to: Unmanaged.passUnretained(shards[i])) }
+    }
+
+    deinit { unsafe unretained.deallocate() }
+
+    /// Runs `body` on the calling thread's shard, touching no reference count.
     @inline(__always)
-    var shard: CounterShard {
-        shards[ReaderSlot.current & 15]
+    func withShard<R>(_ body: (CounterShard) -> R) -> R {
+        unsafe unretained[ReaderThread.current.pointee.slot & 15]._withUnsafeGuaranteedRef(body)
     }
 
     func sum(_ field: (CounterShard) -> Int) -> Int { shards.reduce(0) { $0 + field($1) } }

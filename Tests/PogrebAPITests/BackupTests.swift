@@ -123,6 +123,114 @@ import Glibc
         }
     }
 
+    /// The names in `directory`, sorted.
+    static func names(in directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+    }
+
+    /// A backup is published only once complete: a failure at any changing step of the copy
+    /// (each write, sync, creation, rename of the staging directory, injected in turn) leaves no
+    /// directory at the destination — or, when replacing, the earlier backup there, whole — and
+    /// no staging directory beside it.
+    @Test(arguments: FileSystemKind.allCases)
+    func aFailedBackupLeavesNoDestinationOrTheEarlierOne(kind: FileSystemKind) throws {
+        try withTemporaryDirectory { root in
+            let (fileSystem, options) = kind.make(directory: root + "/db")
+            let db = try Database.open(fileSystem: fileSystem, options: options)
+            defer { try? db.close() }
+            for i in 0..<500 { try db.put(workloadKey(i), workloadValue(i)) }
+            let earlier = root + "/earlier"
+            try db.backup(to: earlier)
+            for i in 500..<800 { try db.put(workloadKey(i), workloadValue(i)) }
+            for replacing in [false, true] {
+                let rootNames = try Self.names(in: root)
+                let destination = replacing ? earlier : root + "/new"
+                var step = 1
+                while true {
+                    var injected: FaultInjectingFileSystem?
+                    let report: BackupReport
+                    do {
+                        report = try db.backup(to: destination, replacing: replacing) { staging in
+                            let faulty = FaultInjectingFileSystem(wrapping: staging)
+                            faulty.failNthStep(step)
+                            injected = faulty
+                            return faulty
+                        }
+                    } catch let error as PogrebError {
+                        #expect(injected?.hasFailed == true, "step \(step): \(error)")
+                        let left = try Self.names(in: root)
+                        #expect(left == rootNames, "step \(step): nothing left beside: \(left), after \(error)")
+                        if replacing {
+                            try BuildTests.expectContents(at: earlier, count: 500, version: 0)
+                        }
+                        step += 1
+                        #expect(step < 500, "the backup never completed")
+                        if step >= 500 { break }
+                        continue
+                    }
+                    #expect(report.replacedExisting == replacing)
+                    #expect(report.oldDatabaseLeftAt == nil)
+                    try BuildTests.expectContents(at: destination, count: 800, version: 0)
+                    #expect(step > 5, "faults were injected into \(step - 1) steps")
+                    break
+                }
+            }
+            #expect(try Self.names(in: root).filter { $0.contains(".backup-") }.isEmpty)
+        }
+    }
+
+    /// The database's own directory, a directory inside it (through a symbolic link too) are
+    /// refused before anything is written: a copy there would make the source unopenable.
+    @Test func aDestinationInsideTheSourceIsRefused() throws {
+        try withTemporaryDirectory { root in
+            let db = try Database.open(at: root + "/db")
+            defer { try? db.close() }
+            try db.put(bytes("k"), bytes("v"))
+            try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: "db")
+            let before = try Self.names(in: root + "/db")
+            for destination in [root + "/db", root + "/db/", root + "/db/inner", root + "/link/inner", root + "/link"] {
+                expectPogrebError(.invalidArgument) { try db.backup(to: destination) }
+                expectPogrebError(.invalidArgument) { try db.backup(to: destination, replacing: true) }
+            }
+            #expect(try Self.names(in: root + "/db") == before)
+            #expect(try Self.names(in: root) == ["db", "link"])
+            try db.close()
+            let reopened = try Database.open(at: root + "/db")
+            #expect(try reopened.get(bytes("k")) == bytes("v"))
+            try reopened.close()
+        }
+    }
+
+    /// An earlier backup is replaced only when asked, and only a database of ours: anything else
+    /// at the destination is refused, replacing or not, and left as it was; dot-entries of a
+    /// replaced backup are kept.
+    @Test func replacingAnEarlierBackupOnlyWhenAskedAndOnlyADatabase() throws {
+        try withTemporaryDirectory { root in
+            let db = try Database.open(at: root + "/db")
+            defer { try? db.close() }
+            for i in 0..<100 { try db.put(workloadKey(i), workloadValue(i)) }
+            let destination = root + "/backup"
+            try db.backup(to: destination)
+            try Data("notes".utf8).write(to: URL(fileURLWithPath: destination + "/.notes"))
+            for i in 100..<150 { try db.put(workloadKey(i), workloadValue(i)) }
+            expectPogrebError(.invalidArgument) { try db.backup(to: destination) }
+            try BuildTests.expectContents(at: destination, count: 100, version: 0)
+            let report = try db.backup(to: destination, replacing: true)
+            #expect(report.replacedExisting)
+            #expect(report.oldDatabaseLeftAt == nil)
+            try BuildTests.expectContents(at: destination, count: 150, version: 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: destination + "/.notes")) == Data("notes".utf8))
+            #expect(try Self.names(in: root) == ["backup", "db"])
+
+            try FileManager.default.createDirectory(atPath: root + "/papers", withIntermediateDirectories: false)
+            try Data("mine".utf8).write(to: URL(fileURLWithPath: root + "/papers/index.pgi"))
+            expectPogrebError(.notADatabase) { try db.backup(to: root + "/papers", replacing: true) }
+            expectPogrebError(.invalidArgument) { try db.backup(to: root + "/papers") }
+            #expect(try Self.names(in: root + "/papers") == ["index.pgi"])
+            #expect(try Self.names(in: root) == ["backup", "db", "papers"])
+        }
+    }
+
     @Test func refusals() throws {
         try withTemporaryDirectory { root in
             let db = try Database.open(at: root + "/db")

@@ -131,6 +131,175 @@ import Testing
         }
     }
 
+    /// Writes `text` to the file `path`.
+    static func write(_ text: String, to path: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Every file under `directory` (recursively, dot-entries included) with its contents.
+    static func tree(_ directory: String) throws -> [String: Data] {
+        var result: [String: Data] = [:]
+        let manager = FileManager.default
+        for name in try manager.subpathsOfDirectory(atPath: directory) {
+            var isDirectory: ObjCBool = false
+            let full = directory + "/" + name
+            if manager.fileExists(atPath: full, isDirectory: &isDirectory), isDirectory.boolValue {
+                result[name + "/"] = Data()
+            } else {
+                result[name] = (try? Data(contentsOf: URL(fileURLWithPath: full))) ?? Data("<unreadable>".utf8)
+            }
+        }
+        return result
+    }
+
+    /// A directory holding a file under one of our names that is not ours — the user's own
+    /// `index.pgi`, `checkpoint.tmp`, `pogreb.lock`, segment — or a subdirectory or a symbolic
+    /// link among a database's files is refused before anything is written, and nothing of it
+    /// moves: the check `open` makes for a directory without a checkpoint.
+    @Test func replacingRefusesADirectoryThatIsNotWhollyADatabase() throws {
+        let cases: [(String, (String) throws -> Void)] = [
+            ("index.pgi", { try Self.write("my own index\n", to: $0 + "/index.pgi") }),
+            ("checkpoint.tmp", { try Self.write("scratch\n", to: $0 + "/checkpoint.tmp") }),
+            ("pogreb.lock", { try Self.write("pid 42\n", to: $0 + "/pogreb.lock") }),
+            ("segment", { try Self.write("log line\n", to: $0 + "/segment-0000000000000001.pgl") }),
+            (
+                "overflow.pgo directory",
+                {
+                    try? FileManager.default.removeItem(atPath: $0 + "/overflow.pgo")
+                    try FileManager.default.createDirectory(
+                        atPath: $0 + "/overflow.pgo", withIntermediateDirectories: false)
+                }
+            ),
+            (
+                "subdirectory",
+                {
+                    try FileManager.default.createDirectory(atPath: $0 + "/archive", withIntermediateDirectories: false)
+                    try Self.write("old\n", to: $0 + "/archive/a.txt")
+                }
+            ),
+            (
+                "symbolic link",
+                {
+                    try Self.write("elsewhere\n", to: $0 + "/../elsewhere.txt")
+                    try FileManager.default.createSymbolicLink(
+                        atPath: $0 + "/checkpoint.tmp", withDestinationPath: $0 + "/../elsewhere.txt")
+                }
+            ),
+        ]
+        for (label, makeForeign) in cases {
+            try withTemporaryDirectory { root in
+                let path = root + "/db"
+                // Alone in a directory, and beside a real database.
+                for besideADatabase in [false, true] {
+                    if besideADatabase {
+                        let db = try Database.open(at: path)
+                        try db.put(bytes("k"), bytes("v"))
+                        try db.close()
+                    } else {
+                        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+                    }
+                    try makeForeign(path)
+                    let before = try Self.tree(path)
+                    let rootBefore = try Self.names(in: root)
+                    expectPogrebError(.notADatabase) {
+                        try Database.build(at: path, from: Self.pairs(0..<10))
+                    }
+                    #expect(try Self.tree(path) == before, "\(label): the directory is unchanged")
+                    #expect(try Self.names(in: root) == rootBefore, "\(label): no staging directory is left")
+                    try FileManager.default.removeItem(atPath: path)
+                }
+            }
+        }
+    }
+
+    /// Entries starting with a dot (`.DS_Store`, `.notes`, `.git/`), which `open` tolerates, are
+    /// kept: they move into the new database directory, and only the old database's own files
+    /// are deleted.
+    @Test func replacingKeepsDotEntriesAndDeletesOnlyTheOldDatabase() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            let old = try Database.open(at: path)
+            for i in 0..<300 { try old.put(workloadKey(i), workloadValue(i)) }
+            try old.close()
+            try Self.write("finder\n", to: path + "/.DS_Store")
+            try Self.write("my notes\n", to: path + "/.notes")
+            try FileManager.default.createDirectory(atPath: path + "/.git/objects", withIntermediateDirectories: true)
+            try Self.write("ref: refs/heads/main\n", to: path + "/.git/HEAD")
+            let dotted = try Self.tree(path).filter { $0.key.hasPrefix(".") }
+
+            let report = try Database.build(at: path, from: Self.pairs(0..<100, version: 1))
+            #expect(report.replacedExisting)
+            #expect(report.oldDatabaseLeftAt == nil)
+            #expect(try Self.names(in: root) == ["db"], "the old database is gone, nothing is left beside")
+            #expect(try Self.tree(path).filter { $0.key.hasPrefix(".") } == dotted, "every dot-entry kept as it was")
+            try Self.expectContents(at: path, count: 100, version: 1)
+        }
+    }
+
+    /// A symbolic link at the path (`current -> v1`) is followed: v1's database is replaced and
+    /// the link stays; nothing is deleted through the link and no file of v1 goes elsewhere.
+    @Test func aSymbolicLinkAtThePathIsFollowedAndKept() throws {
+        try withTemporaryDirectory { root in
+            _ = try Database.build(at: root + "/v1", from: Self.pairs(0..<500, version: 0))
+            try FileManager.default.createSymbolicLink(atPath: root + "/current", withDestinationPath: "v1")
+            let report = try Database.build(at: root + "/current", from: Self.pairs(0..<200, version: 1))
+            #expect(report.replacedExisting)
+            #expect(report.oldDatabaseLeftAt == nil)
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: root + "/current") == "v1")
+            #expect(try Self.names(in: root) == ["current", "v1"])
+            try Self.expectContents(at: root + "/current", count: 200, version: 1)
+            try Self.expectContents(at: root + "/v1", count: 200, version: 1)
+        }
+    }
+
+    /// `db/` names the directory `db`: the staging directory goes beside it, not inside.
+    @Test func aTrailingSlashNamesTheDirectoryItself() throws {
+        try withTemporaryDirectory { root in
+            #expect(try Database.build(at: root + "/db/", from: Self.pairs(0..<50)).replacedExisting == false)
+            #expect(try Self.names(in: root) == ["db"])
+            let report = try Database.build(at: root + "/db//", from: Self.pairs(0..<70, version: 1))
+            #expect(report.replacedExisting)
+            #expect(try Self.names(in: root) == ["db"])
+            try Self.expectContents(at: root + "/db", count: 70, version: 1)
+        }
+    }
+
+    /// An existing empty directory takes the new database with nothing left beside it, and so
+    /// does a database holding the empty `pogreb.lock` of an earlier version: its old files are
+    /// deleted, not left.
+    @Test func anEmptyDirectoryOrADatabaseWithAnOldLockFileIsReplacedWithNothingLeftBehind() throws {
+        try withTemporaryDirectory { root in
+            let path = root + "/db"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+            let first = try Database.build(at: path, from: Self.pairs(0..<40))
+            #expect(first.replacedExisting == false)
+            #expect(first.oldDatabaseLeftAt == nil)
+            #expect(try Self.names(in: root) == ["db"])
+
+            #expect(FileManager.default.createFile(atPath: path + "/pogreb.lock", contents: Data()))
+            let second = try Database.build(at: path, from: Self.pairs(0..<30, version: 1))
+            #expect(second.replacedExisting)
+            #expect(second.oldDatabaseLeftAt == nil)
+            #expect(try Self.names(in: root) == ["db"])
+            try Self.expectContents(at: path, count: 30, version: 1)
+        }
+    }
+
+    /// `segmentSize` is checked as `open` checks it, before anything is created.
+    @Test func aSegmentSizeOutOfRangeIsRefusedBeforeAnythingIsWritten() throws {
+        try withTemporaryDirectory { root in
+            for size in [1_000, 1 << 41] {
+                var options = Options()
+                options.segmentSize = size
+                expectPogrebError(.invalidArgument) {
+                    try Database.build(at: root + "/db", options: options, from: Self.pairs(0..<10))
+                }
+                let names = try Self.names(in: root)
+                #expect(names.isEmpty)
+            }
+        }
+    }
+
     /// Readers of the old database keep reading it through the switch, and a new open sees the
     /// new one.
     @Test func openReadersKeepTheOldDatabase() throws {

@@ -35,10 +35,30 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
         package var description: String { rawValue }
     }
 
+    /// How an operation fails.
+    package enum Fault: String, Sendable, CaseIterable, CustomStringConvertible {
+        /// `EIO`, nothing done: a dying disk.
+        case eio
+        /// `ENOSPC`, nothing done: a full disk.
+        case enospc
+        /// For a write, the first half of the bytes reach the file, then `ENOSPC` (a `pwrite`
+        /// that wrote part and then found the disk full); other operations fail as ``enospc``.
+        case shortWrite
+
+        package var description: String {
+            switch self {
+            case .eio: return "EIO"
+            case .enospc: return "ENOSPC"
+            case .shortWrite: return "short write"
+            }
+        }
+    }
+
     private struct Rule {
         var operations: Set<Operation>
         var failAt: Int
         var sticky: Bool
+        var fault: Fault
     }
 
     private struct State {
@@ -53,7 +73,7 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
 
     /// The wrapped file system.
     package let base: any FileSystem
-    private let state = Mutex(State())  // protects the rule, the counters and the failure log
+    private let state = Lock(State())  // protects the rule, the counters and the failure log
 
     package init(wrapping base: any FileSystem) {
         self.base = base
@@ -65,9 +85,11 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
 
     /// Fails the `occurrence`th (1-based) operation among `operations` counted from now, and with
     /// `sticky` every changing operation after it.
-    package func arm(_ operations: Set<Operation>, failingAt occurrence: Int, sticky: Bool = false) {
+    package func arm(
+        _ operations: Set<Operation>, failingAt occurrence: Int, sticky: Bool = false, fault: Fault = .eio
+    ) {
         state.withLock {
-            $0.rule = Rule(operations: operations, failAt: occurrence, sticky: sticky)
+            $0.rule = Rule(operations: operations, failAt: occurrence, sticky: sticky, fault: fault)
             $0.matched = 0
             $0.tripped = false
         }
@@ -116,23 +138,30 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
 
     /// Counts one operation and throws when the rule says so.
     fileprivate func check(_ operation: Operation, _ what: @autoclosure () -> String) throws(PogrebError) {
-        let fail = state.withLock { state -> Bool in
+        if let fault = decide(operation, what()) { throw Self.error(fault, operation, what()) }
+    }
+
+    /// Counts one operation and returns the fault it must suffer, if any.
+    fileprivate func decide(_ operation: Operation, _ what: @autoclosure () -> String) -> Fault? {
+        state.withLock { state -> Fault? in
             state.counts[operation, default: 0] += 1
-            guard let rule = state.rule else { return false }
+            guard let rule = state.rule else { return nil }
             if state.tripped && rule.sticky {
                 state.failures.append("\(operation) \(what()) (after the failure)")
-                return true
+                return rule.fault == .shortWrite ? .enospc : rule.fault
             }
-            guard rule.operations.contains(operation) else { return false }
+            guard rule.operations.contains(operation) else { return nil }
             state.matched += 1
-            guard state.matched == rule.failAt else { return false }
+            guard state.matched == rule.failAt else { return nil }
             state.tripped = true
-            state.failures.append("\(operation) \(what())")
-            return true
+            state.failures.append("\(operation) \(what()) (\(rule.fault))")
+            return rule.fault
         }
-        if fail {
-            throw PogrebError(.io, "injected failure: \(operation) \(what())", underlying: Errno(rawValue: EIO))
-        }
+    }
+
+    fileprivate static func error(_ fault: Fault, _ operation: Operation, _ what: String) -> PogrebError {
+        let code = fault == .eio ? EIO : ENOSPC
+        return PogrebError(.io, "injected failure (\(fault)): \(operation) \(what)", underlying: Errno(rawValue: code))
     }
 
     // MARK: FileSystem
@@ -161,8 +190,8 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
         try base.syncDirectory()
     }
 
-    package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
-        try base.lock(name, exclusive: exclusive, create: create)
+    package func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
+        try base.lockDirectory(exclusive: exclusive)
     }
 }
 
@@ -185,7 +214,13 @@ final class FaultInjectingFile: StorageFile {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(PogrebError) {
-        try owner.check(.write, "\(bytes.count) bytes to \(name) at \(offset)")
+        let what = "\(bytes.count) bytes to \(name) at \(offset)"
+        if let fault = owner.decide(.write, what) {
+            if fault == .shortWrite, bytes.count > 1 {
+                try unsafe base.write(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count / 2)]), at: offset)
+            }
+            throw FaultInjectingFileSystem.error(fault, .write, what)
+        }
         try base.write(bytes, at: offset)
     }
 

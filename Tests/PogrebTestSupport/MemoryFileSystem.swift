@@ -9,15 +9,16 @@ import Synchronization
 /// that durable state, optionally with a prefix of the writes made since, as a disk that wrote some
 /// of its cache before dying would.
 package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is inside `state`, a Mutex.
+    // @unchecked Sendable: all mutable state is inside `state`, a Lock (Pogreb's Mutex, or a pthread mutex under TSan).
     package let displayPath: String
-    private let state: Mutex<State>  // protects the directory (live and durable) and the lock table
+    private let state: Lock<State>  // protects the directory (live and durable) and the lock table
 
     struct State {
         var live: [String: MemoryFile.Storage] = [:]
         var durable: [String: MemoryFile.Storage] = [:]
         var exists = false
-        var locks: [String: (exclusive: Bool, holders: Int)] = [:]
+        /// The directory lock: exclusive or shared, and how many values hold it; nil when free.
+        var directoryLock: (exclusive: Bool, holders: Int)?
         /// Creations, removals and renames since the last ``syncDirectory()``, oldest first.
         var pendingDirectory: [DirectoryChange] = []
         /// Called before every file sync and directory sync (see ``onSync``).
@@ -57,7 +58,7 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
 
     package init(displayPath: String = "memory:") {
         self.displayPath = displayPath
-        self.state = Mutex(State())
+        self.state = Lock(State())
     }
 
     package func prepareDirectory(create: Bool) throws(PogrebError) {
@@ -121,34 +122,29 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
+    /// Locks the directory as `flock` on its descriptor does: any number of shared holders or one
+    /// exclusive one; creates no file.
+    package func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
         try state.withLock { (state) throws(PogrebError) in
-            if state.live[name] == nil {
-                if create {
-                    let storage = MemoryFile.Storage()
-                    state.live[name] = storage
-                    state.pendingDirectory.append(.create(name, storage))
-                } else if exclusive {
-                    throw PogrebError(.io, "cannot open the lock file \(name).", underlying: Errno.noEntry)
-                }
+            guard state.exists else {
+                throw PogrebError(.io, "cannot open the directory \(displayPath).", underlying: Errno.noEntry)
             }
-            if let held = state.locks[name], held.holders > 0 {
+            if let held = state.directoryLock {
                 if held.exclusive || exclusive {
-                    throw PogrebError(
-                        .locked, "\(displayPath) is in use by another Database value: one writer at a time.")
+                    throw PogrebError.locked(displayPath, exclusive: exclusive, heldByReaders: !held.exclusive)
                 }
-                state.locks[name] = (false, held.holders + 1)
+                state.directoryLock = (false, held.holders + 1)
             } else {
-                state.locks[name] = (exclusive, 1)
+                state.directoryLock = (exclusive, 1)
             }
         }
-        return MemoryLock(fileSystem: self, name: name)
+        return MemoryLock(fileSystem: self)
     }
 
-    fileprivate func releaseLock(_ name: String) {
+    fileprivate func releaseDirectoryLock() {
         state.withLock { state in
-            if let held = state.locks[name] {
-                state.locks[name] = held.holders <= 1 ? nil : (held.exclusive, held.holders - 1)
+            if let held = state.directoryLock {
+                state.directoryLock = held.holders <= 1 ? nil : (held.exclusive, held.holders - 1)
             }
         }
     }
@@ -230,16 +226,14 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
 
 final class MemoryLock: DirectoryLock {
     private let fileSystem: MemoryFileSystem
-    private let name: String
     private let released = Atomic<Bool>(false)
 
-    init(fileSystem: MemoryFileSystem, name: String) {
+    init(fileSystem: MemoryFileSystem) {
         self.fileSystem = fileSystem
-        self.name = name
     }
 
     func unlock() {
-        if !released.exchange(true, ordering: .acquiringAndReleasing) { fileSystem.releaseLock(name) }
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { fileSystem.releaseDirectoryLock() }
     }
 
     deinit { unlock() }
@@ -250,7 +244,7 @@ final class MemoryFile: StorageFile {
     /// The bytes of one file, shared by every open handle. Tracks the durable copy and the writes
     /// made since the last sync, in order, for crash images.
     final class Storage: @unchecked Sendable {
-        // @unchecked Sendable: all mutable state is inside `state`, a Mutex.
+        // @unchecked Sendable: all mutable state is inside `state`, a Lock (Pogreb's Mutex, or a pthread mutex under TSan).
         struct State {
             var bytes: [UInt8] = []
             var durable: [UInt8] = []
@@ -261,7 +255,7 @@ final class MemoryFile: StorageFile {
             case write(offset: Int, bytes: [UInt8])
             case truncate(Int)
         }
-        let state = Mutex(State())  // protects the bytes and their durable copy
+        let state = Lock(State())  // protects the bytes and their durable copy
 
         func snapshot() -> [UInt8] { state.withLock { $0.bytes } }
 

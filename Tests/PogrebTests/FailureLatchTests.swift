@@ -15,6 +15,46 @@ import Testing
         }
     }
 
+    /// A checkpoint whose journal became durable but whose application to the index files failed
+    /// (the `fdatasync` of `index.pgi` returns EIO) has taken its sequence number: the failure
+    /// latches, so no later checkpoint of this value writes that sequence again over its journal,
+    /// and the next open redoes that journal and goes on from the next sequence.
+    @Test(arguments: FileSystemKind.allCases)
+    func failedJournalApplicationNeverReusesItsSequence(kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: FaultTests.options) { t in
+            let faulty = FaultInjectingFileSystem(wrapping: t.fileSystem)
+            let db = try t.open(through: faulty)
+            var model = ReferenceModel()
+            for i in 0..<300 {
+                try db.put(key(i), value(i))
+                model.put(key(i), value(i))
+            }
+            let sequence = try db.statistics.lastCheckpoint + 1
+            let slot = DatabaseFiles.checkpoint(sequence: sequence)
+            // Syncs of the checkpoint: the active segment, the journal, then index.pgi.
+            faulty.failNthSync(3)
+            expectPogrebError(.io) { try db.checkpoint() }
+            #expect(faulty.failures.first?.contains(DatabaseFiles.index) == true, "\(faulty.failures)")
+            let journal = try t.contents(of: slot)
+            let writes = faulty.count(of: .write)
+            faulty.disarm()
+            try FaultTests.expectLatched(db, model: model, "after a failed journal application (\(kind))")
+            #expect(try t.contents(of: slot) == journal, "the journal of checkpoint \(sequence) was rewritten")
+            #expect(faulty.count(of: .write) == writes, "something was written after the failure")
+            #expect(try db.statistics.lastCheckpoint == sequence - 1)
+            FaultTests.closeLatched(db)
+            #expect(try t.contents(of: slot) == journal, "close rewrote the journal of checkpoint \(sequence)")
+
+            let again = try t.open()
+            #expect(try again.statistics.lastCheckpoint == sequence, "the open redid the durable journal")
+            for (k, v) in model.entries { #expect(try again.get(k) == v) }
+            try again.put(key(1_000), value(1_000))
+            try again.checkpoint()
+            #expect(try again.statistics.lastCheckpoint == sequence + 1)
+            try again.close()
+        }
+    }
+
     @Test(arguments: FileSystemKind.allCases)
     func iterationFlushFailureLatches(kind: FileSystemKind) throws {
         try withTestDatabase(kind, configure: FaultTests.options) { t in
@@ -60,22 +100,22 @@ import Testing
             for i in 0..<3_000 { try db.put(key(i), value(i)) }
             try db.close()
             // Point the chain of the first main bucket that has an overflow bucket far past the
-            // overflow file.
-            var damaged: UInt64?
-            try t.modify(DatabaseFiles.index) { bytes in
-                let count = UInt64((bytes.count - Int(BucketID.headerPageSize)) / Bucket.size)
-                for number in 0..<count {
-                    let at = Int(BucketID.fileOffset(ofNumber: number)) + 56
-                    if bytes[at..<(at + 6)].contains(where: { $0 != 0 }) {
-                        for i in 0..<6 { bytes[at + i] = 0xFF }
-                        bytes[at + 5] = 0x7F
-                        damaged = number
-                        return
+            // overflow file. In the index files such damage fails the bucket's checksum and the
+            // open rebuilds the index; so it is made in memory, after the open, as damage a probe
+            // meets (a file changed under the mapping, a bug).
+            db = try t.open()
+            let damaged: UInt64? = try db.shared.withWriteLock { (state) throws -> UInt64? in
+                for number in 0..<state.index.bucketCount {
+                    var bucket = try state.index.bucket(.main(number))
+                    if bucket.next != 0 {
+                        bucket.next = Bucket.maxOverflowNumber
+                        state.index.dirty[.main(number)] = bucket
+                        return number
                     }
                 }
+                return nil
             }
             let number = try #require(damaged, "3 000 keys in a small index leave at least one overflow bucket")
-            db = try t.open()
             // A new key of that bucket: its probe walks the whole chain and meets the damage.
             let (victim, bystander) = try db.shared.withReadLock { (state) throws -> ([UInt8], [UInt8]) in
                 var victim: [UInt8]?

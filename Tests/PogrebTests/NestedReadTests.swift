@@ -31,4 +31,25 @@ import Testing
         }
         #expect(refused == .invalidArgument)
     }
+
+    /// A read of one database inside a read of another locks the second one (the thread's list
+    /// of held locks names each lock), and a write to the second from there is allowed.
+    @Test func aReadOfAnotherDatabaseInsideWithValueLocksItAndMayWrite() throws {
+        let first = try Database.open(fileSystem: MemoryFileSystem())
+        let second = try Database.open(fileSystem: MemoryFileSystem())
+        try first.put(bytes("k"), bytes("1"))
+        try second.put(bytes("k"), bytes("2"))
+        let (inner, heldInside, firstHeld) = try first.withValue(forKey: bytes("k")) { _ in
+            let inner = try second.withValue(forKey: bytes("k")) { value in
+                (value.map { Array($0) }, second.shared.isReadHeldByCurrentThread)
+            }
+            try second.put(bytes("k"), bytes("3"))  // not refused: this thread holds only `first`
+            return (inner.0, inner.1, first.shared.isReadHeldByCurrentThread)
+        }
+        #expect(inner == bytes("2"))
+        #expect(heldInside)
+        #expect(firstHeld)
+        #expect(!first.shared.isReadHeldByCurrentThread && !second.shared.isReadHeldByCurrentThread)
+        #expect(try second.get(bytes("k")) == bytes("3"))
+    }
 }

@@ -97,6 +97,22 @@ struct CommandTests {
         #expect(!binary.error.isEmpty)
     }
 
+    @Test("a database held by readers: a writing command exits 4 and says readers hold it")
+    func databaseHeldByReaders() throws {
+        let dir = try TemporaryDirectory("readers")
+        let path = dir.child("db")
+        #expect(runInProcess(["put", path, "k", "v"]).status == 0)
+        var options = Options()
+        options.readOnly = true
+        let reader = try Database.open(at: path, options: options)
+        defer { try? reader.close() }
+        let result = runInProcess(["put", path, "k", "v2"])
+        #expect(result.status == 4, "\(result)")
+        #expect(result.error.contains("open read-only"), "\(result)")
+        #expect(!result.error.contains("one writer at a time"), "\(result)")
+        #expect(runInProcess(["get", path, "k"]).status == 0, "readers share the directory")
+    }
+
     @Test("not a database: exit 3")
     func notADatabase() throws {
         let dir = try TemporaryDirectory("nodb")
@@ -185,6 +201,51 @@ struct CommandTests {
         #expect(runInProcess(["import", db, "--replace", "--no-validate"], input: fresh).status == 2)
     }
 
+    @Test("import --replace says where it left an old database that a reader still holds")
+    func importReplaceReportsTheOldDatabaseLeftForAReader() throws {
+        let dir = try TemporaryDirectory("leftbehind")
+        let db = dir.child("db")
+        #expect(runInProcess(["import", db], input: sampleJSONLines(count: 100, seed: 1)).status == 0)
+        var readOnly = Options()
+        readOnly.readOnly = true
+        let reader = try Database.open(at: db, options: readOnly)
+        defer { try? reader.close() }
+        let fresh = sampleJSONLines(count: 50, seed: 2)
+        let result = runInProcess(["import", db, "--replace"], input: fresh)
+        #expect(result.status == 0, "\(result)")
+        #expect(runInProcess(["export", db]).output == fresh)
+        let left = try Files.list(dir.path).map(\.name).filter { $0 != "db" }
+        #expect(left.count == 1 && left.allSatisfy { $0.hasPrefix("db.building-") }, "\(left)")
+        #expect(left.allSatisfy { result.error.contains($0) }, "the left-behind database is named: \(result.error)")
+    }
+
+    @Test("an abandoned import --replace removes its own staging directory and no other")
+    func abandonedImportReplaceRemovesOnlyItsOwnStagingDirectory() throws {
+        let dir = try TemporaryDirectory("abandon")
+        let db = dir.child("db")
+        let input = dir.child("input.jsonl")
+        try writeBytes(sampleJSONLines(count: 60_000, seed: 3), to: input)
+        let child = try ChildProcess(executable: try pogrebBinary(), arguments: ["import", db, input, "--replace"])
+        // Once this build's staging directory exists, another build's appears beside it, and
+        // then Ctrl-C abandons this one.
+        var own: String?
+        let deadline = now() + 60
+        while own == nil && now() < deadline {
+            own = try Files.list(dir.path).map(\.name).first { $0.hasPrefix("db.building-") }
+            if own == nil { usleep(1_000) }
+        }
+        let other = db + ".building-0123456789ab"
+        #expect(mkdir(other, 0o755) == 0)
+        let marker = open(other + "/segment-0000000000000001.pgl", O_WRONLY | O_CREAT, 0o644)
+        close(marker)
+        child.kill(SIGINT)
+        let status = child.wait()
+        #expect(own != nil, "the build's staging directory appeared")
+        #expect(ChildProcess.exitCode(status) == 130, "the build was abandoned (status \(status))")
+        #expect(try Files.list(dir.path).map(\.name).sorted() == ["db.building-0123456789ab", "input.jsonl"])
+        #expect(try Files.list(other).map(\.name) == ["segment-0000000000000001.pgl"])
+    }
+
     @Test("bad import lines are reported with their line number and nothing is written")
     func importErrors() throws {
         let dir = try TemporaryDirectory("badimport")
@@ -228,7 +289,7 @@ struct CommandTests {
         let table = runInProcess(["stats", db])
         #expect(table.status == 0)
         for word in [
-            "keys", "500", "segment-0000000000000001.pgl", "last checkpoint", "format", "version 1", "index", "load",
+            "keys", "500", "segment-0000000000000001.pgl", "last checkpoint", "format", "version 2", "index", "load",
         ] {
             #expect(table.text.contains(word), "missing \(word) in\n\(table.text)")
         }
@@ -334,6 +395,29 @@ struct CommandTests {
         #expect(runInProcess(["export", backup]).output == runInProcess(["export", db]).output)
         #expect(runInProcess(["backup", db, backup]).status != 0)  // not empty any more
         #expect(runInProcess(["compact", dir.child("missing")]).status == 2)
+    }
+
+    @Test("backup --replace replaces an earlier backup, and only a database")
+    func backupReplace() throws {
+        let dir = try TemporaryDirectory("backupreplace")
+        let db = dir.child("db")
+        let backup = dir.child("backup")
+        #expect(runInProcess(["import", db], input: sampleJSONLines(count: 500, seed: 1)).status == 0)
+        #expect(runInProcess(["backup", db, backup]).status == 0)
+        #expect(runInProcess(["import", db], input: sampleJSONLines(count: 700, seed: 2)).status == 0)
+        #expect(runInProcess(["backup", db, backup]).status != 0)
+        let replaced = runInProcess(["backup", db, backup, "--replace"])
+        #expect(replaced.status == 0, "\(replaced)")
+        #expect(runInProcess(["export", backup]).output == runInProcess(["export", db]).output)
+        #expect(try Files.list(dir.path).map(\.name).sorted() == ["backup", "db"])
+        // Not into the database itself, and never over something that is not a database.
+        #expect(runInProcess(["backup", db, db + "/inner"]).status == 2)
+        #expect(mkdir(dir.child("papers"), 0o755) == 0)
+        try writeBytes(Array("mine".utf8), to: dir.child("papers") + "/notes.txt")
+        let refused = runInProcess(["backup", db, dir.child("papers"), "--replace"])
+        #expect(refused.status != 0, "\(refused)")
+        #expect(try Files.list(dir.child("papers")).map(\.name) == ["notes.txt"])
+        #expect(try Files.list(db).allSatisfy { $0.name != "inner" })
     }
 
     @Test("a read-only directory: exit 5 with a clear message")

@@ -24,6 +24,11 @@ int c_pogreb_crc32c_hardware(void);
 /// The portable slicing-by-8 implementation, whatever the CPU (for tests and benchmarks).
 uint32_t c_pogreb_crc32c_portable(uint32_t crc, const void *data, size_t length);
 
+/// The checksum of an index bucket: the CRC-32C of bytes 0..<60 of the 64 bytes at `bucket`
+/// followed by the 8 bytes of `id` in little-endian order, i.e.
+/// c_pogreb_crc32c(c_pogreb_crc32c(0, bucket, 60), id_le, 8). One call, no loop, for the read path.
+uint32_t c_pogreb_crc32c_bucket(const void *bucket, uint64_t id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,12 +1,16 @@
 /// Reading the two checkpoint slots: which checkpoint is in force, and its journal.
 extension Database {
-    /// Reads the metadata of the newest valid checkpoint of the two slots; with `withBuckets`,
-    /// its changed buckets too.
-    static func newestCheckpoint(
-        fileSystem: any FileSystem, withBuckets: Bool = false
-    ) throws(PogrebError) -> (Checkpoint, [UInt8]) {
+    /// What the two checkpoint slots hold: the newest valid checkpoint (nil when neither is
+    /// valid) and the damage found in the slots that are present but not valid: slot and error.
+    ///
+    /// A damaged slot beside a valid one is routed around: it is most often a journal torn by a
+    /// crash, and the next checkpoint overwrites it. Only `unsupportedVersion` aborts at once
+    /// (a newer build wrote the slot; its older neighbour must not be trusted instead).
+    static func checkpointSlots(
+        fileSystem: any FileSystem
+    ) throws(PogrebError) -> (best: (Checkpoint, [UInt8])?, damage: [(slot: Int, error: PogrebError)]) {
         var best: (Checkpoint, [UInt8])?
-        var firstError: PogrebError?
+        var damage: [(slot: Int, error: PogrebError)] = []
         for slot in 0..<2 {
             do throws(PogrebError) {
                 let (header, checkpoint) = try readCheckpoint(fileSystem: fileSystem, slot: slot, withBuckets: false)
@@ -14,12 +18,25 @@ extension Database {
             } catch  where error.code == .io && (error.underlying as? Errno) == .noEntry {
                 continue
             } catch {
-                if error.code == .notADatabase || error.code == .unsupportedVersion { throw error }
-                firstError = firstError ?? error
+                if error.code == .unsupportedVersion { throw error }
+                damage.append((slot, error))
             }
         }
+        return (best, damage)
+    }
+
+    /// Reads the metadata of the newest valid checkpoint of the two slots; with `withBuckets`,
+    /// its changed buckets too. A damaged slot beside a valid one is skipped
+    /// (``checkpointSlots(fileSystem:)``).
+    /// - Throws: when neither slot is valid, `notADatabase` if a slot is a foreign file (nothing
+    ///   else in the directory is then trusted to be ours), else the first slot's damage.
+    static func newestCheckpoint(
+        fileSystem: any FileSystem, withBuckets: Bool = false
+    ) throws(PogrebError) -> (Checkpoint, [UInt8]) {
+        let (best, damage) = try checkpointSlots(fileSystem: fileSystem)
         guard let best else {
-            throw firstError ?? PogrebError(.corrupted, "\(fileSystem.displayPath) has no readable checkpoint file")
+            throw damage.first { $0.error.code == .notADatabase }?.error ?? damage.first?.error
+                ?? PogrebError(.corrupted, "\(fileSystem.displayPath) has no readable checkpoint file")
         }
         if withBuckets {
             let (header, checkpoint) = try readCheckpoint(
@@ -27,6 +44,15 @@ extension Database {
             return (checkpoint, header.databaseID)
         }
         return best
+    }
+
+    /// Refuses, for a writer, a checkpoint slot that is not a regular file (a directory, a
+    /// device, a FIFO): the next checkpoint could not be written there, and it is not ours to
+    /// delete.
+    static func checkSlotsAreWritable(fileSystem: any FileSystem) throws(PogrebError) {
+        for slot in 0..<2 {
+            try DatabaseFiles.requireRegularFileOrNothing(DatabaseFiles.checkpoint(slot: slot), in: fileSystem)
+        }
     }
 
     static func readCheckpoint(

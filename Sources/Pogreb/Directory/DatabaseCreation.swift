@@ -12,13 +12,17 @@ extension Database {
         defer { index.close() }
         try index.write(
             FileHeader(kind: .index, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
-        try index.truncate(to: BucketID.fileOffset(ofNumber: bucketCount))
+        // Every main bucket is written, empty, with its checksum (an all-zero bucket fails it).
+        var buckets = ByteWriter(capacity: Int(bucketCount) * Bucket.size)
+        for number in 0..<bucketCount { Bucket().append(to: &buckets, id: .main(number)) }
+        try index.truncate(to: BucketID.headerPageSize)
+        try index.write(buckets.bytes, at: BucketID.headerPageSize)
         try index.sync()
 
         let overflow = try fileSystem.open(DatabaseFiles.overflow, .createNew)
         defer { overflow.close() }
         try overflow.write(
-            FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(), at: 0)
+            FileHeader(kind: .overflow, databaseID: id, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(), at: 0)
         try overflow.truncate(to: BucketID.fileOffset(ofNumber: 1))
         try overflow.sync()
 

@@ -4,14 +4,19 @@
 /// Every place that lists, opens, creates, copies or deletes a file of a database takes the name
 /// from here, so "is this file ours" has one answer for open, repair, build, backup and verify.
 enum DatabaseFiles {
-    /// The lock file: `flock`ed exclusively by the writer, shared by read-only opens.
+    /// The lock file of earlier builds, which locked it instead of the directory. Still ours, so
+    /// a directory holding one opens, but nothing creates, opens or removes it any more.
     static let lock = "pogreb.lock"
     /// The main buckets of the hash index.
     static let index = "index.pgi"
     /// The overflow buckets of the hash index.
     static let overflow = "overflow.pgo"
-    /// The first checkpoint of a database being created, renamed into its slot once durable.
+    /// The first checkpoint of a database being created (or rebuilt), renamed into its slot once durable.
     static let creating = "checkpoint.tmp"
+    /// The main buckets of an index being rebuilt by `repair`, renamed to ``index`` once durable.
+    static let indexTemporary = "index.tmp"
+    /// The overflow buckets of an index being rebuilt, renamed to ``overflow`` once durable.
+    static let overflowTemporary = "overflow.tmp"
 
     /// The checkpoint file of `slot` (0 or 1).
     static func checkpoint(slot: Int) -> String { "checkpoint-\(slot & 1).pgc" }
@@ -25,18 +30,32 @@ enum DatabaseFiles {
         return "segment-" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits + ".pgl"
     }
 
-    /// The sequence in a segment file name, or nil when `name` is not one.
+    /// The sequence in a segment file name, or nil when `name` is not one: exactly `segment-`,
+    /// 16 lowercase hexadecimal digits and `.pgl`, the spelling ``segment(sequence:)`` writes.
+    /// Any other spelling (a sign, uppercase digits, fewer or more digits) is not ours.
     static func segmentSequence(of name: String) -> UInt64? {
         guard name.hasPrefix("segment-"), name.hasSuffix(".pgl") else { return nil }
-        let digits = name.dropFirst(8).dropLast(4)
-        guard digits.count == 16 else { return nil }
-        return UInt64(digits, radix: 16)
+        let digits = name.utf8.dropFirst(8).dropLast(4)
+        guard digits.count == 16,
+            digits.allSatisfy({
+                ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                    || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
+            })
+        else { return nil }
+        var sequence: UInt64 = 0
+        for digit in digits {
+            sequence =
+                sequence << 4
+                | UInt64(digit <= UInt8(ascii: "9") ? digit - UInt8(ascii: "0") : digit - UInt8(ascii: "a") + 10)
+        }
+        return sequence
     }
 
     /// Whether `name` is a name a database of ours uses. Dot-files are not ours and are left
     /// alone by every command; any other name that is not ours makes `open` refuse the directory.
     static func isOurs(_ name: String) -> Bool {
-        name == lock || name == index || name == overflow || name == creating
+        name == lock || name == index || name == overflow || name == creating || name == indexTemporary
+            || name == overflowTemporary
             || name == checkpoint(slot: 0) || name == checkpoint(slot: 1)
             || segmentSequence(of: name) != nil
     }
@@ -44,6 +63,19 @@ enum DatabaseFiles {
     /// The names in the directory that count: every name but dot-files.
     static func names(in fileSystem: some FileSystem) throws(PogrebError) -> [String] {
         try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
+    }
+
+    /// Throws the `notARegularFile` error when `name` is a directory, device, FIFO or socket; returns
+    /// when it is a regular file, is missing or cannot be opened for another reason (the caller's
+    /// own access reports that). Opens the file read-only (`openat`, `fstat`) and closes it.
+    static func requireRegularFileOrNothing(_ name: String, in fileSystem: some FileSystem) throws(PogrebError) {
+        do throws(PogrebError) {
+            try fileSystem.open(name, .readOnly).close()
+        } catch  where error.isNotARegularFile {
+            throw error
+        } catch {
+            return
+        }
     }
 
     /// Reads the header of `file` (up to ``FileHeader/size`` bytes, fewer when the file is shorter)

@@ -10,7 +10,7 @@ final class BackgroundWork: Sendable {
         queue = DispatchQueue(label: "pogreb.background")
         queue.setSpecific(key: BackgroundWork.key, value: true)
     }
-    private let timers = Mutex<[TimerBox]>([])  // protects the list of running timers
+    private let timers = Lock<[TimerBox]>([])  // protects the list of running timers
 
     /// @unchecked Sendable: a dispatch source is thread-safe to cancel; it is only resumed once,
     /// by `schedule`, before it is shared.

@@ -161,10 +161,16 @@ struct BulkBuilder {
                 for (s, slot) in chunk.enumerated() { bucket.setSlot(s, slot) }
                 if c + 1 < chunks.count { bucket.next = overflowCount + (c == 0 ? 0 : 1) }
                 if c == 0 {
-                    bucket.append(to: &mainBytes)
+                    bucket.append(to: &mainBytes, id: .main(number))
                 } else {
+                    guard overflowCount <= Bucket.maxOverflowNumber else {
+                        throw PogrebError(
+                            .invalidArgument,
+                            "the index needs more than \(Bucket.maxOverflowNumber) overflow buckets, the most a "
+                                + "bucket can link to")
+                    }
+                    bucket.append(to: &overflowBytes, id: .overflow(overflowCount))
                     overflowCount += 1
-                    bucket.append(to: &overflowBytes)
                 }
             }
             if mainBytes.bytes.count >= 4 << 20 {
@@ -184,7 +190,7 @@ struct BulkBuilder {
             FileHeader(kind: .index, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(),
             at: 0)
         try overflowFile.write(
-            FileHeader(kind: .overflow, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 0).encoded(),
+            FileHeader(kind: .overflow, databaseID: databaseID, a: seed, b: UInt64(layout.offsetBits), c: 1).encoded(),
             at: 0)
         try indexFile.truncate(to: BucketID.fileOffset(ofNumber: bucketCount))
         try overflowFile.truncate(to: BucketID.fileOffset(ofNumber: overflowCount))
@@ -200,8 +206,6 @@ struct BulkBuilder {
                 .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
             },
             changedBuckets: [])
-        let lock = try fileSystem.open(DatabaseFiles.lock, .createNew)
-        lock.close()
         for segment in segments {
             segment.region = nil
             segment.file.close()

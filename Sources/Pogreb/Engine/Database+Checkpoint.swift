@@ -8,7 +8,8 @@ extension Database {
     /// Steps, each finished before the next: flush the log and `fdatasync` it (and the directory
     /// when files were created); write the journal — the changed buckets and the database state —
     /// to `checkpoint-<seq % 2>.pgc` and `fdatasync` it; write the buckets into `index.pgi` and
-    /// `overflow.pgo` and `fdatasync` both; write the index header naming this checkpoint and
+    /// `overflow.pgo` (whose header names this checkpoint) and `fdatasync` both; write the index
+    /// header naming this checkpoint and
     /// `fdatasync` again; map the index files anew; delete segments that compaction emptied.
     /// A crash before the journal is durable leaves the previous checkpoint in force; after it,
     /// opening redoes the bucket writes from the journal.

@@ -7,18 +7,19 @@ extension Database {
     ) throws(PogrebError) -> Database {
         // Every change from here on, recovery's included, latches its failure.
         let fileSystem = LatchingFileSystem(wrapping: base)
-        guard options.segmentSize >= 1 << 20, options.segmentSize <= 1 << 40 else {
-            throw PogrebError(.invalidArgument, "segmentSize \(options.segmentSize) is outside 1 MiB ... 1 TiB")
-        }
+        try options.checkSegmentSize()
         try fileSystem.prepareDirectory(create: !options.readOnly && options.createIfMissing)
         var names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
         for name in names where !DatabaseFiles.isOurs(name) {
             throw PogrebError.notOurs("\(fileSystem.displayPath)/\(name)")
         }
-        let lock = try fileSystem.lock(DatabaseFiles.lock, exclusive: !options.readOnly, create: !options.readOnly)
+        let lock = try fileSystem.lockDirectory(exclusive: !options.readOnly)
+        // A writer's next checkpoint must be able to write its slot; a reader routes around it.
+        if !options.readOnly { try checkSlotsAreWritable(fileSystem: fileSystem) }
         names = try fileSystem.listFiles().filter { !$0.hasPrefix(".") }
         let hasCheckpoint = names.contains { $0.hasPrefix("checkpoint-") }
         if !hasCheckpoint {
+            // An earlier build's lock file is no part of a creation: left alone.
             let leftovers = names.filter { $0 != DatabaseFiles.lock }
             if !leftovers.isEmpty {
                 // Either a creation that was interrupted, or a database whose checkpoints are
@@ -83,7 +84,7 @@ extension Database {
             (Checkpoint, [UInt8], HashIndex, any StorageFile, any StorageFile)
         do throws(PogrebError) {
             (checkpoint, id, index, indexFile, overflowFile) = try loadIndex(fileSystem: fileSystem, readOnly: readOnly)
-        } catch  where error.code == .corrupted {
+        } catch  where error.code == .corrupted && !error.isNotARegularFile {
             var damaged = error
             damaged.isIndexDamage = true
             throw damaged
@@ -214,6 +215,10 @@ extension Database {
         let report = OpenReport(
             replayedRecords: replay.records, torn: droppedSegments + replay.torn, indexRebuild: rebuilt)
         writerState.logBytesSinceCheckpoint = replay.bytes
+        // The replayed tail was written by an earlier process that may never have synced it:
+        // count it as appended, so that the first sync() syncs the active segment even when
+        // nothing is written before it (an idle sync costs no fdatasync only once one ran).
+        writerState.appended = UInt64(max(0, replay.bytes))
 
         // Map sealed segments; the newest becomes the active one for a writer.
         for segment in ordered.dropLast() {

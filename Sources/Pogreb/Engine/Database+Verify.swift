@@ -60,6 +60,21 @@ extension Database {
             }
         }
 
+        // The checkpoint slots: the next checkpoint writes one of them, so a directory or a
+        // device there makes writes fail (a damaged regular slot is only a torn journal).
+        for slot in 0..<2 {
+            let name = DatabaseFiles.checkpoint(slot: slot)
+            do throws(PogrebError) {
+                try DatabaseFiles.requireRegularFileOrNothing(name, in: fileSystem)
+            } catch {
+                report.problems.append(
+                    .init(
+                        file: fileSystem.displayPath + "/" + name, offset: 0,
+                        what: "not a regular file, so the next checkpoint cannot be written and writes fail; move it "
+                            + "out of the directory"))
+            }
+        }
+
         // The log, record by record.
         for segment in segments {
             let end = segment.sequence == endSequence ? endOffset : segment.size
@@ -83,8 +98,15 @@ extension Database {
                 let live = try shared.withReadLock { (state) throws(PogrebError) -> Int in
                     var live = 0
                     for (address, key) in pending {
-                        let current = try unsafe key.withBytes { (raw) throws(PogrebError) -> UInt64? in
-                            try unsafe state.lookup(key: raw, hash: XXH3.hash64(raw, seed: hashSeed))
+                        // A damaged bucket on the key's chain makes its record count as not
+                        // current here; the index pass below reports the bucket.
+                        let current: UInt64?
+                        do throws(PogrebError) {
+                            current = try unsafe key.withBytes { (raw) throws(PogrebError) -> UInt64? in
+                                try unsafe state.lookup(key: raw, hash: XXH3.hash64(raw, seed: hashSeed))
+                            }
+                        } catch  where error.code == .corrupted {
+                            current = nil
                         }
                         if current == address { live += 1 }
                     }
@@ -130,16 +152,19 @@ extension Database {
                 var longest = 0
                 let last = min(state.index.bucketCount, number + 4096)
                 while number < last {
-                    let chain = try state.index.chain(startingAt: number)
-                    longest = max(longest, chain.count)
-                    for id in chain {
+                    // The chain, bucket by bucket: a bucket that fails its checksum or a link out
+                    // of the file is reported, and ends the walk of this chain.
+                    var id = BucketID.main(number)
+                    var length = 0
+                    while true {
+                        length += 1
                         // The file and offset of this bucket: an overflow bucket is reported
                         // under overflow.pgo, a main one under index.pgi.
                         let file = fileSystem.displayPath + "/" + id.fileName
-                        let bucket = state.index.bucket(id)
-                        if !bucket.reservedBitsAreZero {
-                            problems.append(
-                                .init(file: file, offset: id.fileOffset + 56, what: "reserved bits set in \(id)"))
+                        let (bucket, intact) = state.index.unverifiedBucket(id)
+                        guard intact else {
+                            problems.append(.init(file: file, offset: id.fileOffset, what: "\(id) fails its checksum"))
+                            break
                         }
                         for i in 0..<Bucket.slotCount where bucket.slot(i) != 0 {
                             slots += 1
@@ -163,7 +188,20 @@ extension Database {
                                         what: "slot \(i) of \(id): \(error.message)"))
                             }
                         }
+                        let next = bucket.next
+                        if next == 0 { break }
+                        guard next < state.index.overflowCount, UInt64(length) <= state.index.overflowCount else {
+                            problems.append(
+                                .init(
+                                    file: file, offset: id.fileOffset + 56,
+                                    what:
+                                        "the chain of bucket \(number) links \(id) to overflow bucket \(next), past "
+                                        + "the \(state.index.overflowCount) buckets or round a loop"))
+                            break
+                        }
+                        id = .overflow(next)
                     }
+                    longest = max(longest, length)
                     number += 1
                 }
                 return (number >= state.index.bucketCount, problems, slots, state.index.keyCount, longest)

@@ -87,9 +87,10 @@ extension Database {
             let operation = unsafe operations[i]
             if case .put = unsafe operation { puts += 1 } else if results[i] { deletes += 1 }
         }
-        let shard = counters.shard
-        if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
-        if deletes > 0 { shard.deletes.add(deletes, ordering: .relaxed) }
+        counters.withShard { shard in
+            if puts > 0 { shard.puts.add(puts, ordering: .relaxed) }
+            if deletes > 0 { shard.deletes.add(deletes, ordering: .relaxed) }
+        }
         try afterAppend(writer: &w)
         return results
     }
@@ -98,8 +99,11 @@ extension Database {
     /// exclusive state lock. Deletes of absent keys write nothing.
     ///
     /// Each key is probed before anything is changed for it, so a damaged chain met by the first
-    /// probe throws with nothing changed and latches nothing; an error once the buffer or the
-    /// index was changed leaves them in doubt and latches (``FailureLatch/latchDamage(_:)``).
+    /// probe throws with nothing changed and latches nothing. A batch that fails part-way is
+    /// undone (the index through its undo log, the buffer, sizes and dead bytes restored) before
+    /// the exclusive lock is released, so readers see all of it or none, and nothing latches.
+    /// An error once a single operation changed the buffer or the index leaves them in doubt and
+    /// latches (``FailureLatch/latchDamage(_:)``).
     private func appendLocked(
         _ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState
     ) throws(PogrebError) -> [Bool] {
@@ -115,6 +119,21 @@ extension Database {
             var records = 0
             let flags: Record.Flags = batch ? .batch : []
             var changed = false
+            // A batch keeps what it replaces, so that a failure part-way leaves nothing of it
+            // (all or none): the index's undo log, the buffer's and the segment's sizes, and the
+            // dead bytes of every segment it marked.
+            let bufferCount = state.buffer.count
+            let activeSize = active.size
+            var deadBefore: [ObjectIdentifier: (Segment, Int64)] = [:]
+            deadBefore[ObjectIdentifier(active)] = (active, active.deadBytes)
+            func noteDead(_ address: UInt64, in state: borrowing SharedState) {
+                guard batch, let segment = state.segments[layout.fileNumber(of: address)] else { return }
+                if deadBefore[ObjectIdentifier(segment)] == nil {
+                    deadBefore[ObjectIdentifier(segment)] = (segment, segment.deadBytes)
+                }
+            }
+            if batch { index.beginUndo() }
+            defer { index.endUndo() }
             do throws(PogrebError) {
                 for i in unsafe operations.indices {
                     let operation = unsafe operations[i]
@@ -140,7 +159,10 @@ extension Database {
                             hashesOf: { (candidates) throws(PogrebError) -> [UInt64] in
                                 try state.hashesOfRecords(at: candidates)
                             })
-                        if let old { state.markDead(old, bytes: state.recordSize(at: old)) }
+                        if let old {
+                            noteDead(old, in: state)
+                            state.markDead(old, bytes: state.recordSize(at: old))
+                        }
                         results.append(old != nil)
                     case .delete:
                         // `remove` reads the whole chain before it changes anything.
@@ -152,6 +174,7 @@ extension Database {
                             continue
                         }
                         changed = true
+                        noteDead(old, in: state)
                         state.markDead(old, bytes: state.recordSize(at: old))
                         unsafe Record.append(
                             kind: .delete, flags: flags, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0),
@@ -173,7 +196,16 @@ extension Database {
                     written += Int(size)
                 }
             } catch {
-                if changed { latch.latch(error) }
+                if batch {
+                    // Undo what the batch applied: readers never see part of it, and nothing is
+                    // left in doubt, so nothing latches (as when the first probe fails).
+                    index.rollBack()
+                    state.buffer.removeSubrange(bufferCount...)
+                    active.size = activeSize
+                    for (segment, deadBytes) in deadBefore.values { segment.deadBytes = deadBytes }
+                } else if changed {
+                    latch.latch(error)
+                }
                 throw error
             }
             w.appended += UInt64(written)

@@ -7,6 +7,17 @@ enum Recovery {
         var bytes: Int64 = 0
         /// One line per torn tail that was cut off (or skipped, read-only).
         var torn: [String] = []
+        /// One line per damaged tail that `repair` cut off, with the records it dropped.
+        var damageCut: [String] = []
+    }
+
+    /// What replay does with a bad record in the newest segment that is not a torn tail
+    /// (``TailDamage/damage(nextRecord:)``).
+    enum DamagePolicy {
+        /// Throw `corrupted` naming the file and offset (open, read-only or not).
+        case refuse
+        /// Cut the segment there and say what was dropped (`repair`).
+        case cut
     }
 
     private struct Pending {
@@ -19,11 +30,16 @@ enum Recovery {
     /// Replays every record from `position` to the end of the newest segment, in order, applying
     /// batches only when their commit record is present.
     ///
-    /// A bad record in the newest segment is a torn tail: the segment is cut there (`ftruncate`,
-    /// unless `readOnly`), or at the start of an unfinished batch. A bad record in an older
-    /// segment is corruption: sealed segments were synced before the next one was created.
+    /// A bad record in the newest segment is a torn tail when no valid record follows it, or
+    /// when it shows the hole a power cut leaves (``TailDamage``): the segment is cut there
+    /// (`ftruncate` and `fdatasync`, unless `readOnly`), or at the start of an unfinished batch.
+    /// Otherwise records after it may have been synced: `damage` says whether to throw
+    /// `corrupted` naming the file and offset, or to cut there too and report what was dropped.
+    /// A bad record in an older segment is corruption: sealed segments were synced before the
+    /// next one was created.
     static func replay(
-        state: inout SharedState, segments: [Segment], from position: (segment: UInt64, offset: Int64), readOnly: Bool
+        state: inout SharedState, segments: [Segment], from position: (segment: UInt64, offset: Int64), readOnly: Bool,
+        damage: DamagePolicy = .refuse
     ) throws(PogrebError) -> Outcome {
         var outcome = Outcome()
         guard let newest = segments.last else { return outcome }
@@ -42,7 +58,6 @@ enum Recovery {
             let stop = try unsafe scanner.scan { (offset, header, record) throws(PogrebError) -> Bool in
                 // Make the record readable through the state before the index looks at it.
                 segment.size = offset + Int64(header.totalSize)
-                let address = layout.address(fileNumber: segment.fileNumber, offset: offset)
                 let size = Int64(header.totalSize)
                 switch header.kind {
                 case .commit:
@@ -60,6 +75,15 @@ enum Recovery {
                     batchStart = nil
                     segment.deadBytes += size
                 case .put, .delete:
+                    // Only puts and deletes get an address: a batch's commit record may start past
+                    // the address range (the batch's last record starts inside it), a put or a
+                    // delete never does.
+                    guard offset < layout.maxSegmentSize else {
+                        throw PogrebError.corrupted(
+                            file: segment.name, offset: offset,
+                            "a record starts past the largest offset a log address holds (\(layout.maxSegmentSize))")
+                    }
+                    let address = layout.address(fileNumber: segment.fileNumber, offset: offset)
                     let hash = unsafe XXH3.hash64(
                         UnsafeRawBufferPointer(
                             rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
@@ -83,9 +107,30 @@ enum Recovery {
             }
             var cut: Int64?
             var reason = ""
+            var damaged = false
             if case .bad(let offset, let why) = stop {
+                guard segment === newest else {
+                    throw PogrebError.corrupted(file: segment.name, offset: offset, why)
+                }
                 cut = offset
                 reason = why
+                switch try TailDamage.classify(file: segment.file, at: offset, end: fileEnd) {
+                case .tornTail(let how):
+                    reason += "; a torn tail: \(how)"
+                case .damage(let next):
+                    let what =
+                        "\(why), and a valid record follows at offset \(next): records after it may have "
+                        + "been synced, so this is damage, not a torn tail"
+                    guard damage == .cut else {
+                        throw PogrebError.corrupted(
+                            file: segment.name, offset: offset,
+                            what + ". Nothing was changed. Restore the segment from a backup, or run "
+                                + "`pogreb repair`, which cuts the segment at this offset and drops every record "
+                                + "after it")
+                    }
+                    reason = what
+                    damaged = true
+                }
             }
             if let batchStart {
                 cut = min(cut ?? batchStart, batchStart)
@@ -95,11 +140,17 @@ enum Recovery {
                 guard segment === newest else {
                     throw PogrebError.corrupted(file: segment.name, offset: cut, reason)
                 }
-                outcome.torn.append(
-                    readOnly
-                        ? "\(segment.name): ignored the bytes from offset \(cut) to \(fileEnd) (\(reason)); a "
-                            + "writable open cuts them off"
-                        : "\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
+                if damaged {
+                    outcome.damageCut.append(
+                        "\(segment.name): cut at offset \(cut) of \(fileEnd), dropping \(fileEnd - cut) bytes (\(reason))"
+                    )
+                } else {
+                    outcome.torn.append(
+                        readOnly
+                            ? "\(segment.name): ignored the bytes from offset \(cut) to \(fileEnd) (\(reason)); a "
+                                + "writable open cuts them off"
+                            : "\(segment.name): cut at offset \(cut) of \(fileEnd) (\(reason))")
+                }
                 segment.size = cut
                 if !readOnly {
                     segment.region = nil  // never truncate under a mapping
@@ -111,7 +162,20 @@ enum Recovery {
         return outcome
     }
 
+    /// Applies one replayed put or delete to the index. A `corrupted` error met there comes from
+    /// the index (a broken chain, a slot pointing at no record): it is marked as index damage, so
+    /// a writable open rebuilds the index from the log, as for damage found while loading it.
     private static func apply(_ entry: Pending, state: inout SharedState) throws(PogrebError) {
+        do throws(PogrebError) {
+            try applyToIndex(entry, state: &state)
+        } catch  where error.code == .corrupted {
+            var damaged = error
+            damaged.isIndexDamage = true
+            throw damaged
+        }
+    }
+
+    private static func applyToIndex(_ entry: Pending, state: inout SharedState) throws(PogrebError) {
         var index = HashIndex.placeholder
         swap(&index, &state.index)
         defer { swap(&index, &state.index) }

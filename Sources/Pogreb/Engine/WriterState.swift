@@ -1,9 +1,9 @@
 import Synchronization
 
 /// What only the writer touches: file handles of the index, counters since the last checkpoint.
-/// Held in the database's writer `Mutex`, which serializes all changes.
+/// Held in the database's writer `Lock` (IO/Lock.swift), which serializes all changes.
 struct WriterState: @unchecked Sendable {
-    // @unchecked Sendable: only accessed inside the writer Mutex.
+    // @unchecked Sendable: only accessed inside the writer Lock.
     var indexFile: (any StorageFile)?
     var overflowFile: (any StorageFile)?
     var nextSequence: UInt64
@@ -17,7 +17,7 @@ struct WriterState: @unchecked Sendable {
     var retired: [Segment] = []
 }
 
-/// The durable mark for group commit, held in its own Mutex while one `fsync` runs.
+/// The durable mark for group commit, held in its own Lock while one `fsync` runs.
 struct SyncState {
     /// ``WriterState/appended`` as of the last completed sync.
     var durable: UInt64 = 0

@@ -5,11 +5,15 @@
 ///      0    8 slot 0 ┐ a slot: bits 0..<48 the record's log address (0 = empty),
 ///    ...             │         bits 48..<64 the top 16 bits of the key's 64-bit hash (the tag)
 ///     48    8 slot 6 ┘
-///     56    8 bits 0..<48: number of the next overflow bucket in the chain (0 = none);
-///             bits 48..<64: zero
+///     56    4 number of the next overflow bucket in the chain (0 = none)
+///     60    4 CRC32C of bytes 0..<60, continued over the bucket's id (8 bytes, see BucketID)
 /// ```
 /// Slots are packed: the occupied ones come first, so a probe stops at the first empty slot.
 /// All integers are little-endian.
+///
+/// In memory the checksum bits (the top half of word 7) are always zero: a reader clears them
+/// once it has checked them, and ``append(to:id:)`` computes them anew whenever a bucket is
+/// written, so every writer stores a bucket with its checksum.
 struct Bucket: Equatable, Sendable {
     static let size = 64
     static let slotCount = 7
@@ -29,14 +33,16 @@ struct Bucket: Equatable, Sendable {
     @inline(__always) func slot(_ i: Int) -> UInt64 { words[i] }
     @inline(__always) mutating func setSlot(_ i: Int, _ value: UInt64) { words[i] = value }
 
+    /// The largest overflow bucket number a bucket can link to (the link is 32 bits).
+    static let maxOverflowNumber = UInt64(UInt32.max)
+    /// The bits of word 7 that hold the link; the rest hold the checksum in the files.
+    static let nextMask = maxOverflowNumber
+
     /// The next overflow bucket's number, 0 when this is the last of its chain.
     var next: UInt64 {
-        get { words[7] & Bucket.addressMask }
-        set { words[7] = newValue & Bucket.addressMask }
+        get { words[7] & Bucket.nextMask }
+        set { words[7] = newValue & Bucket.nextMask }
     }
-
-    /// Whether the reserved bits hold zero, as every writer leaves them.
-    var reservedBitsAreZero: Bool { words[7] >> 48 == 0 }
 
     /// The number of occupied slots (they are packed at the front).
     var occupied: Int {
@@ -51,19 +57,46 @@ struct Bucket: Equatable, Sendable {
     @inline(__always) static func address(ofSlot slot: UInt64) -> UInt64 { slot & addressMask }
     @inline(__always) static func tag(ofHash hash: UInt64) -> UInt16 { UInt16(truncatingIfNeeded: hash >> 48) }
 
-    func encoded() -> [UInt8] {
+    /// The 64 bytes stored for the bucket `id`, with its checksum.
+    func encoded(id: BucketID) -> [UInt8] {
         var writer = ByteWriter(capacity: Bucket.size)
-        for i in 0..<8 { writer.append(words[i]) }
+        append(to: &writer, id: id)
         return writer.bytes
     }
 
-    func append(to writer: inout ByteWriter) {
-        for i in 0..<8 { writer.append(words[i]) }
+    /// Appends the 64 bytes stored for the bucket `id`: the words, with the CRC32C of bytes
+    /// 0..<60 and of the id in bytes 60..<64.
+    func append(to writer: inout ByteWriter, id: BucketID) {
+        let start = writer.bytes.count
+        for i in 0..<7 { writer.append(words[i]) }
+        writer.append(words[7] & Bucket.nextMask)
+        let checksum = unsafe writer.bytes.withUnsafeBytes { raw in
+            unsafe CRC32C.bucketChecksum(raw.baseAddress! + start, id: id)
+        }
+        writer.set(checksum, at: start + 60)
     }
 
-    static func decode(_ reader: inout ByteReader) throws(PogrebError) -> Bucket {
+    /// The checksum stored in a bucket's bytes 60..<64, as read into `words` (before it is cleared).
+    @inline(__always) var storedChecksum: UInt32 { UInt32(truncatingIfNeeded: words[7] >> 32) }
+
+    /// Decodes the 64 bytes stored for bucket `id` and checks their checksum.
+    /// - Throws: `corrupted`, naming the reader's file and the bucket's offset, on a mismatch.
+    static func decode(_ reader: inout ByteReader, id: BucketID) throws(PogrebError) -> Bucket {
+        let start = reader.offset
+        let bytes = try reader.take(Bucket.size, "\(id)")
         var bucket = Bucket()
-        for i in 0..<8 { bucket.words[i] = try reader.uint64("bucket word \(i)") }
+        for i in 0..<8 {
+            var word: UInt64 = 0
+            for b in 0..<8 { word |= UInt64(bytes[bytes.startIndex + 8 * i + b]) << (8 * UInt64(b)) }
+            bucket.words[i] = word
+        }
+        let computed = unsafe bytes.withUnsafeBytes { raw in unsafe CRC32C.bucketChecksum(raw.baseAddress!, id: id) }
+        guard computed == bucket.storedChecksum else {
+            throw PogrebError.corrupted(
+                file: reader.file, offset: start,
+                "\(id) fails its checksum (stored \(hex(bucket.storedChecksum)), computed \(hex(computed)))")
+        }
+        bucket.words[7] &= Bucket.nextMask
         return bucket
     }
 }

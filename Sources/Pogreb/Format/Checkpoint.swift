@@ -18,7 +18,8 @@
 ///       u64 sequence, u64 file number, u64 size in bytes, u64 dead bytes
 ///   u64 changed bucket count          u64 CRC32C of the bucket section
 /// bucket section, per changed bucket:
-///   u64 id (main bucket number, or 1<<63 | overflow bucket number), 64 bytes of bucket
+///   u64 id (main bucket number, or 1<<63 | overflow bucket number), 64 bytes of bucket (with its
+///   checksum, as in the index files)
 /// ```
 struct Checkpoint: Sendable {
     struct SegmentEntry: Sendable, Equatable {
@@ -68,7 +69,7 @@ struct Checkpoint: Sendable {
         var buckets = ByteWriter(capacity: changedBuckets.count * 72)
         for (id, bucket) in changedBuckets {
             buckets.append(id.rawValue)
-            bucket.append(to: &buckets)
+            bucket.append(to: &buckets, id: id)
         }
         payload.append(UInt64(changedBuckets.count))
         payload.append(UInt64(CRC32C.checksum(buckets.bytes)))
@@ -119,7 +120,7 @@ struct Checkpoint: Sendable {
                 else {
                     throw PogrebError.corrupted(file: file, offset: idOffset, "\(id) is past the index's end")
                 }
-                let bucket = try Bucket.decode(&reader)
+                let bucket = try Bucket.decode(&reader, id: id)
                 checkpoint.changedBuckets.append((id, bucket))
             }
         }
@@ -144,7 +145,8 @@ struct Checkpoint: Sendable {
             throw PogrebError.corrupted(file: file, offset: reader.offset - 8, "offset bits \(offsetBits) out of range")
         }
         // The index's shape: values past these would trap in the bucket arithmetic.
-        guard bucketCount >= 1, bucketCount <= 1 << 40, overflowCount >= 1, overflowCount <= 1 << 40,
+        // Overflow numbers are below 2^32: a bucket's link to the next one is 32 bits.
+        guard bucketCount >= 1, bucketCount <= 1 << 40, overflowCount >= 1, overflowCount <= 1 << 32,
             freeHead < overflowCount, keyCount <= (bucketCount + overflowCount) * UInt64(Bucket.slotCount)
         else {
             throw PogrebError.corrupted(

@@ -3,7 +3,7 @@
 /// ```
 /// offset size field
 ///      0    8 magic: "PGRB-LOG", "PGRB-IDX", "PGRB-OVF" or "PGRB-CKP" (ASCII)
-///      8    4 format version (1), little-endian
+///      8    4 format version (2), little-endian
 ///     12    4 header size (64)
 ///     16   16 database id: random at creation, the same in every file of one database
 ///     32    8 field A (per kind, see FORMAT.md)
@@ -23,7 +23,7 @@ package struct FileHeader: Equatable, Sendable {
     }
 
     package static let size = 64
-    static let currentVersion: UInt32 = 1
+    static let currentVersion: UInt32 = 2
 
     var kind: Kind
     package var version: UInt32 = FileHeader.currentVersion
@@ -90,11 +90,14 @@ package struct FileHeader: Equatable, Sendable {
                 file: file, offset: 60, "header checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
         }
         guard version == currentVersion else {
+            let advice =
+                version < currentVersion
+                ? "Version \(version) files are read by older swift-pogreb releases: export the database with one "
+                    + "(`pogreb export`) and import it with this one. Nothing was changed."
+                : "Use a newer swift-pogreb. Nothing was changed."
             throw PogrebError(
                 .unsupportedVersion,
-                "\(file) has format version \(version); this build reads version \(currentVersion). Use a newer "
-                    + "swift-pogreb."
-            )
+                "\(file) has format version \(version); this build reads version \(currentVersion) only. \(advice)")
         }
         guard headerSize == UInt32(size) else {
             throw PogrebError.corrupted(file: file, offset: 12, "header size \(headerSize), expected \(size)")

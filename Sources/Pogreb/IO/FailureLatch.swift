@@ -11,7 +11,7 @@ import Synchronization
 /// (``latchDamage(_:)``). Errors met while only reading (a `corrupted` chain during a probe, a
 /// full key) never latch.
 final class FailureLatch: Sendable {
-    private let first = Mutex<PogrebError?>(nil)  // protects the first failure
+    private let first = Lock<PogrebError?>(nil)  // protects the first failure
 
     /// The first failure, if any.
     var failure: PogrebError? { first.withLock { $0 } }
@@ -75,8 +75,8 @@ struct LatchingFileSystem: FileSystem {
         try latching { () throws(PogrebError) in try base.rename(from, to: to) }
     }
     func syncDirectory() throws(PogrebError) { try latching { () throws(PogrebError) in try base.syncDirectory() } }
-    func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
-        try base.lock(name, exclusive: exclusive, create: create)
+    func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
+        try base.lockDirectory(exclusive: exclusive)
     }
 }
 

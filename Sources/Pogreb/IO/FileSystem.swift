@@ -24,7 +24,9 @@ package protocol FileSystem: Sendable {
     /// The names of the regular files in the directory, unsorted.
     func listFiles() throws(PogrebError) -> [String]
 
-    /// Opens a file of the directory.
+    /// Opens a file of the directory. A file opened for writing (``FileOpenMode/readWrite``,
+    /// ``FileOpenMode/createNew``) is never reached through a symbolic link: `O_NOFOLLOW`, and a
+    /// link there is `notADatabase`.
     func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile
 
     /// Removes a file. The removal is durable after the next ``syncDirectory()``.
@@ -36,10 +38,12 @@ package protocol FileSystem: Sendable {
     /// Makes creations, renames and removals in the directory durable (`fsync` on the directory).
     func syncDirectory() throws(PogrebError)
 
-    /// Takes an advisory lock on `name` without waiting: exclusive for a writer, shared for a
-    /// reader. Throws ``PogrebError/Code/locked`` when a conflicting lock is held, in this process
-    /// or another. The lock is held until the returned value is released.
-    func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock
+    /// Takes an advisory lock on the directory itself without waiting: exclusive for a writer,
+    /// shared for a read-only open. No file is created or needed: the lock cannot be lost by
+    /// deleting a file of the directory. Throws ``PogrebError/Code/locked`` when a conflicting
+    /// lock is held, in this process or another. The lock is held until the returned value is
+    /// released.
+    func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock
 }
 
 /// A held directory lock; released by ``unlock()`` or when the value is freed.

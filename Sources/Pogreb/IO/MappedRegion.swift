@@ -76,6 +76,13 @@ extension MappedRegion {
     /// hint that never faults. Offsets outside the region are ignored.
     @inline(__always)
     package func prefetch(at offset: Int) {
+        unsafe MappedRegion.prefetch(base, count: count, at: offset)
+    }
+
+    /// ``prefetch(at:)`` for the mapping of `count` bytes at `base`, given as plain values by a
+    /// caller that must not touch the region's reference count (the read path).
+    @inline(__always)
+    package static func prefetch(_ base: UnsafeRawPointer, count: Int, at offset: Int) {
         guard offset >= 0, offset < count else { return }
         unsafe c_pogreb_prefetch(base + offset)
     }

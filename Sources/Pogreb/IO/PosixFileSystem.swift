@@ -14,7 +14,7 @@ import Synchronization
 package final class PosixFileSystem: FileSystem {
     package let directory: String
     package var displayPath: String { directory }
-    private let descriptor = Mutex<Int32>(-1)  // protects the directory descriptor: -1 until opened
+    private let descriptor = Lock<Int32>(-1)  // protects the directory descriptor: -1 until opened
 
     package init(directory: String) {
         self.directory = directory
@@ -37,6 +37,15 @@ package final class PosixFileSystem: FileSystem {
         var current = stat()
         guard unsafe fstat(fd, &opened) == 0, unsafe stat(directory, &current) == 0 else { return false }
         return opened.st_dev == current.st_dev && opened.st_ino == current.st_ino
+    }
+
+    /// The device and inode of the directory this value opened (`fstat` of its descriptor,
+    /// opening it if needed); nil when it cannot be opened.
+    package func directoryIdentity() -> FileIdentity? {
+        guard let fd = try? directoryFD() else { return nil }
+        var info = stat()
+        guard unsafe fstat(fd, &info) == 0 else { return nil }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
     /// The directory's descriptor, opened at the first call.
@@ -105,13 +114,45 @@ package final class PosixFileSystem: FileSystem {
         let flags: Int32
         switch mode {
         case .readOnly: flags = O_RDONLY
-        case .readWrite: flags = O_RDWR
-        case .createNew: flags = O_RDWR | O_CREAT | O_EXCL
+        // A file we write is never reached through a symbolic link (`O_NOFOLLOW`).
+        case .readWrite: flags = O_RDWR | O_NOFOLLOW
+        case .createNew: flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
         }
         let dir = try directoryFD()
-        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, name, flags | O_CLOEXEC, 0o644) }
+        // O_NONBLOCK: a FIFO under one of our names must not hang the open (no effect on a
+        // regular file); anything but a regular file is refused below.
+        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, name, flags | O_CLOEXEC | O_NONBLOCK, 0o644) }
         guard fd >= 0 else {
-            throw PogrebError.io(Errno.current, "cannot open \(path(name))")
+            let error = Errno.current
+            if error.rawValue == EISDIR { throw PogrebError.notARegularFile(path(name), kind: "a directory") }
+            if error.rawValue == ELOOP && mode != .readOnly {
+                throw PogrebError(
+                    .notADatabase,
+                    "\(path(name)) is a symbolic link: the files of a database are never links, and nothing is "
+                        + "written through one. Replace the link by the file itself.",
+                    underlying: error)
+            }
+            throw PogrebError.io(error, "cannot open \(path(name))")
+        }
+        var info = stat()
+        guard unsafe fstat(fd, &info) == 0 else {
+            let error = Errno.current
+            _ = Glibc_close(fd)
+            throw PogrebError.io(error, "cannot stat \(path(name))")
+        }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            _ = Glibc_close(fd)
+            let kind: String
+            switch type {
+            case S_IFDIR: kind = "a directory"
+            case S_IFCHR: kind = "a character device"
+            case S_IFBLK: kind = "a block device"
+            case S_IFIFO: kind = "a FIFO"
+            case S_IFSOCK: kind = "a socket"
+            default: kind = "not a regular file"
+            }
+            throw PogrebError.notARegularFile(path(name), kind: kind)
         }
         return PosixFile(fd: fd, name: path(name))
     }
@@ -141,28 +182,45 @@ package final class PosixFileSystem: FileSystem {
         }
     }
 
-    package func lock(_ name: String, exclusive: Bool, create: Bool) throws(PogrebError) -> any DirectoryLock {
+    /// Test seam: a closure run by ``lockDirectory(exclusive:)`` after the directory was opened
+    /// and before it is locked, keyed by ``directory``, so that a test can swap the directory in
+    /// between (as a concurrent `Database.build` may). Empty outside tests.
+    package static let beforeLockingDirectory = Lock<[String: @Sendable () -> Void]>([:])
+
+    /// Locks the directory this value opened: `openat(dir, ".")` gives a descriptor of its own
+    /// (its own open file description, so two values in one process exclude each other too),
+    /// then `flock(LOCK_EX or LOCK_SH | LOCK_NB)`. When the lock is refused, a second
+    /// `flock(LOCK_SH | LOCK_NB)` on the same descriptor tells readers from a writer for the
+    /// message. Once locked, `fstat` and `stat` check that the path still names the locked
+    /// directory: if it was swapped away meanwhile (a `Database.build` exchanging a new database
+    /// in), the lock is released and `locked` thrown, so no open binds to a directory the path no
+    /// longer names (``Database/open(at:options:)`` then opens again). Creates no file. The lock
+    /// lives until the returned value is unlocked or freed.
+    package func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
         let dir = try directoryFD()
-        var fd = unsafe openat(dir, name, (exclusive ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0o644)
-        if fd < 0, Errno.current == .noEntry, create {
-            fd = unsafe openat(dir, name, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        }
-        if fd < 0, !exclusive, Errno.current == .noEntry {
-            // A read-only open of a database whose writer never created the lock file: there is
-            // nothing to lock against, and a reader must not create files.
-            return NoLock()
-        }
-        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open the lock file \(path(name))") }
-        if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+        if let hook = Self.beforeLockingDirectory.withLock({ $0[directory] }) { hook() }
+        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open the directory \(directory) to lock it") }
+        if Glue.retryingOnInterrupt({ flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) }) != 0 {
             let error = Errno.current
-            _ = Glibc_close(fd)
             if error == .wouldBlock {
-                throw PogrebError(
-                    .locked,
-                    "\(directory) is in use by \(exclusive ? "another process or another Database value" : "a writer that holds it exclusively"): one writer at a time. Close the other one, or open read-only."
-                )
+                let heldByReaders = exclusive && Glue.retryingOnInterrupt({ flock(fd, LOCK_SH | LOCK_NB) }) == 0
+                _ = Glibc_close(fd)
+                throw PogrebError.locked(directory, exclusive: exclusive, heldByReaders: heldByReaders)
             }
-            throw PogrebError.io(error, "cannot lock \(path(name))")
+            _ = Glibc_close(fd)
+            throw PogrebError.io(error, "cannot lock the directory \(directory)")
+        }
+        var locked = stat()
+        var current = stat()
+        guard unsafe fstat(fd, &locked) == 0, unsafe stat(directory, &current) == 0,
+            locked.st_dev == current.st_dev, locked.st_ino == current.st_ino
+        else {
+            _ = Glibc_close(fd)
+            throw PogrebError(
+                .locked,
+                "\(directory) was replaced by another directory (or removed) while this open took its lock, as a "
+                    + "`Database.build` swapping a new database in does. Open again.")
         }
         return PosixLock(fd: fd)
     }
@@ -196,14 +254,10 @@ enum Glue {
     }
 }
 
-final class NoLock: DirectoryLock {
-    func unlock() {}
-}
-
 final class PosixLock: DirectoryLock {
-    private let state: Mutex<Int32>  // protects the descriptor: -1 once unlocked
+    private let state: Lock<Int32>  // protects the descriptor: -1 once unlocked
 
-    init(fd: Int32) { state = Mutex(fd) }
+    init(fd: Int32) { state = Lock(fd) }
 
     func unlock() {
         state.withLock { fd in

@@ -8,10 +8,16 @@ import Synchronization
 /// A reader-writer lock around a value: any number of readers at once, or one writer.
 ///
 /// Readers spread over several `pthread_rwlock_t`s, one per shard, each on its own cache lines;
-/// a thread always uses the same shard (``ReaderSlot``), so two reader threads usually touch
-/// different lines and do not slow each other down. A writer takes every shard, in order. On
-/// Linux each lock prefers writers, so a steady stream of readers cannot starve the writer.
+/// a thread always uses the same shard (``ReaderThread/slot``), so two reader threads usually
+/// touch different lines and do not slow each other down. A writer takes every shard, in order.
+/// On Linux each lock prefers writers, so a steady stream of readers cannot starve the writer.
 /// The locks live in one heap allocation that never moves (a pthread lock must not move).
+///
+/// A read nested inside another read of the same lock on the same thread does not lock again
+/// (with writer preference, a second `rdlock` behind a waiting writer would wait for ever): the
+/// calling thread's ``ReaderThread`` record lists the locks it holds. That record is per thread,
+/// not per lock, so any number of locks may exist (a `pthread_key_t` per lock would run out at
+/// `PTHREAD_KEYS_MAX`, 1 024 on Linux).
 @safe package final class ReadWriteLock<Value>: @unchecked Sendable {
     // @unchecked Sendable: `value` is only touched while the locks are held — one shard shared
     // for reads, all shards exclusively for writes — which is what makes sharing it safe.
@@ -22,16 +28,8 @@ import Synchronization
     /// stored property of a class would be read through exclusivity checks and may be copied,
     /// retaining every reference inside it, on every lookup).
     private let value: UnsafeMutablePointer<Value>
-    /// This lock's read-hold depth on the calling thread (`pthread_getspecific`), so that a read
-    /// nested inside another on the same thread does not lock again: with writer preference, a
-    /// second `rdlock` behind a waiting writer would wait for ever.
-    private let depthKey: pthread_key_t
 
     package init(_ value: Value) {
-        var key = pthread_key_t()
-        let created = unsafe pthread_key_create(&key, nil)
-        precondition(created == 0, "pthread_key_create failed: \(created)")
-        self.depthKey = key
         unsafe self.value = UnsafeMutablePointer<Value>.allocate(capacity: 1)
         unsafe self.value.initialize(to: value)
         var shards = 1
@@ -53,7 +51,6 @@ import Synchronization
     }
 
     deinit {
-        _ = pthread_key_delete(depthKey)
         for i in 0..<shardCount { unsafe pthread_rwlock_destroy(lock(i)) }
         unsafe locks.deallocate()
         unsafe value.deinitialize(count: 1)
@@ -65,29 +62,41 @@ import Synchronization
         unsafe (locks + i * Self.stride).assumingMemoryBound(to: pthread_rwlock_t.self)
     }
 
-    /// Runs `body` with shared access (one `pthread_rwlock_rdlock` on this thread's shard).
+    /// This lock's identity in a thread's list of held locks.
     @inline(__always)
-    package func withReadLock<R, E: Error>(_ body: (borrowing Value) throws(E) -> R) throws(E) -> R {
-        let depth = unsafe Int(bitPattern: pthread_getspecific(depthKey))
-        if depth > 0 {
-            // Already held for reading by this thread: nest without locking.
-            unsafe pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: depth + 1))
-            defer { unsafe pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: depth)) }
-            return try unsafe body(value.pointee)
+    private var identity: UnsafeRawPointer { unsafe UnsafeRawPointer(locks) }
+
+    /// Runs `body` with shared access to the value through a pointer (one `pthread_rwlock_rdlock`
+    /// on this thread's shard, none when this thread already holds this lock for reading). The
+    /// pointer is valid only during `body`; reading through it copies nothing, which is why the
+    /// read path uses this form.
+    @inline(__always)
+    package func withReadAccess<R, E: Error>(
+        _ body: (UnsafePointer<Value>) throws(E) -> R
+    ) throws(E) -> R {
+        let thread = unsafe ReaderThread.current
+        if unsafe thread.pointee.holds(identity) {
+            return try unsafe body(UnsafePointer(value))
         }
-        let shard = unsafe lock(ReaderSlot.current & (shardCount - 1))
+        let shard = unsafe lock(thread.pointee.slot & (shardCount - 1))
         unsafe pthread_rwlock_rdlock(shard)
-        unsafe pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: 1))
+        unsafe thread.pointee.push(identity)
         defer {
-            pthread_setspecific(depthKey, nil)
+            unsafe thread.pointee.pop(identity)
             unsafe pthread_rwlock_unlock(shard)
         }
-        return try unsafe body(value.pointee)
+        return try unsafe body(UnsafePointer(value))
+    }
+
+    /// Runs `body` with shared access (see ``withReadAccess(_:)``).
+    @inline(__always)
+    package func withReadLock<R, E: Error>(_ body: (borrowing Value) throws(E) -> R) throws(E) -> R {
+        try unsafe withReadAccess { (value) throws(E) -> R in try unsafe body(value.pointee) }
     }
 
     /// Whether the calling thread holds this lock for reading (inside ``withReadLock(_:)``).
     package var isReadHeldByCurrentThread: Bool {
-        unsafe pthread_getspecific(depthKey) != nil
+        unsafe ReaderThread.current.pointee.holds(identity)
     }
 
     /// Runs `body` with exclusive access (`pthread_rwlock_wrlock` on every shard, in order).
@@ -99,22 +108,108 @@ import Synchronization
     }
 }
 
-/// A small number per thread, handed out in order of first use (`pthread_getspecific`), so
-/// threads spread evenly over shards.
-enum ReaderSlot {
+/// What the read path keeps per thread, found with one `pthread_getspecific` of one process-wide
+/// key: the thread's slot (a small number handed out in order of first use, so threads spread
+/// evenly over lock and counter shards) and the ``ReadWriteLock``s it holds for reading. The
+/// record is allocated at the thread's first read and freed by the key's destructor when the
+/// thread exits.
+@safe struct ReaderThread {
+    let slot: Int
+    /// The identities of the locks held, in the order taken; `count` of `capacity` are used.
+    private var held: UnsafeMutablePointer<UnsafeRawPointer>
+    private var count = 0
+    private var capacity = 4
+
+    private init(slot: Int) {
+        self.slot = slot
+        unsafe held = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: 4)
+    }
+
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
-        let result = unsafe pthread_key_create(&key, nil)
+        let result = unsafe pthread_key_create(&key, ReaderThread.destroy)
         precondition(result == 0, "pthread_key_create failed: \(result)")
         return key
     }()
     private static let next = Atomic<Int>(0)
 
+    #if canImport(Darwin)
+    private static let destroy: @convention(c) (UnsafeMutableRawPointer) -> Void = { raw in
+        unsafe ReaderThread.free(raw)
+    }
+    #else
+    private static let destroy: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+        guard let raw = unsafe raw else { return }
+        unsafe ReaderThread.free(raw)
+    }
+    #endif
+
+    private static func free(_ raw: UnsafeMutableRawPointer) {
+        let record = unsafe raw.assumingMemoryBound(to: ReaderThread.self)
+        unsafe record.pointee.held.deallocate()
+        unsafe record.deinitialize(count: 1)
+        unsafe record.deallocate()
+    }
+
+    /// The calling thread's record (created on first use).
     @inline(__always)
-    static var current: Int {
-        if let stored = unsafe pthread_getspecific(key) { return Int(bitPattern: stored) - 1 }
+    static var current: UnsafeMutablePointer<ReaderThread> {
+        if let stored = unsafe pthread_getspecific(key) {
+            return unsafe stored.assumingMemoryBound(to: ReaderThread.self)
+        }
+        return unsafe make()
+    }
+
+    @inline(never)
+    private static func make() -> UnsafeMutablePointer<ReaderThread> {
         let slot = next.wrappingAdd(1, ordering: .relaxed).oldValue & 0xFFFF
-        unsafe pthread_setspecific(key, UnsafeRawPointer(bitPattern: slot + 1))
-        return slot
+        let record = UnsafeMutablePointer<ReaderThread>.allocate(capacity: 1)
+        unsafe record.initialize(to: ReaderThread(slot: slot))
+        unsafe pthread_setspecific(key, record)
+        return unsafe record
+    }
+
+    /// Whether `lock` is among the held locks (a scan of, in practice, zero or one entry).
+    @inline(__always)
+    func holds(_ lock: UnsafeRawPointer) -> Bool {
+        var i = 0
+        while i < count {
+            if unsafe held[i] == lock { return true }
+            i += 1
+        }
+        return false
+    }
+
+    @inline(__always)
+    mutating func push(_ lock: UnsafeRawPointer) {
+        if count == capacity { grow() }
+        unsafe held[count] = lock
+        count += 1
+    }
+
+    @inline(never)
+    private mutating func grow() {
+        let larger = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: capacity * 2)
+        unsafe larger.update(from: held, count: count)
+        unsafe held.deallocate()
+        unsafe held = larger
+        capacity *= 2
+    }
+
+    /// Removes `lock`, the most recently pushed in practice (reads nest).
+    @inline(__always)
+    mutating func pop(_ lock: UnsafeRawPointer) {
+        var i = count - 1
+        while i >= 0 {
+            if unsafe held[i] == lock {
+                while i + 1 < count {
+                    unsafe held[i] = held[i + 1]
+                    i += 1
+                }
+                count -= 1
+                return
+            }
+            i -= 1
+        }
     }
 }

@@ -1,6 +1,22 @@
 /// The index files' I/O: loading them at open (headers checked against the checkpoint, an
 /// interrupted journal redone), writing a journal's buckets into them, mapping them.
 extension Database {
+    /// Opens an index file; a missing one is `corrupted` index damage (a writable open rebuilds
+    /// it from the log), with the hint that `pogreb repair` does the same.
+    private static func openIndexFile(
+        _ name: String, fileSystem: any FileSystem, readOnly: Bool
+    ) throws(PogrebError) -> any StorageFile {
+        do throws(PogrebError) {
+            return try fileSystem.open(name, readOnly ? .readOnly : .readWrite)
+        } catch  where error.code == .io && (error.underlying as? Errno) == .noEntry {
+            throw PogrebError(
+                .corrupted,
+                "\(fileSystem.displayPath)/\(name) is missing. The log holds everything: `pogreb repair` rebuilds "
+                    + "the index from it (a writable open does too).",
+                underlying: error)
+        }
+    }
+
     /// The checkpoint and the index files, with the journal redone if needed.
     static func loadIndex(
         fileSystem: any FileSystem, readOnly: Bool
@@ -10,8 +26,8 @@ extension Database {
         let path = fileSystem.displayPath
 
         // Index files: check headers, redo the journal when it was not fully applied.
-        let indexFile = try fileSystem.open(DatabaseFiles.index, readOnly ? .readOnly : .readWrite)
-        let overflowFile = try fileSystem.open(DatabaseFiles.overflow, readOnly ? .readOnly : .readWrite)
+        let indexFile = try openIndexFile(DatabaseFiles.index, fileSystem: fileSystem, readOnly: readOnly)
+        let overflowFile = try openIndexFile(DatabaseFiles.overflow, fileSystem: fileSystem, readOnly: readOnly)
         let indexHeader = try DatabaseFiles.readHeader(
             of: indexFile, expected: .index, path: path + "/" + DatabaseFiles.index)
         let overflowHeader = try DatabaseFiles.readHeader(
@@ -28,10 +44,32 @@ extension Database {
         var pendingImages: [(id: BucketID, bucket: Bucket)] = []
         if indexHeader.c != checkpoint.sequence {
             guard indexHeader.c < checkpoint.sequence else {
+                // The index names a newer checkpoint than the newest valid slot: that slot was
+                // damaged (or replaced) after the index was written. Name the slot, not the index.
+                let newest = Int(indexHeader.c & 1)
+                if let damage = try checkpointSlots(fileSystem: fileSystem).damage.first(where: { $0.slot == newest }) {
+                    var error = damage.error
+                    // The index, ours, names this checkpoint: whatever is in the slot is damage.
+                    if error.code == .notADatabase { error.code = .corrupted }
+                    error.message =
+                        "the newest checkpoint (\(indexHeader.c), which \(DatabaseFiles.index) names) cannot be read: "
+                        + error.message
+                    throw error
+                }
                 throw PogrebError.corrupted(
                     file: path + "/" + DatabaseFiles.index, offset: 48,
-                    "the index names checkpoint \(indexHeader.c), newer than the newest journal "
-                        + "(\(checkpoint.sequence))"
+                    "the index names checkpoint \(indexHeader.c), newer than the newest valid checkpoint "
+                        + "(\(checkpoint.sequence)): \(DatabaseFiles.checkpoint(sequence: indexHeader.c)) is missing or "
+                        + "older than the index"
+                )
+            }
+            // Checkpoint n is written only once n - 1 is in the index files: an index that names
+            // an older one is a stale copy, which the journal of n cannot bring up to date.
+            guard indexHeader.c == checkpoint.sequence - 1 else {
+                throw PogrebError.corrupted(
+                    file: path + "/" + DatabaseFiles.index, offset: 48,
+                    "the index names checkpoint \(indexHeader.c), older than the one before the newest "
+                        + "(\(checkpoint.sequence)): it is an old copy"
                 )
             }
             do throws(PogrebError) {
@@ -55,6 +93,16 @@ extension Database {
                 guard previous.sequence == indexHeader.c, header.databaseID == id else { throw error }
                 checkpoint = previous
             }
+        }
+        // overflow.pgo names the checkpoint whose buckets it holds, as index.pgi does (an older copy
+        // would pass every bucket checksum). A journal being redone may have reached it already.
+        let redoing = indexHeader.c != checkpoint.sequence
+        guard overflowHeader.c == indexHeader.c || (redoing && overflowHeader.c == checkpoint.sequence) else {
+            throw PogrebError.corrupted(
+                file: path + "/" + DatabaseFiles.overflow, offset: 48,
+                "the overflow file names checkpoint \(overflowHeader.c), the index checkpoint \(indexHeader.c) "
+                    + "(newest \(checkpoint.sequence)): it is a copy from another moment"
+            )
         }
         let mainNeeded = BucketID.fileOffset(ofNumber: checkpoint.bucketCount)
         let overflowNeeded = BucketID.fileOffset(ofNumber: checkpoint.overflowCount)
@@ -86,12 +134,18 @@ extension Database {
         index.overflowRegion = overflowRegion
         index.mappedMainCount = mappedMain
         index.mappedOverflowCount = mappedOverflow
+        index.directory = path
         for (bucketID, bucket) in pendingImages { index.dirty[bucketID] = bucket }
+        // A writer trusts the files from here on: check every bucket once (a flipped bit found
+        // here leads the open to rebuild the index from the log, see Database.open).
+        if !readOnly { try index.verifyAll() }
         return (checkpoint, id, index, indexFile, overflowFile)
     }
 
-    /// Writes a journal's buckets into the index files, then the index header that names it.
-    /// Idempotent: opening redoes it when a crash interrupted it.
+    /// Writes a journal's buckets into the index files, with the overflow file's header naming
+    /// the checkpoint (`pwrite`s, `ftruncate` upward, `fdatasync` of both files), then the index
+    /// header that names it (`pwrite`, `fdatasync`). Idempotent: opening redoes it when a crash
+    /// interrupted it.
     static func applyJournal(
         _ checkpoint: Checkpoint, indexFile: any StorageFile, overflowFile: any StorageFile, databaseID: [UInt8],
         layout: LogLayout
@@ -100,6 +154,13 @@ extension Database {
         if try indexFile.size() < mainSize { try indexFile.truncate(to: mainSize) }
         let overflowSize = BucketID.fileOffset(ofNumber: checkpoint.overflowCount)
         if try overflowFile.size() < overflowSize { try overflowFile.truncate(to: overflowSize) }
+        // The overflow file's header names this checkpoint from the first write on: until the
+        // index header does too, an open redoes the journal and accepts either sequence there.
+        try overflowFile.write(
+            FileHeader(
+                kind: .overflow, databaseID: databaseID, a: checkpoint.hashSeed, b: UInt64(layout.offsetBits),
+                c: checkpoint.sequence
+            ).encoded(), at: 0)
         // Coalesce runs of consecutive buckets into one pwrite each.
         var runStart: UInt64 = 0
         var runBytes: [UInt8] = []
@@ -122,7 +183,7 @@ extension Database {
                 runIsOverflow = isOverflow
             }
             var writer = ByteWriter(capacity: 64)
-            bucket.append(to: &writer)
+            bucket.append(to: &writer, id: id)
             runBytes.append(contentsOf: writer.bytes)
             lastID = id.rawValue
         }

@@ -37,14 +37,17 @@ extension SharedState {
         guard let segment = segments[fileNumber] else {
             throw PogrebError(
                 .corrupted,
-                "the index points to segment file number \(fileNumber), which does not exist. Reopen the database "
-                    + "to rebuild the index, or run `pogreb check`."
+                "the index points to segment file number \(fileNumber), which does not exist. Run `pogreb repair` "
+                    + "to rebuild the index from the log."
             )
         }
         guard offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= segment.size else {
-            throw PogrebError.corrupted(
-                file: segment.name, offset: offset,
-                "the index points past the end of the segment (\(segment.size) bytes)")
+            // The segment is intact: the index slot that gave this address is what is damaged.
+            throw PogrebError(
+                .corrupted,
+                "the index points at offset \(offset) of \(segment.name), outside its records (the segment has "
+                    + "\(segment.size) bytes): the index is damaged, not the segment. Run `pogreb repair` to rebuild "
+                    + "the index from the log (reopening does not).")
         }
         let available = Int(segment.size - offset)
         if let active, active === segment, offset >= bufferStart {
@@ -162,7 +165,15 @@ extension SharedState {
     /// Prefetches the first cache line of the record at `address` when it is mapped.
     @inline(__always)
     func prefetchRecord(at address: UInt64) {
-        guard let segment = segments[layout.fileNumber(of: address)], let region = segment.region else { return }
-        region.prefetch(at: Int(layout.offset(of: address)))
+        unsafe withUnsafePointer(to: self) { unsafe SharedState.prefetchRecord(at: address, in: $0) }
+    }
+
+    /// ``prefetchRecord(at:)`` for the state at `state`, read in place, touching no reference count.
+    @inline(__always)
+    static func prefetchRecord(at address: UInt64, in state: UnsafePointer<SharedState>) {
+        let layout = unsafe state.pointee.layout
+        let (base, count) = unsafe state.pointee.segments.mapped(layout.fileNumber(of: address))
+        guard let base = unsafe base else { return }
+        unsafe MappedRegion.prefetch(base, count: count, at: Int(layout.offset(of: address)))
     }
 }

@@ -75,3 +75,110 @@ struct SegmentScanner {
         return .end
     }
 }
+
+/// What a bad record in the replayed tail of the newest segment is: the torn end of the log that
+/// a power cut leaves, or damage to records that may have been synced.
+///
+/// The storage model (docs/DESIGN.md, "Media assumptions"): after a power cut, each 512-byte
+/// sector written since the last sync holds either what was written or what it held before,
+/// whole, and sectors past the durable end that never reached the disk read as zeros (or lie past
+/// the end of the file). Sectors reach the disk in any order, so a later sector may survive while
+/// an earlier one is lost. Flushes write whole records, so the first bad record of a torn tail
+/// either runs past the end of the file, or holds zeros from its start to the end of its sector,
+/// or has a readable header and a whole zero sector inside it. A bad record that shows none of
+/// these, with a valid record after it, is damage: a torn tail cannot make it.
+enum TailDamage: Equatable {
+    /// Cut here: no valid record follows, or the damage is a hole a power cut leaves (`why`).
+    case tornTail(why: String)
+    /// Not a torn tail: a valid record starts at `nextRecord`.
+    case damage(nextRecord: Int64)
+
+    static let sectorSize: Int64 = 512
+    /// The most bytes of candidate records whose checksum is computed (some read anew, when they
+    /// run past the window): random bytes pass the header checks at about one offset in 130 000,
+    /// each with a length of up to 512 MiB, so without a bound the search could cost far more than
+    /// one read of the tail.
+    static let candidateBudget = 256 << 20
+
+    /// Classifies the bad record at `offset` of `file`, whose bytes end at `end`. Reads the
+    /// file from `offset` to `end` at most once in 1 MiB windows, and checksums candidate records
+    /// (at most ``candidateBudget`` bytes, reading those that run past a window; past it, a header
+    /// that decodes counts as a valid record, so the answer errs towards `damage`).
+    static func classify(file: any StorageFile, at offset: Int64, end: Int64) throws(PogrebError) -> TailDamage {
+        guard let next = try nextRecord(in: file, after: offset, end: end) else {
+            return .tornTail(why: "no valid record follows")
+        }
+        // Zeros from the record's start to the end of its sector: the sector kept only what
+        // was written before this record (a flush ends on a record boundary).
+        let sectorEnd = min((offset / sectorSize + 1) * sectorSize, end)
+        let head = try file.readExactly(count: Int(sectorEnd - offset), at: offset)
+        if head.allSatisfy({ $0 == 0 }) {
+            return .tornTail(
+                why: "zeros up to the sector boundary at \(sectorEnd): the record at \(next) lies in a sector "
+                    + "that was never synced")
+        }
+        // A whole sector of the record that reads as zeros: one inside the record when its header
+        // decodes, or the one its header runs into when it does not.
+        let headerBytes = try file.readExactly(count: Int(min(Int64(Record.headerSize), end - offset)), at: offset)
+        let decoded = unsafe headerBytes.withBytes { raw in
+            unsafe Record.decodeHeader(raw, available: Int(min(end - offset, Int64(Int.max))))
+        }
+        var recordEnd: Int64?
+        if case .success(let header) = decoded {
+            recordEnd = offset + Int64(header.totalSize)
+        } else if offset + Int64(Record.headerSize) > sectorEnd {
+            recordEnd = offset + Int64(Record.headerSize)
+        }
+        if let recordEnd {
+            var sector = sectorEnd
+            while sector < recordEnd && sector < end {
+                let length = Int(min(sector + sectorSize, end) - sector)
+                if try file.readExactly(count: length, at: sector).allSatisfy({ $0 == 0 }) {
+                    return .tornTail(
+                        why: "the sector at \(sector) reads as zeros: the record at \(next) lies in a sector "
+                            + "that was never synced")
+                }
+                sector += sectorSize
+            }
+        }
+        return .damage(nextRecord: next)
+    }
+
+    /// The offset of the first valid record (a header that decodes and a matching checksum)
+    /// that starts after `offset`, trying every byte offset up to `end`; nil when none does.
+    static func nextRecord(in file: any StorageFile, after offset: Int64, end: Int64) throws(PogrebError) -> Int64? {
+        let window = 1 << 20
+        var budget = candidateBudget
+        var start = offset + 1
+        while start + Int64(Record.headerSize) <= end {
+            let length = Int(min(Int64(window + Record.headerSize), end - start))
+            let bytes = try file.readExactly(count: length, at: start)
+            let found = try unsafe bytes.withBytes { (raw) throws(PogrebError) -> Int64? in
+                var i = 0
+                while i + Record.headerSize <= raw.count && i < window {
+                    defer { i += 1 }
+                    let here = start + Int64(i)
+                    let available = Int(min(end - here, Int64(Int.max)))
+                    guard
+                        case .success(let header) = unsafe Record.decodeHeader(
+                            UnsafeRawBufferPointer(rebasing: raw[i...]), available: available)
+                    else { continue }
+                    // Past the budget, a header that decodes counts as a valid record.
+                    guard budget >= header.totalSize else { return here }
+                    budget -= header.totalSize
+                    if i + header.totalSize <= raw.count {
+                        let record = unsafe UnsafeRawBufferPointer(rebasing: raw[i..<(i + header.totalSize)])
+                        if unsafe Record.checksumMatches(record, header: header) { return here }
+                        continue
+                    }
+                    let record = try file.readExactly(count: header.totalSize, at: here)
+                    if unsafe record.withBytes({ unsafe Record.checksumMatches($0, header: header) }) { return here }
+                }
+                return nil
+            }
+            if let found { return found }
+            start += Int64(window)
+        }
+        return nil
+    }
+}

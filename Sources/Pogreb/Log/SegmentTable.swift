@@ -1,31 +1,60 @@
-/// The live segments by file number: an array indexed by the number, since numbers are small
-/// (the smallest free one is reused) and a lookup sits on every read.
+/// The live segments by file number: an array indexed by the number for the small numbers the
+/// writer hands out (the smallest free one is reused) — a lookup sits on every read — and a
+/// dictionary for any number past them.
+///
+/// File numbers come from segment headers, which a damaged or crafted file can set to anything up
+/// to 2^28 - 1. The array therefore only grows to cover a number below `2 × count + 64` (count
+/// including the new segment): its length stays proportional to the segments present, never to a
+/// number read from a file. A number past that lives in ``sparse``, found by one more branch and
+/// a dictionary lookup (which normal use never reaches: a new segment takes the smallest free
+/// number, so numbers stay below the count of segments alive at once).
 @safe struct SegmentTable: @unchecked Sendable {
-    // @unchecked Sendable: `unretained` mirrors `slots`, which owns the segments; both change
-    // only under the database's exclusive state lock.
+    // @unchecked Sendable: `unretained` mirrors `slots`, which owns the segments; all three
+    // stores change only under the database's exclusive state lock.
     private var slots: [Segment?] = []
     /// The same segments without reference counting, for the read path (see ``mapped(_:)``).
     private var unretained: [Unmanaged<Segment>?] = unsafe []
+    /// Segments whose number is past what ``slots`` covers.
+    private var sparse: [UInt32: Segment] = [:]
     private(set) var count = 0
+
+    /// The length `slots` may grow to, given `count` segments.
+    private static func denseLimit(count: Int) -> Int { 2 * count + 64 }
+
+    /// The length of the array part (for tests: it must stay proportional to ``count``).
+    var denseLength: Int { slots.count }
 
     init() {}
 
     init(_ segments: [UInt32: Segment]) {
-        for (number, segment) in segments { self[number] = segment }
+        for number in segments.keys.sorted() { self[number] = segments[number] }
     }
 
     @inline(__always)
     subscript(number: UInt32) -> Segment? {
         get {
             let i = Int(number)
-            return i < slots.count ? slots[i] : nil
+            if i < slots.count { return slots[i] }
+            return sparse.isEmpty ? nil : sparse[number]
         }
         set {
             let i = Int(number)
             if i >= slots.count {
-                guard newValue != nil else { return }
+                if sparse[number] != nil || newValue == nil || i >= Self.denseLimit(count: count + 1) {
+                    let old = sparse[number]
+                    sparse[number] = newValue
+                    if old == nil, newValue != nil { count += 1 }
+                    if old != nil, newValue == nil { count -= 1 }
+                    return
+                }
                 slots.append(contentsOf: repeatElement(nil, count: i + 1 - slots.count))
                 unsafe unretained.append(contentsOf: repeatElement(nil, count: i + 1 - unretained.count))
+                // Numbers the array covers now live in it, so a lookup finds them there.
+                for (moved, segment) in sparse where Int(moved) < slots.count {
+                    sparse[moved] = nil
+                    slots[Int(moved)] = segment
+                    unsafe unretained[Int(moved)] = unsafe Unmanaged.passUnretained(segment)
+                }
             }
             if slots[i] == nil, newValue != nil { count += 1 }
             if slots[i] != nil, newValue == nil { count -= 1 }
@@ -40,7 +69,11 @@
     @inline(__always)
     func mapped(_ number: UInt32) -> (base: UnsafeRawPointer?, count: Int) {
         let i = Int(number)
-        guard unsafe i < unretained.count, let segment = unsafe unretained[i] else { return (nil, 0) }
+        guard unsafe i < unretained.count else {
+            guard !sparse.isEmpty, let segment = sparse[number] else { return (nil, 0) }
+            return unsafe (segment.mappedBase, segment.mappedCount)
+        }
+        guard let segment = unsafe unretained[i] else { return (nil, 0) }
         return unsafe segment._withUnsafeGuaranteedRef { unsafe ($0.mappedBase, $0.mappedCount) }
     }
 
@@ -52,8 +85,12 @@
     }
 
     /// The segments, in file-number order.
-    var values: [Segment] { slots.compactMap { $0 } }
+    var values: [Segment] {
+        slots.compactMap { $0 } + sparse.keys.sorted().compactMap { sparse[$0] }
+    }
 
     /// The file numbers in use.
-    var keys: [UInt32] { slots.indices.compactMap { slots[$0] == nil ? nil : UInt32($0) } }
+    var keys: [UInt32] {
+        slots.indices.compactMap { slots[$0] == nil ? nil : UInt32($0) } + sparse.keys.sorted()
+    }
 }

@@ -20,7 +20,11 @@ struct Import: ParsableCommand {
             --replace builds a new database from the input with the bulk builder (the index sized \
             up front, the log written in large appends; faster) and puts it in the place of the \
             database at PATH in one atomic step, or creates it: readers see the old database or \
-            the new one, never a mix. Ctrl-C then abandons the whole build.
+            the new one, never a mix. Ctrl-C then abandons the whole build. Only a database may be \
+            replaced (a directory holding anything else is refused, nothing changed); a symbolic \
+            link at PATH is followed; entries starting with "." are moved into the new database. \
+            When a reader still holds the old database, it is left beside PATH and its place is \
+            printed.
             """)
 
     @Argument(help: "The database directory; created when it does not exist.") var path: String
@@ -132,23 +136,18 @@ struct Import: ParsableCommand {
     private func build(
         _ source: String, decoder: LineDecoder, name: String, expected: Int, totalBytes: Int64?
     ) throws(ToolError) -> BuildReport {
-        let target = self.path
-        let parent = target.lastIndex(of: "/").map { String(target[..<$0]) } ?? "."
-        let stagingPrefix = baseName(path) + ".building-"
-        let before = Set(
-            ((try? Files.list(parent.isEmpty ? "/" : parent)) ?? []).map(\.name).filter { $0.hasPrefix(stagingPrefix) })
         let items = ItemSource(
             reader: try LineReader(path: source), decoder: decoder, name: name,
             progress: Progress("build", total: totalBytes, unit: totalBytes == nil ? .items("records") : .bytes))
         let path = self.path
+        // The staging directory of this build, as the engine announced it: the abort path
+        // removes that one directory and nothing else (another build may be running beside).
+        let staging = StagingDirectory()
         items.onAbort = { error in
             // The builder cannot be stopped half-way without switching a partial database into
             // place: remove its staging directory and leave at once; PATH is untouched.
             items.progress.finish()
-            let entries = (try? Files.list(parent.isEmpty ? "/" : parent)) ?? []
-            for entry in entries where entry.name.hasPrefix(stagingPrefix) && !before.contains(entry.name) {
-                Files.removeTree(parent + "/" + entry.name)
-            }
+            if let directory = staging.path { Files.removeTree(directory) }
             Console.current.error("\(error.message): the build was abandoned; \(path) is unchanged")
             Console.current.out.flushQuietly()
             _exit(error.status.rawValue)
@@ -157,9 +156,16 @@ struct Import: ParsableCommand {
         var options = Options()
         options.createIfMissing = true
         let report = try engine("import --replace into \(path)") { () throws(PogrebError) -> BuildReport in
-            try Database.build(at: path, expectedCount: expected, options: options, from: items)
+            try Database.build(
+                at: path, expectedCount: expected, options: options, from: items,
+                staging: { directory in staging.path = directory })
         }
         items.progress.finish()
+        if let old = report.oldDatabaseLeftAt {
+            Console.current.note(
+                "the replaced database was left at \(old): a reader still had it open, or it holds something "
+                    + "that is not ours; delete it once no reader uses it")
+        }
         return report
     }
 
@@ -226,6 +232,12 @@ struct Import: ParsableCommand {
         }
         return path
     }
+}
+
+/// The staging directory of a build, once the engine has created it (read by the abort path,
+/// which runs on the thread that runs the build).
+private final class StagingDirectory {
+    var path: String?
 }
 
 /// The size of a regular file, or `nil` (standard input, a pipe).

@@ -25,8 +25,14 @@ struct Repair: ParsableCommand {
     }
 
     func run() throws {
-        guard Files.isDirectory(path) else {
+        guard Files.exists(path) else {
             throw ToolError(.usage, "no database at \(path): the directory does not exist")
+        }
+        guard Files.isDirectory(path) else {
+            throw ToolError(.corrupted, "\(path) is not a database: a database is a directory, and this is a file")
+        }
+        guard !Files.isEmptyDirectory(path) else {
+            throw ToolError(.usage, "no database at \(path): the directory is empty")
         }
         var target = path
         if let copyTo {
@@ -46,8 +52,15 @@ struct Repair: ParsableCommand {
             }
             target = copyTo
         }
-        let report = try withTicker("repair") { () throws(ToolError) -> RepairReport in
-            try engine { () throws(PogrebError) -> RepairReport in try Database.repair(at: target) }
+        let report: RepairReport
+        do {
+            report = try withTicker("repair") { () throws(ToolError) -> RepairReport in
+                try engine { () throws(PogrebError) -> RepairReport in try Database.repair(at: target) }
+            }
+        } catch {
+            // A refused repair of a copy leaves no copy behind: the copy is ours, the original untouched.
+            if copyTo != nil { Files.removeTree(target) }
+            throw error
         }
         Console.current.out.write("repaired \(target): \(report.description)\n")
     }

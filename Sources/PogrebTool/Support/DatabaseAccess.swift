@@ -36,6 +36,9 @@ func openDatabase(
         }
     } else if (info.st_mode & S_IFMT) != S_IFDIR {
         throw ToolError(.corrupted, "\(path) is not a database: a database is a directory, and this is a file")
+    } else if !create && Files.isEmptyDirectory(path) {
+        // "No database there", like a missing directory (exit 2), not damage (exit 3).
+        throw ToolError(.usage, "no database at \(path): the directory is empty")
     }
     do {
         return try Database.open(at: path, options: options)

@@ -8,12 +8,13 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
     /// The key is absent (`get`, `has`, `delete`).
     case notFound = 1
     /// Bad usage or bad input: unknown option, invalid hex/base64/JSON, a path that holds no
-    /// database, a key or value over the limits.
+    /// database (a missing or empty directory), a key or value over the limits.
     case usage = 2
     /// The database is damaged or is not a database (`check` found problems; the open failed a check;
     /// `bench` read a wrong value).
     case corrupted = 3
-    /// Another process holds the database (open for writing elsewhere).
+    /// Another process holds the database: open for writing elsewhere, or, for a command that
+    /// writes, open read-only elsewhere.
     case locked = 4
     /// A system call failed: permissions, a read-only directory, a full disk, a broken pipe.
     case io = 5
@@ -27,7 +28,7 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
         case .notFound: return "  1    not found: the key is absent (get, has, delete)"
         case .usage: return "  2    usage: bad option, bad input (with its line number), no database there"
         case .corrupted: return "  3    corrupted: damaged or not a database; check or bench found bad data"
-        case .locked: return "  4    locked: another process has the database open for writing"
+        case .locked: return "  4    locked: held by a writer elsewhere (or by readers, when writing)"
         case .io: return "  5    I/O error: permissions, read-only directory, disk full, broken pipe"
         case .interrupted: return "  130  interrupted (Ctrl-C): closed cleanly after the last complete batch"
         }

@@ -52,6 +52,13 @@ enum Files {
         return stat(path, &info) == 0
     }
 
+    /// Whether `path` is a directory that holds no database file: nothing but dot-files and the
+    /// `pogreb.lock` that earlier builds left.
+    static func isEmptyDirectory(_ path: String) -> Bool {
+        guard isDirectory(path), let entries = try? list(path) else { return false }
+        return entries.allSatisfy { $0.name.hasPrefix(".") || $0.name == "pogreb.lock" }
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -11,8 +11,8 @@ enum Interrupt {
     private static let flag = Atomic<Bool>(false)
     private static let installed = Atomic<Bool>(false)
 
-    /// Installs the handler once; the handler does not restart system calls (reads of standard
-    /// input return EINTR, so a blocked import notices).
+    /// Installs the handler once and unblocks SIGINT for the calling thread; the handler does not
+    /// restart system calls (reads of standard input return EINTR, so a blocked import notices).
     static func install() {
         guard !installed.exchange(true, ordering: .relaxed) else { return }
         var action = sigaction()
@@ -26,6 +26,12 @@ enum Interrupt {
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
         sigaction(SIGINT, &action, nil)
+        // A blocked SIGINT is inherited across exec (a test runner's threads block it): unblock it
+        // here, or Ctrl-C would stay pending and the handler never run.
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &blocked, nil)
     }
 
     /// Whether Ctrl-C was pressed.

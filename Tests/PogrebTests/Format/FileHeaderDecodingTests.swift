@@ -27,7 +27,8 @@ struct FileHeaderDecodingTests {
 
     /// A header with arbitrary fields and a correct checksum.
     static func craft(
-        magic: [UInt8] = FileHeader.Kind.segment.magic, version: UInt32 = 1, headerSize: UInt32 = 64,
+        magic: [UInt8] = FileHeader.Kind.segment.magic, version: UInt32 = FileHeader.currentVersion,
+        headerSize: UInt32 = 64,
         reserved: UInt32 = 0
     ) -> [UInt8] {
         var writer = ByteWriter()
@@ -120,7 +121,7 @@ struct FileHeaderDecodingTests {
 
     // MARK: Crafted fields (with a correct checksum)
 
-    @Test(arguments: [0, 2, 0x100, UInt32.max] as [UInt32])
+    @Test(arguments: [0, 1, 3, 0x100, UInt32.max] as [UInt32])
     func unknownVersionIsUnsupported(_ version: UInt32) {
         let result = Self.decode(Self.craft(version: version), expected: .segment)
         Self.expectError(result, .unsupportedVersion, "version \(version)")
