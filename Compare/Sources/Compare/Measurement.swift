@@ -87,8 +87,8 @@ func removeTree(_ path: String) {
     }
 }
 
-/// Runs `body(t)` on `count` new threads at once and waits for all of them; each thread first runs
-/// `prepare(t)` and then waits at a barrier until every thread is ready.
+/// Runs `body(t)` on `count` new threads (t = 0 ..< count) and waits for all of them (the callers
+/// line the threads up at a ``Barrier`` once each has made its reader).
 func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     final class Box {
         let body: () -> Void
