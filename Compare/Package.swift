@@ -3,7 +3,7 @@ import PackageDescription
 
 // `compare`: swift-pogreb side by side with LMDB, LevelDB, SQLite and an in-memory "limit table",
 // on the workloads of docs/WORKLOADS.md. Kept out of the main package so that its users never need
-// the peers' C libraries. Needs `sudo apt-get install -y liblmdb-dev libleveldb-dev libsqlite3-dev`.
+// the peers' C libraries. Needs (as root) `apt-get install -y liblmdb-dev libleveldb-dev libsqlite3-dev`.
 // Run: `cd Compare && swift run -c release compare --n 1000000` (see docs/BENCHMARKS.md).
 let package = Package(
     name: "swift-pogreb-compare",
