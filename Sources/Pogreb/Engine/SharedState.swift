@@ -23,6 +23,7 @@ struct SharedState: @unchecked Sendable {
     /// The index inside the state at `state`, as a pointer (no copy).
     @inline(__always)
     static func index(in state: UnsafePointer<SharedState>) -> UnsafePointer<HashIndex> {
+        // `pointer(to:)` is nil only for a key path that is not a stored property; `index` is one.
         unsafe state.pointer(to: \.index)!
     }
 

@@ -227,14 +227,9 @@
         try findPosition(hash: hash, matches: matches)?.1
     }
 
-    /// The address in the first slot whose tag matches, without reading any record: where the
-    /// key's record most likely is (for prefetching; nil on a damaged chain).
-    @inline(__always)
-    func firstCandidate(forHash hash: UInt64) -> UInt64? {
-        unsafe withUnsafePointer(to: self) { unsafe HashIndex.firstCandidate(forHash: hash, in: $0) }
-    }
-
-    /// ``firstCandidate(forHash:)`` of the index at `index`, read in place.
+    /// The address in the first slot whose tag matches in the index at `index` (read in place),
+    /// without reading any record: where the key's record most likely is (for prefetching; nil
+    /// on a damaged chain).
     @inline(__always)
     static func firstCandidate(forHash hash: UInt64, in index: UnsafePointer<HashIndex>) -> UInt64? {
         guard var probe = unsafe try? Probe(in: index, hash: hash) else { return nil }
@@ -550,13 +545,8 @@ extension HashIndex {
         }
     }
 
-    /// Prefetches the main bucket of `hash` when it is read from the mapping.
-    @inline(__always)
-    func prefetchBucket(forHash hash: UInt64) {
-        unsafe withUnsafePointer(to: self) { unsafe HashIndex.prefetchBucket(forHash: hash, in: $0) }
-    }
-
-    /// ``prefetchBucket(forHash:)`` of the index at `index`, read in place.
+    /// Prefetches the main bucket of `hash` in the index at `index` (read in place) when it is
+    /// read from the mapping.
     @inline(__always)
     static func prefetchBucket(forHash hash: UInt64, in index: UnsafePointer<HashIndex>) {
         let number = unsafe index.pointee.mainBucketNumber(forHash: hash)
