@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // Only for PogrebServer (`pogreb serve`): the event loops and sockets of the RESP server.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2 / ARMv8 CRC) with runtime dispatch. Nothing else goes here.
@@ -43,11 +45,23 @@ let package = Package(
         // stream, keys, values and load order. Defined once, for the tool, the tests and Benchmarks.
         .target(name: "PogrebWorkload"),
 
+        // The store over the Redis protocol (RESP2) on SwiftNIO: the decoder, the commands and
+        // the server behind `pogreb serve` (docs/SERVER.md).
+        .target(
+            name: "PogrebServer",
+            dependencies: [
+                "Pogreb",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.strictMemorySafety()]
+        ),
+
         // The command-line tool; the product and binary are named `pogreb`.
         .executableTarget(
             name: "PogrebTool",
             dependencies: [
-                "Pogreb", "PogrebWorkload",
+                "Pogreb", "PogrebWorkload", "PogrebServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,6 +79,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "PogrebServerTests",
+            dependencies: [
+                "PogrebServer", "Pogreb", "PogrebTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "PogrebFoundationTests", dependencies: ["PogrebFoundation", "Pogreb", "PogrebTestSupport"]),

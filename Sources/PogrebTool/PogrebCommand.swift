@@ -26,7 +26,7 @@ struct PogrebCommand: ParsableCommand {
             Get.self, Put.self, Delete.self, Has.self, Scan.self,
             Import.self, Export.self, Stats.self, Check.self, Repair.self,
             Compact.self, Backup.self, SyncCommand.self, Bench.self,
-            BenchChild.self, KillWriter.self,
+            Serve.self, BenchChild.self, KillWriter.self,
         ]
     )
 

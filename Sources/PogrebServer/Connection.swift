@@ -1,0 +1,154 @@
+import NIOCore
+import Pogreb
+import Synchronization
+
+/// One client connection: decodes the requests of each read, runs them in order and sends their
+/// replies with one flush when the read batch ends.
+///
+/// Under ``ServerSyncMode/always`` a batch that wrote holds its replies until
+/// ``GroupCommit`` reports the writes durable; requests arriving meanwhile are buffered and run
+/// after, so replies stay in request order. A request that breaks the protocol or a limit gets
+/// `-ERR Protocol error: …` after the replies before it, and the connection closes.
+final class RESPConnection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let processor: CommandProcessor
+    private var decoder: RESPDecoder
+    private var session: Session
+    /// Received bytes not yet decoded (a partial request, or requests held while waiting).
+    private var input: ByteBuffer?
+    /// The replies of the current batch.
+    private var output = ByteBuffer()
+    /// Whether this batch's replies wait for a sync; nothing more is run until it completes.
+    private var waiting = false
+    /// Whether the connection closes once the replies are sent (QUIT, a protocol error).
+    private var closing = false
+
+    init(shared: ServerShared) {
+        processor = CommandProcessor(shared: shared)
+        decoder = RESPDecoder(limits: shared.configuration.limits)
+        session = Session(authenticated: shared.configuration.password == nil)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        output = context.channel.allocator.buffer(capacity: 4096)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if input == nil {
+            input = incoming
+        } else {
+            input!.writeBuffer(&incoming)
+        }
+        if !waiting && !closing { runRequests() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        finishBatch(context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Decodes and runs every complete request in `input`, appending the replies to `output`.
+    private func runRequests() {
+        guard var buffer = input else { return }
+        input = nil  // one owner of the storage while it is read: no copy on write
+        var ran = 0
+        while !session.quit {
+            do {
+                guard let arguments = try decoder.next(&buffer) else { break }
+                processor.execute(arguments, session: &session, out: &output)
+                ran += 1
+            } catch {
+                processor.shared.counters.protocolErrors.add(1, ordering: .relaxed)
+                output.writeError(error.description)
+                closing = true
+                break
+            }
+        }
+        processor.shared.counters.commands.add(ran, ordering: .relaxed)
+        if session.quit { closing = true }
+        if buffer.readableBytes > 0 && !closing {
+            buffer.discardReadBytes()
+            input = buffer
+        }
+    }
+
+    /// Sends the batch's replies with one flush — after a sync when the batch wrote under
+    /// ``ServerSyncMode/always`` — and closes the connection if it is closing.
+    private func finishBatch(context: ChannelHandlerContext) {
+        guard !waiting else { return }
+        let wrote = session.wrote
+        session.wrote = false
+        if wrote, let groupCommit = processor.shared.groupCommit {
+            waiting = true
+            let replies = output
+            output = context.channel.allocator.buffer(capacity: 4096)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            groupCommit.waitDurable(on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                handler.waiting = false
+                switch result {
+                case .success:
+                    handler.send(replies, context: context)
+                case .failure(let error):
+                    // The replies promised durability that the sync did not give: none is sent.
+                    var failure = context.channel.allocator.buffer(capacity: 256)
+                    failure.writeError("ERR sync failed, replies withheld: \(error)")
+                    handler.closing = true
+                    handler.send(failure, context: context)
+                }
+                guard !handler.closing, context.channel.isActive else { return }
+                // Requests that arrived during the sync.
+                handler.runRequests()
+                handler.finishBatch(context: context)
+            }
+            return
+        }
+        let replies = output
+        if replies.readableBytes > 0 { output = context.channel.allocator.buffer(capacity: 4096) }
+        send(replies, context: context)
+    }
+
+    /// Writes and flushes `replies` (if any), then closes when closing.
+    private func send(_ replies: ByteBuffer, context: ChannelHandlerContext) {
+        if replies.readableBytes > 0 {
+            if closing {
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(replies)).whenComplete { _ in bound.value.close(promise: nil) }
+            } else {
+                context.writeAndFlush(wrapOutboundOut(replies), promise: nil)
+            }
+        } else if closing {
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// The handler of a connection beyond ``ServerConfiguration/maxClients``: answers Redis' error
+/// and closes it.
+final class RejectConnection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        buffer.writeError("ERR max number of clients reached")
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}
