@@ -101,6 +101,20 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
+// The libFuzzer targets (Fuzz/, scripts/fuzz.sh), declared only when POGREB_FUZZ=1: the script
+// sets it and builds them with `-sanitize=fuzzer` into .build-fuzz, so the normal build never
+// compiles them. They are in this package, not in a nested one like Benchmarks/, because they
+// call the decoders (`package` access, which reaches no other package) and the test support's
+// memory file system.
+if Context.environment["POGREB_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "CPogrebFuzzDriver", path: "Fuzz/Sources/CPogrebFuzzDriver"),
+        .executableTarget(
+            name: "PogrebFuzz", dependencies: ["Pogreb", "PogrebTestSupport", "CPogrebFuzzDriver"],
+            path: "Fuzz/Sources/PogrebFuzz"),
+    ]
+}
+
 for target in package.targets where [.executable, .test, .regular].contains(target.type) {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
