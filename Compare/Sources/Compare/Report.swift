@@ -19,8 +19,8 @@ struct Report {
         "W1": "W1 load (put, sync, close)", "W2": "W2 get, 1 thread", "W2 2 threads": "W2 get, 2 threads",
         "W2 warm": "W2 get, 1 thread, warm", "W2 withValue": "W2 lent (withValue)",
         "W2 get(many:)": "W2 batched (get(many:))", "W3": "W3 get, absent keys",
-        "YA1": "YCSB-A 50/50, 1 thread", "YA": "YCSB-A 50/50, 2 threads", "YB": "YCSB-B 95/5, 2 threads", "YC": "YCSB-C reads, 2 threads",
-        "YF": "YCSB-F RMW, 2 threads",
+        "YA1": "YCSB-A 50/50, 1 thread", "YA": "YCSB-A 50/50, 2 threads", "YB": "YCSB-B 95/5, 2 threads",
+        "YC": "YCSB-C reads, 2 threads", "YF": "YCSB-F RMW, 2 threads",
     ]
     static let us = PogrebEngine.name
 
