@@ -107,12 +107,14 @@ extension Database {
     private func appendLocked(
         _ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState
     ) throws(PogrebError) -> [Bool] {
-        return try shared.withWriteLock { (state) throws(PogrebError) -> [Bool] in
-            guard !state.isClosed else { throw PogrebError.closed() }
-            guard let active = state.active else { throw PogrebError(.readOnly, "no active segment") }
+        // Through a pointer: the helpers that read records get the state in place, where methods
+        // on it were given a copy (every object in it retained) for each record they read.
+        return try unsafe shared.withWriteAccess { (state) throws(PogrebError) -> [Bool] in
+            guard unsafe !state.pointee.isClosed else { throw PogrebError.closed() }
+            guard let active = unsafe state.pointee.active else { throw PogrebError(.readOnly, "no active segment") }
             var index = HashIndex.placeholder
-            swap(&index, &state.index)
-            defer { swap(&index, &state.index) }
+            unsafe swap(&index, &state.pointee.index)
+            defer { unsafe swap(&index, &state.pointee.index) }
             var results: [Bool] = []
             unsafe results.reserveCapacity(operations.count)
             var written = 0
@@ -122,12 +124,14 @@ extension Database {
             // A batch keeps what it replaces, so that a failure part-way leaves nothing of it
             // (all or none): the index's undo log, the buffer's and the segment's sizes, and the
             // dead bytes of every segment it marked.
-            let bufferCount = state.buffer.count
+            let bufferCount = unsafe state.pointee.buffer.count
             let activeSize = active.size
+            // (Only a batch keeps them: a dictionary made for every single put cost an allocation
+            // and a hash each.)
             var deadBefore: [ObjectIdentifier: (Segment, Int64)] = [:]
-            deadBefore[ObjectIdentifier(active)] = (active, active.deadBytes)
-            func noteDead(_ address: UInt64, in state: borrowing SharedState) {
-                guard batch, let segment = state.segments[layout.fileNumber(of: address)] else { return }
+            if batch { deadBefore[ObjectIdentifier(active)] = (active, active.deadBytes) }
+            func noteDead(_ address: UInt64) {
+                guard batch, let segment = unsafe state.pointee.segments[layout.fileNumber(of: address)] else { return }
                 if deadBefore[ObjectIdentifier(segment)] == nil {
                     deadBefore[ObjectIdentifier(segment)] = (segment, segment.deadBytes)
                 }
@@ -144,11 +148,12 @@ extension Database {
                         // A closure literal at each call, not one stored in a local: a stored
                         // closure escapes and would allocate its context on every write.
                         let found = try index.findPosition(hash: hash) { (candidate) throws(PogrebError) -> Bool in
-                            try unsafe state.recordHasKey(candidate, key: key)
+                            try unsafe SharedState.recordHasKey(in: state, candidate, key: key)
                         }
                         changed = true
-                        let offset = state.bufferStart + Int64(state.buffer.count)
-                        unsafe Record.append(kind: .put, flags: flags, key: key, value: value, to: &state.buffer)
+                        let offset = unsafe state.pointee.bufferStart + Int64(state.pointee.buffer.count)
+                        unsafe Record.append(
+                            kind: .put, flags: flags, key: key, value: value, to: &state.pointee.buffer)
                         let size = Int64(Record.size(keyLength: key.count, valueLength: value.count))
                         active.size += size
                         written += Int(size)
@@ -157,28 +162,28 @@ extension Database {
                         let old = try index.upsert(
                             hash: hash, address: address, found: found,
                             hashesOf: { (candidates) throws(PogrebError) -> [UInt64] in
-                                try state.hashesOfRecords(at: candidates)
+                                try unsafe SharedState.hashesOfRecords(in: state, at: candidates)
                             })
                         if let old {
-                            noteDead(old, in: state)
-                            state.markDead(old, bytes: state.recordSize(at: old))
+                            noteDead(old)
+                            unsafe state.pointee.markDead(old, bytes: SharedState.recordSize(in: state, at: old))
                         }
                         results.append(old != nil)
                     case .delete:
                         // `remove` reads the whole chain before it changes anything.
                         let old = try index.remove(hash: hash) { (candidate) throws(PogrebError) -> Bool in
-                            try unsafe state.recordHasKey(candidate, key: key)
+                            try unsafe SharedState.recordHasKey(in: state, candidate, key: key)
                         }
                         guard let old else {
                             results.append(false)
                             continue
                         }
                         changed = true
-                        noteDead(old, in: state)
-                        state.markDead(old, bytes: state.recordSize(at: old))
+                        noteDead(old)
+                        unsafe state.pointee.markDead(old, bytes: SharedState.recordSize(in: state, at: old))
                         unsafe Record.append(
                             kind: .delete, flags: flags, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0),
-                            to: &state.buffer)
+                            to: &state.pointee.buffer)
                         let size = Int64(Record.size(keyLength: key.count, valueLength: 0))
                         active.size += size
                         active.deadBytes += size  // a tombstone is garbage from the start
@@ -188,9 +193,9 @@ extension Database {
                     }
                 }
                 if batch && written > 0 {
-                    let before = state.buffer.count
-                    Record.appendCommit(count: records, to: &state.buffer)
-                    let size = Int64(state.buffer.count - before)
+                    let before = unsafe state.pointee.buffer.count
+                    unsafe Record.appendCommit(count: records, to: &state.pointee.buffer)
+                    let size = unsafe Int64(state.pointee.buffer.count - before)
                     active.size += size
                     active.deadBytes += size
                     written += Int(size)
@@ -200,7 +205,7 @@ extension Database {
                     // Undo what the batch applied: readers never see part of it, and nothing is
                     // left in doubt, so nothing latches (as when the first probe fails).
                     index.rollBack()
-                    state.buffer.removeSubrange(bufferCount...)
+                    unsafe state.pointee.buffer.removeSubrange(bufferCount...)
                     active.size = activeSize
                     for (segment, deadBytes) in deadBefore.values { segment.deadBytes = deadBytes }
                 } else if changed {

@@ -65,7 +65,7 @@ struct SharedState: @unchecked Sendable {
                 }
                 // A bad header, or a record that runs past the mapping: withRecord says which.
             }
-            let found: R? = try unsafe state.pointee.withRecord(at: address, verify: verify) {
+            let found: R? = try unsafe SharedState.withRecord(in: state, at: address, verify: verify) {
                 (header, record) throws(PogrebError) -> R? in
                 guard unsafe matches(header, record, key) else { return nil }
                 return try unsafe body((header, record))

@@ -26,8 +26,10 @@
     /// overflow links of the format can never name.
     private static let emptyKey = UInt64.max
 
+    /// An empty table; it shares one empty storage with every other empty table, so making one
+    /// allocates nothing (the writer makes one for every put, as a placeholder index).
     init() {
-        self.init(storage: Storage(capacity: 16))
+        self.init(storage: Storage.empty)
     }
 
     private init(storage: Storage) {
@@ -79,7 +81,7 @@
             }
             if key == Self.emptyKey {
                 unsafe keys[i] = id.rawValue
-                unsafe values[i] = bucket
+                unsafe (values + i).initialize(to: bucket)
                 count += 1
                 storage.count = count
                 return
@@ -106,7 +108,7 @@
             let stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j)
             if !stays {
                 unsafe keys[hole] = key
-                unsafe values[hole] = values[j]
+                unsafe (values + hole).initialize(to: values[j])
                 hole = j
             }
         }
@@ -135,7 +137,7 @@
     /// Makes the storage this value's own (copying it when shared), twice as large when `growing`.
     private mutating func makeUnique(growing: Bool) {
         if !growing && isKnownUniquelyReferenced(&storage) { return }
-        let capacity = growing ? (mask + 1) * 2 : mask + 1
+        let capacity = growing ? max(16, (mask + 1) * 2) : mask + 1
         let fresh = Storage(capacity: capacity)
         var i = 0
         let newMask = capacity - 1
@@ -145,7 +147,7 @@
                 var j = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & newMask
                 while unsafe fresh.keys[j] != Self.emptyKey { j = (j + 1) & newMask }
                 unsafe fresh.keys[j] = key
-                unsafe fresh.values[j] = values[i]
+                unsafe (fresh.values + j).initialize(to: values[i])
             }
             i += 1
         }
@@ -154,7 +156,14 @@
     }
 
     /// The cells, owned by one object so that copies of the table can share them.
-    private final class Storage {
+    @safe private final class Storage: @unchecked Sendable {
+        // @unchecked Sendable: only ``empty`` is ever shared between threads, and it is never
+        // changed (a table changes its storage only when it holds the only reference to it, and
+        // every table also refers to `empty` from the static). Any other storage belongs to the
+        // tables that copy-on-write lets share it, under the engine's locks.
+        /// The storage of every empty table: one empty cell.
+        static let empty = Storage(capacity: 1)
+
         let capacity: Int
         let keys: UnsafeMutablePointer<UInt64>
         let values: UnsafeMutablePointer<Bucket>
@@ -164,13 +173,13 @@
             self.capacity = capacity
             unsafe keys = .allocate(capacity: capacity)
             unsafe keys.initialize(repeating: DirtyBuckets.emptyKey, count: capacity)
+            // Left uninitialized: a cell's value is initialized when its key is set, and `Bucket`
+            // is a trivial type (plain words), so nothing needs deinitializing.
             unsafe values = .allocate(capacity: capacity)
-            unsafe values.initialize(repeating: Bucket(), count: capacity)
         }
 
         deinit {
             unsafe keys.deallocate()
-            unsafe values.deinitialize(count: capacity)
             unsafe values.deallocate()
         }
     }

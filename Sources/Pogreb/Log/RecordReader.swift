@@ -7,18 +7,31 @@ extension SharedState {
     /// lengths against the segment and, when `verify` is set, its checksum.
     ///
     /// Reads through the segment's mapping when it has one, from the write buffer for bytes not
-    /// yet flushed, and with `pread` otherwise (one call for records up to 4 KiB).
+    /// yet flushed, and with `pread` otherwise (one call for records up to 1 KiB).
     /// - Throws: `corrupted` naming the segment file and offset when the address or the record
     ///   is bad.
     func withRecord<R>(
         at address: UInt64, verify: Bool,
         _ body: (Record.Header, UnsafeRawBufferPointer) throws(PogrebError) -> R
     ) throws(PogrebError) -> R {
-        let fileNumber = layout.fileNumber(of: address)
-        let offset = layout.offset(of: address)
+        // Through a pointer: a method that used `self` directly was given a copy of the state,
+        // retaining every object in it, on every call (callgrind of a W1 load: a tenth of its
+        // instructions were those copies, from the writer's key checks and bucket splits).
+        try unsafe withUnsafePointer(to: self) { (state) throws(PogrebError) -> R in
+            try unsafe SharedState.withRecord(in: state, at: address, verify: verify, body)
+        }
+    }
+
+    /// ``withRecord(at:verify:_:)`` for the state at `state`, read in place.
+    static func withRecord<R>(
+        in state: UnsafePointer<SharedState>, at address: UInt64, verify: Bool,
+        _ body: (Record.Header, UnsafeRawBufferPointer) throws(PogrebError) -> R
+    ) throws(PogrebError) -> R {
+        let fileNumber = unsafe state.pointee.layout.fileNumber(of: address)
+        let offset = unsafe state.pointee.layout.offset(of: address)
         // Fast path: the record lies inside the segment's mapping. Plain values only, so no
         // reference count is touched (two reader threads would fight over its cache line).
-        let (base, mapped) = unsafe segments.mapped(fileNumber)
+        let (base, mapped) = unsafe state.pointee.segments.mapped(fileNumber)
         if let base = unsafe base, offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= Int64(mapped)
         {
             let start = Int(offset)
@@ -26,15 +39,27 @@ extension SharedState {
             if case .success(let header) = unsafe Record.decodeHeader(bytes, available: mapped - start) {
                 let record = unsafe UnsafeRawBufferPointer(rebasing: bytes[0..<header.totalSize])
                 if verify, unsafe !Record.checksumMatches(record, header: header) {
+                    let name = unsafe state.pointee.segments[fileNumber]?.name
                     throw PogrebError.corrupted(
-                        file: segments[fileNumber]?.name ?? "segment file number \(fileNumber)", offset: offset,
-                        "record checksum mismatch")
+                        file: name ?? "segment file number \(fileNumber)", offset: offset, "record checksum mismatch")
                 }
                 return try unsafe body(header, record)
             }
             // A bad header, or a record that runs past the mapping: the checks below say which.
         }
-        guard let segment = segments[fileNumber] else {
+        return try unsafe withRecordOutsideMapping(in: state, at: address, verify: verify, body)
+    }
+
+    /// ``withRecord(in:at:verify:_:)`` for a record that is not wholly inside its segment's
+    /// mapping: from the write buffer, a partial mapping or `pread`, or a typed error.
+    @inline(never)
+    private static func withRecordOutsideMapping<R>(
+        in state: UnsafePointer<SharedState>, at address: UInt64, verify: Bool,
+        _ body: (Record.Header, UnsafeRawBufferPointer) throws(PogrebError) -> R
+    ) throws(PogrebError) -> R {
+        let fileNumber = unsafe state.pointee.layout.fileNumber(of: address)
+        let offset = unsafe state.pointee.layout.offset(of: address)
+        guard let segment = unsafe state.pointee.segments[fileNumber] else {
             throw PogrebError(
                 .corrupted,
                 "the index points to segment file number \(fileNumber), which does not exist. Run `pogreb repair` "
@@ -50,9 +75,9 @@ extension SharedState {
                     + "the index from the log (reopening does not).")
         }
         let available = Int(segment.size - offset)
-        if let active, active === segment, offset >= bufferStart {
-            let start = Int(offset - bufferStart)
-            return try unsafe buffer.withBytes { (all) throws(PogrebError) -> R in
+        if let active = unsafe state.pointee.active, active === segment, unsafe offset >= state.pointee.bufferStart {
+            let start = unsafe Int(offset - state.pointee.bufferStart)
+            return try unsafe state.pointee.buffer.withBytes { (all) throws(PogrebError) -> R in
                 try unsafe SharedState.check(
                     UnsafeRawBufferPointer(rebasing: all[start...]), available: all.count - start, verify: verify,
                     segment: segment, offset: offset, body)
@@ -74,12 +99,21 @@ extension SharedState {
                 }
             }
         }
-        // pread: one read of up to 4 KiB, a second when the record is larger.
-        let firstRead = min(available, 4096)
-        var bytes = [UInt8](repeating: 0, count: firstRead)
-        let got = try unsafe bytes.withMutableBytes { (buffer) throws(PogrebError) -> Int in
-            try unsafe segment.file.read(into: buffer, at: offset)
+        // pread: one read of up to 1 KiB (enough for the header and key that the writer's checks
+        // need, and for small records whole), a second when the record is larger. The buffer
+        // is not zeroed first: only the bytes the read returned are used.
+        let firstRead = min(available, 1024)
+        var readError: PogrebError?
+        var bytes = unsafe [UInt8](unsafeUninitializedCapacity: firstRead) { buffer, initialized in
+            do throws(PogrebError) {
+                initialized = try unsafe segment.file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+            } catch {
+                readError = error
+                initialized = 0
+            }
         }
+        if let readError { throw readError }
+        let got = bytes.count
         if got < Record.headerSize {
             throw PogrebError.corrupted(file: segment.name, offset: offset, "the file ends inside a record header")
         }
@@ -121,9 +155,19 @@ extension SharedState {
         return try unsafe body(header, record)
     }
 
-    /// Whether the record at `address` holds `key`.
+    /// Whether the record at `address` holds `key` (any kind but a batch commit).
     func recordHasKey(_ address: UInt64, key: UnsafeRawBufferPointer) throws(PogrebError) -> Bool {
-        try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
+        try unsafe withUnsafePointer(to: self) { (state) throws(PogrebError) -> Bool in
+            try unsafe SharedState.recordHasKey(in: state, address, key: key)
+        }
+    }
+
+    /// ``recordHasKey(_:key:)`` for the state at `state`, read in place (the writer's form: a
+    /// method on the state would copy it, retaining everything in it, for every record it checks).
+    static func recordHasKey(
+        in state: UnsafePointer<SharedState>, _ address: UInt64, key: UnsafeRawBufferPointer
+    ) throws(PogrebError) -> Bool {
+        try unsafe withRecord(in: state, at: address, verify: false) { (header, record) throws(PogrebError) -> Bool in
             guard header.keyLength == key.count, header.kind != .commit else { return false }
             return unsafe RawBytes.equal(
                 UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
@@ -131,23 +175,40 @@ extension SharedState {
         }
     }
 
-    /// The seeded hashes of the keys of the records at `addresses`: every mapped record is
-    /// prefetched first (`__builtin_prefetch`), so the cache misses overlap.
+    /// The seeded hashes of the keys of the records at `addresses`, in order (for a bucket split;
+    /// every record is prefetched first, so their loads overlap).
     func hashesOfRecords(at addresses: [UInt64]) throws(PogrebError) -> [UInt64] {
-        for address in addresses { prefetchRecord(at: address) }
+        try unsafe withUnsafePointer(to: self) { (state) throws(PogrebError) -> [UInt64] in
+            try unsafe SharedState.hashesOfRecords(in: state, at: addresses)
+        }
+    }
+
+    /// ``hashesOfRecords(at:)`` for the state at `state`, read in place.
+    static func hashesOfRecords(
+        in state: UnsafePointer<SharedState>, at addresses: [UInt64]
+    ) throws(PogrebError)
+        -> [UInt64]
+    {
+        for address in addresses { unsafe prefetchRecord(at: address, in: state) }
         var hashes: [UInt64] = []
         hashes.reserveCapacity(addresses.count)
-        for address in addresses { hashes.append(try hashOfRecord(at: address)) }
+        let seed = unsafe state.pointee.hashSeed
+        for address in addresses {
+            hashes.append(
+                try unsafe withRecord(in: state, at: address, verify: false) {
+                    (header, record) throws(PogrebError) -> UInt64 in
+                    unsafe XXH3.hash64(
+                        UnsafeRawBufferPointer(
+                            rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
+                        seed: seed)
+                })
+        }
         return hashes
     }
 
     /// The seeded hash of the key of the record at `address`.
     func hashOfRecord(at address: UInt64) throws(PogrebError) -> UInt64 {
-        try unsafe withRecord(at: address, verify: false) { (header, record) throws(PogrebError) -> UInt64 in
-            unsafe XXH3.hash64(
-                UnsafeRawBufferPointer(rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]),
-                seed: hashSeed)
-        }
+        try hashesOfRecords(at: [address])[0]
     }
 
     /// Adds dead bytes to the segment that holds `address`.
@@ -159,7 +220,12 @@ extension SharedState {
 
     /// The size of the record at `address`, for dead-byte accounting (0 when unreadable).
     func recordSize(at address: UInt64) -> Int64 {
-        unsafe (try? withRecord(at: address, verify: false) { header, _ in Int64(header.totalSize) }) ?? 0
+        unsafe withUnsafePointer(to: self) { unsafe SharedState.recordSize(in: $0, at: address) }
+    }
+
+    /// ``recordSize(at:)`` for the state at `state`, read in place.
+    static func recordSize(in state: UnsafePointer<SharedState>, at address: UInt64) -> Int64 {
+        unsafe (try? withRecord(in: state, at: address, verify: false) { header, _ in Int64(header.totalSize) }) ?? 0
     }
 
     /// Prefetches the first cache line of the record at `address` when it is mapped.
