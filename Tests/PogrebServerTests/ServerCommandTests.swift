@@ -138,7 +138,12 @@ struct ServerCommandTests {
             } else {
                 Issue.record("COMMAND did not answer an array")
             }
-            #expect(try h.call("CONFIG", "GET", "save") == .array([]))
+            #expect(try h.call("CONFIG", "GET", "save") == .array([.text("save"), .text("")]))
+            #expect(
+                try h.call("CONFIG", "GET", "APPEND*")
+                    == .array([.text("appendonly"), .text("no"), .text("appendfsync"), .text("everysec")]))
+            #expect(try h.call("CONFIG", "GET", "nothing") == .array([]))
+            #expect(try h.call("CONFIG", "SET", "save", "").isError)
             #expect(try h.call("QUIT") == .ok)
             #expect(!h.channel.isActive)
             try h.close()
