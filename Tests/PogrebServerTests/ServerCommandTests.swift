@@ -284,3 +284,16 @@ struct ServerCommandTests {
         #expect(m("*a*b*c*", "xxaxxbxxcxx"))
     }
 }
+
+@Suite("Server INFO formatting")
+struct InfoFormattingTests {
+    @Test("INFO's two-decimal numbers never trap, whatever the engine reports")
+    func formatTwoDecimals() {
+        #expect(String(format2: 0.5) == "0.50")
+        #expect(String(format2: 12.345) == "12.35")
+        #expect(String(format2: 0.05) == "0.05")
+        #expect(String(format2: .nan) == "0.00")
+        #expect(String(format2: .infinity) == "0.00")
+        #expect(String(format2: 1e300) == "0.00")
+    }
+}
