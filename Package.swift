@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "PogrebFoundation", targets: ["PogrebFoundation"]),
         // The benchmark data of docs/WORKLOADS.md, for the tool, the tests and the Benchmarks package.
         .library(name: "PogrebWorkload", targets: ["PogrebWorkload"]),
+        // The limit table, the yardstick `pogreb bench` and `compare` measure lookups against.
+        .library(name: "PogrebLimitTable", targets: ["CPogrebLimitTable"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,11 +59,16 @@ let package = Package(
             swiftSettings: [.strictMemorySafety()]
         ),
 
+        // The limit table: an in-memory open-addressing hash table in C that does only what a
+        // point lookup must (one slot read, one record read), so that `pogreb bench` and `compare`
+        // can say how close the engine comes to what the memory allows. Not used by the engine.
+        .target(name: "CPogrebLimitTable"),
+
         // The command-line tool; the product and binary are named `pogreb`.
         .executableTarget(
             name: "PogrebTool",
             dependencies: [
-                "Pogreb", "PogrebWorkload", "PogrebServer",
+                "Pogreb", "PogrebWorkload", "PogrebServer", "CPogrebLimitTable",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,6 +107,20 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer targets (Fuzz/, scripts/fuzz.sh), declared only when POGREB_FUZZ=1: the script
+// sets it and builds them with `-sanitize=fuzzer` into .build-fuzz, so the normal build never
+// compiles them. They are in this package, not in a nested one like Benchmarks/, because they
+// call the decoders (`package` access, which reaches no other package) and the test support's
+// memory file system.
+if Context.environment["POGREB_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "CPogrebFuzzDriver", path: "Fuzz/Sources/CPogrebFuzzDriver"),
+        .executableTarget(
+            name: "PogrebFuzz", dependencies: ["Pogreb", "PogrebTestSupport", "CPogrebFuzzDriver"],
+            path: "Fuzz/Sources/PogrebFuzz"),
+    ]
+}
 
 for target in package.targets where [.executable, .test, .regular].contains(target.type) {
     var settings = target.swiftSettings ?? []

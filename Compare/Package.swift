@@ -18,13 +18,13 @@ let package = Package(
         .systemLibrary(name: "CLevelDB", path: "Sources/CLevelDB", providers: [.apt(["libleveldb-dev"])]),
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // The limit table: an in-memory open-addressing hash table, written here in C.
-        .target(name: "CLimitTable", path: "Sources/CLimitTable", cSettings: [.unsafeFlags(["-O3"])]),
         .executableTarget(
             name: "Compare",
             dependencies: [
-                "CLMDB", "CLevelDB", "CSQLite", "CLimitTable",
+                "CLMDB", "CLevelDB", "CSQLite",
                 .product(name: "Pogreb", package: "swift-pogreb"),
+                // The limit table lives in the main package, which `pogreb bench` also measures against.
+                .product(name: "PogrebLimitTable", package: "swift-pogreb"),
                 .product(name: "PogrebWorkload", package: "swift-pogreb"),
             ],
             path: "Sources/Compare"

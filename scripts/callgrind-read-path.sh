@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Counts the instructions of the read path's hit and the reference counting on it, with
 # valgrind's callgrind (instruction counts do not depend on the machine's load):
-#   scripts/callgrind-read-path.sh [KEYS] [ROUNDS]      (defaults 100000 and 2)
+#   scripts/callgrind-read-path.sh [KEYS] [ROUNDS] [clean|dirty]   (defaults 100000, 2, clean)
 # Builds a small release program beside a temporary database of KEYS keys (16-byte keys,
 # 100-byte values), runs ROUNDS × KEYS `withValue` hits under callgrind, and prints the
 # instructions inside `Database.lendValue` per hit and the `swift_retain`/`swift_release` calls
 # made from the hit path's functions (lendValue, withCurrentRecord, withRecord, withReadAccess,
 # the probe, the bucket read, the counter shard), which should be 0.
+# `dirty` opens the database for writing and first puts KEYS/10 new keys, so that most buckets
+# the hits read are changed since the last checkpoint and come from the index's table of changed
+# buckets (DirtyBuckets) instead of the mapping.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 keys="${1:-100000}"
 rounds="${2:-2}"
+mode="${3:-clean}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/probe/Sources/probe"
@@ -39,8 +43,12 @@ if arguments[1] == "load" {
     try db.close()
 } else {
     var options = Options()
-    options.readOnly = true
+    options.readOnly = arguments[5] != "dirty"
     let db = try Database.open(at: arguments[2], options: options)
+    if arguments[5] == "dirty" {
+        let value = [UInt8](repeating: 8, count: 100)
+        for i in n..<(n + n / 10) { try db.put(key(i), value) }
+    }
     let keys = (0..<n).map(key)
     var total = 0
     for round in 0..<Int(arguments[4])! {
@@ -55,11 +63,11 @@ binary="$work/probe.stripped"
 cp "$work/probe/.build/release/probe" "$binary"
 strip --strip-debug "$binary"  # callgrind cannot read the DWARF 5 the toolchain emits
 "$binary" load "$work/db" "$keys"
-valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$binary" get "$work/db" "$keys" "$rounds" 2>/dev/null
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$binary" get "$work/db" "$keys" "$rounds" "$mode" 2>/dev/null
 hits=$((keys * rounds))
 inclusive=$(callgrind_annotate --inclusive=yes "$work/cg.out" 2>/dev/null | swift demangle --simplified \
     | awk '/:Database\.lendValue\(rawKey:_:\) / && !found { gsub(",", "", $1); found = $1 } END { print found }')
-echo "withValue hits: $hits; instructions inside Database.lendValue: $inclusive ($((inclusive / hits)) a hit)"
+echo "withValue hits ($mode): $hits; instructions inside Database.lendValue: $inclusive ($((inclusive / hits)) a hit)"
 callgrind_annotate --tree=caller "$work/cg.out" 2>/dev/null | swift demangle --simplified >"$work/tree.txt"
 arc=$(awk 'BEGIN { RS = "" } /\*  \?\?\?:swift_(retain|release) \[/' "$work/tree.txt" \
     | awk '/< .*(lendValue|withValueRethrowing|withCurrentRecord|withRecord|withReadAccess|Probe|bucket\(|withShard)/ {

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Formatting (.swift-format: 4 spaces, 120 columns): any finding fails the run. `swift format
 # format -i -r Sources Tests Benchmarks/Benchmarks Compare/Sources Compare/Package.swift Package.swift` fixes what it can.
-swift format lint --strict -r Sources Tests Benchmarks/Benchmarks Compare/Sources Compare/Package.swift Package.swift
+swift format lint --strict -r Sources Tests Benchmarks/Benchmarks Compare/Sources Compare/Package.swift Package.swift Fuzz/Sources
 swift build --build-tests
 swift test --skip-build
 # The concurrency suites again under ThreadSanitizer (a build of their own, .build-tsan): any

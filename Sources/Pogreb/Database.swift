@@ -183,7 +183,7 @@ public final class Database: Sendable {
                         for segment in state.segments.values { segment.region = nil }
                         state.index.mainRegion = nil
                         state.index.overflowRegion = nil
-                        state.index.dirty = [:]
+                        state.index.dirty = DirtyBuckets()
                         state.buffer = []
                         return files
                     }

@@ -5,7 +5,10 @@ import Synchronization
 /// The read workloads a child can run after opening a loaded database, in the order they run.
 let readWorkloads = ["W2", "W2v", "W2m", "W3"]
 /// Every workload id `--workloads` accepts.
-let knownWorkloads = ["W1"] + readWorkloads + ycsbWorkloads
+let knownWorkloads = ["W1"] + readWorkloads + ["W7"] + ycsbWorkloads
+
+/// W7's puts in each of its two runs (docs/WORKLOADS.md: 20 000).
+let durablePutCount = 20_000
 
 /// The work of one child process: `W1` (load a fresh database), a comma list of read workloads
 /// (open the database the previous child loaded and read it), `Yload` (load the YCSB records) or
@@ -15,6 +18,8 @@ func runChild<E: Engine>(_ engine: E.Type, workloads: [String], n: Int, dir: Str
     do throws(CompareError) {
         if workloads == ["W1"] {
             report.measurements.append(try load(engine, n: n, dir: dir))
+        } else if workloads == ["W7"] {
+            report.measurements = try durablePuts(engine, count: durablePutCount, dir: dir)
         } else if workloads == ["Yload"] {
             report.measurements.append(try loadYCSB(engine, n: n, dir: dir))
         } else if workloads.count == 1, ycsbWorkloads.contains(workloads[0]) {

@@ -44,6 +44,12 @@ final class Comparison {
                     }
                 }
                 removeTree(dir)
+                if arguments.workloads.contains("W7"), engineType(named: engine)?.onDisk == true {
+                    let durable = "\(root)/\(engine)-\(run)-w7"
+                    try refuseExisting(durable)
+                    defer { removeTree(durable) }
+                    if let result = child(engine, "W7", dir: durable, run: run) { measurements += result }
+                }
                 let mixes = arguments.workloads.filter { ycsbWorkloads.contains($0) }
                 if !mixes.isEmpty, engineType(named: engine)?.concurrentWrites == true {
                     let ycsb = "\(root)/\(engine)-\(run)-ycsb"

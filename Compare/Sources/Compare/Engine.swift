@@ -18,6 +18,10 @@ protocol Engine: AnyObject {
     /// Opens the database that ``load(path:order:valueSize:fill:)`` made, for reads and writes from
     /// several threads (the YCSB mixes).
     static func openForWrites(path: String, n: Int) throws(CompareError) -> Self
+    /// Creates an empty database at `path` (a directory that does not exist yet) whose readers' `put`
+    /// is durable when it returns (W7), with the peer settings of docs/WORKLOADS.md; nil for an
+    /// engine without files.
+    static func createDurable(path: String) throws(CompareError) -> Self?
     /// Opens the database that ``load(path:order:)`` made, for reads.
     static func openForReads(path: String, n: Int) throws(CompareError) -> Self
     associatedtype ReaderType: Reader
@@ -43,6 +47,7 @@ protocol Reader: AnyObject {
 
 extension Engine {
     static var concurrentWrites: Bool { true }
+    static func createDurable(path: String) throws(CompareError) -> Self? { nil }
 }
 
 extension Reader {

@@ -13,14 +13,16 @@ struct Report {
     let seconds: Double
 
     static let rows = [
-        "W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3", "YA", "YB", "YC", "YF",
+        "W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3", "W7", "W7 4 threads", "YA1", "YA",
+        "YB", "YC", "YF",
     ]
     static let rowTitles = [
         "W1": "W1 load (put, sync, close)", "W2": "W2 get, 1 thread", "W2 2 threads": "W2 get, 2 threads",
         "W2 warm": "W2 get, 1 thread, warm", "W2 withValue": "W2 lent (withValue)",
         "W2 get(many:)": "W2 batched (get(many:))", "W3": "W3 get, absent keys",
-        "YA": "YCSB-A 50/50, 2 threads", "YB": "YCSB-B 95/5, 2 threads", "YC": "YCSB-C reads, 2 threads",
-        "YF": "YCSB-F RMW, 2 threads",
+        "W7": "W7 durable puts, 1 thread", "W7 4 threads": "W7 durable puts, 4 threads",
+        "YA1": "YCSB-A 50/50, 1 thread", "YA": "YCSB-A 50/50, 2 threads", "YB": "YCSB-B 95/5, 2 threads",
+        "YC": "YCSB-C reads, 2 threads", "YF": "YCSB-F RMW, 2 threads",
     ]
     static let us = PogrebEngine.name
 
@@ -165,7 +167,8 @@ struct Report {
             lines.append("each engine's own ratios, taken within each run: median")
             for (title, over, under) in [
                 ("W2 2 threads / 1 thread", "W2 2 threads", "W2"), ("W2 lent / get", "W2 withValue", "W2"),
-                ("W2 batched / get", "W2 get(many:)", "W2"),
+                ("W2 batched / get", "W2 get(many:)", "W2"), ("W7 4 threads / 1 thread", "W7 4 threads", "W7"),
+                ("YA 2 threads / 1 thread", "YA", "YA1"),
             ] {
                 var line = pad(title, first)
                 var any = false

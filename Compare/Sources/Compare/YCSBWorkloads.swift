@@ -2,8 +2,9 @@ import Glibc
 import PogrebWorkload
 import Synchronization
 
-/// The YCSB workload ids `--workloads` accepts: `YA`, `YB`, `YC`, `YF` (see ``YCSBData``).
-let ycsbWorkloads = ["YA", "YB", "YC", "YF"]
+/// The YCSB workload ids `--workloads` accepts: `YA1` (YCSB-A on one thread, for the ratio of two threads
+/// to one), `YA`, `YB`, `YC`, `YF` (see ``YCSBData``).
+let ycsbWorkloads = ["YA1", "YA", "YB", "YC", "YF"]
 
 /// `Yload`: the YCSB records (1 KiB values, version 0) in a new database, one sync, close.
 func loadYCSB<E: Engine>(_ engine: E.Type, n: Int, dir: String) throws(CompareError) -> Measurement {
@@ -21,13 +22,15 @@ func loadYCSB<E: Engine>(_ engine: E.Type, n: Int, dir: String) throws(CompareEr
 }
 
 /// One YCSB mix (`YA` …) on the database `Yload` made (and earlier mixes changed): N operations over
-/// 2 threads, every read checked, then close and the space on disk over the live data.
+/// 2 threads (`YA1`: one thread), every read checked, then close and the space on disk over the live data.
 func runYCSB<E: Engine>(_ engine: E.Type, mix id: String, n: Int, dir: String) throws(CompareError) -> Measurement {
-    guard let mix = YCSBData.mixes[String(id.dropFirst())] else { throw CompareError("unknown YCSB mix \(id)") }
+    guard let mix = YCSBData.mixes[String(id.dropFirst().prefix(1))] else {
+        throw CompareError("unknown YCSB mix \(id)")
+    }
     let records = YCSBData.records(n)
     let zipfian = Zipfian(items: records)
     let db = UncheckedSendable(try E.openForWrites(path: dir, n: n))
-    let threads = YCSBData.threads
+    let threads = id.hasSuffix("1") ? 1 : YCSBData.threads
     let collected = Mutex<[(Outcome, [UInt32])]>([])
     let ready = Barrier(threads)
     runOnThreads(threads) { t in

@@ -75,7 +75,7 @@ extension Database {
     }
 
     func makeCheckpoint(state: borrowing SharedState, sequence: UInt64, nextSequence: UInt64) -> Checkpoint {
-        let changed = state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) }
+        let changed = state.index.dirty.sortedByID()
         let segments = state.segments.values.sorted { $0.sequence < $1.sequence }.map {
             Checkpoint.SegmentEntry(
                 sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)

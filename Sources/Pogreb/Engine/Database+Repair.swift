@@ -158,7 +158,7 @@ extension Database {
             segments: segments.map {
                 .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
             },
-            changedBuckets: state.index.dirty.sorted { $0.key < $1.key }.map { (id: $0.key, bucket: $0.value) })
+            changedBuckets: state.index.dirty.sortedByID())
         let temporaries = [DatabaseFiles.indexTemporary, DatabaseFiles.overflowTemporary, DatabaseFiles.creating]
         do throws(PogrebError) {
             for name in temporaries { try fileSystem.remove(name) }  // left by an interrupted repair

@@ -14,23 +14,23 @@
 /// In memory the checksum bits (the top half of word 7) are always zero: a reader clears them
 /// once it has checked them, and ``append(to:id:)`` computes them anew whenever a bucket is
 /// written, so every writer stores a bucket with its checksum.
-struct Bucket: Equatable, Sendable {
-    static let size = 64
-    static let slotCount = 7
+package struct Bucket: Equatable, Sendable {
+    package static let size = 64
+    package static let slotCount = 7
     static let addressMask: UInt64 = (1 << 48) - 1
 
-    var words: InlineArray<8, UInt64>
+    package var words: InlineArray<8, UInt64>
 
-    init() { words = InlineArray(repeating: 0) }
+    package init() { words = InlineArray(repeating: 0) }
 
-    init(words: InlineArray<8, UInt64>) { self.words = words }
+    package init(words: InlineArray<8, UInt64>) { self.words = words }
 
-    static func == (lhs: Bucket, rhs: Bucket) -> Bool {
+    package static func == (lhs: Bucket, rhs: Bucket) -> Bool {
         for i in 0..<8 where lhs.words[i] != rhs.words[i] { return false }
         return true
     }
 
-    @inline(__always) func slot(_ i: Int) -> UInt64 { words[i] }
+    @inline(__always) package func slot(_ i: Int) -> UInt64 { words[i] }
     @inline(__always) mutating func setSlot(_ i: Int, _ value: UInt64) { words[i] = value }
 
     /// The largest overflow bucket number a bucket can link to (the link is 32 bits).
@@ -39,13 +39,13 @@ struct Bucket: Equatable, Sendable {
     static let nextMask = maxOverflowNumber
 
     /// The next overflow bucket's number, 0 when this is the last of its chain.
-    var next: UInt64 {
+    package var next: UInt64 {
         get { words[7] & Bucket.nextMask }
         set { words[7] = newValue & Bucket.nextMask }
     }
 
     /// The number of occupied slots (they are packed at the front).
-    var occupied: Int {
+    package var occupied: Int {
         for i in 0..<Bucket.slotCount where words[i] == 0 { return i }
         return Bucket.slotCount
     }
@@ -58,7 +58,7 @@ struct Bucket: Equatable, Sendable {
     @inline(__always) static func tag(ofHash hash: UInt64) -> UInt16 { UInt16(truncatingIfNeeded: hash >> 48) }
 
     /// The 64 bytes stored for the bucket `id`, with its checksum.
-    func encoded(id: BucketID) -> [UInt8] {
+    package func encoded(id: BucketID) -> [UInt8] {
         var writer = ByteWriter(capacity: Bucket.size)
         append(to: &writer, id: id)
         return writer.bytes
@@ -81,7 +81,7 @@ struct Bucket: Equatable, Sendable {
 
     /// Decodes the 64 bytes stored for bucket `id` and checks their checksum.
     /// - Throws: `corrupted`, naming the reader's file and the bucket's offset, on a mismatch.
-    static func decode(_ reader: inout ByteReader, id: BucketID) throws(PogrebError) -> Bucket {
+    package static func decode(_ reader: inout ByteReader, id: BucketID) throws(PogrebError) -> Bucket {
         let start = reader.offset
         let bytes = try reader.take(Bucket.size, "\(id)")
         var bucket = Bucket()

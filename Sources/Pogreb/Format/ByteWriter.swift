@@ -32,20 +32,20 @@ struct ByteWriter {
 ///
 /// Every read throws ``PogrebError/Code/corrupted`` naming `file` and the absolute offset when the
 /// bytes run out: a decoder never traps on what it was given.
-struct ByteReader {
+package struct ByteReader {
     let bytes: [UInt8]
     private(set) var position: Int
     let file: String
     let baseOffset: Int64
 
-    init(_ bytes: [UInt8], file: String, baseOffset: Int64 = 0) {
+    package init(_ bytes: [UInt8], file: String, baseOffset: Int64 = 0) {
         self.bytes = bytes
         self.position = 0
         self.file = file
         self.baseOffset = baseOffset
     }
 
-    var remaining: Int { bytes.count - position }
+    package var remaining: Int { bytes.count - position }
 
     private mutating func need(_ count: Int, _ what: String) throws(PogrebError) {
         guard count >= 0, remaining >= count else {
@@ -90,7 +90,7 @@ struct ByteReader {
     }
 
     /// The absolute offset of the next byte, for messages.
-    var offset: Int64 { baseOffset + Int64(position) }
+    package var offset: Int64 { baseOffset + Int64(position) }
 }
 
 extension UnsafeRawBufferPointer {

@@ -5,17 +5,17 @@ import CPogrebCRC32C
 /// Computed by `CPogrebCRC32C`: the SSE4.2 or ARMv8 CRC32 instructions when the CPU has them,
 /// a slicing-by-8 table otherwise. `checksum(b, continuing: checksum(a))` equals the checksum
 /// of `a` followed by `b`.
-enum CRC32C {
+package enum CRC32C {
     /// The CRC-32C of `bytes`, continuing `crc` (the result of an earlier call over the bytes
     /// that precede these; 0 to start).
     @inline(__always)
-    static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         unsafe c_pogreb_crc32c(crc, bytes.baseAddress, bytes.count)
     }
 
     /// The CRC-32C of `bytes`, continuing `crc`.
     @inline(__always)
-    static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
         unsafe bytes.withUnsafeBytes { raw in unsafe checksum(raw, continuing: crc) }
     }
 

@@ -21,34 +21,34 @@
 ///   u64 id (main bucket number, or 1<<63 | overflow bucket number), 64 bytes of bucket (with its
 ///   checksum, as in the index files)
 /// ```
-struct Checkpoint: Sendable {
-    struct SegmentEntry: Sendable, Equatable {
-        var sequence: UInt64
-        var fileNumber: UInt32
-        var size: Int64
-        var deadBytes: Int64
+package struct Checkpoint: Sendable {
+    package struct SegmentEntry: Sendable, Equatable {
+        package var sequence: UInt64
+        package var fileNumber: UInt32
+        package var size: Int64
+        package var deadBytes: Int64
     }
 
-    var sequence: UInt64
-    var bucketCount: UInt64
-    var overflowCount: UInt64
-    var freeHead: UInt64
-    var keyCount: UInt64
-    var positionSegment: UInt64
-    var positionOffset: Int64
-    var nextSegmentSequence: UInt64
-    var hashSeed: UInt64
-    var offsetBits: Int
-    var segments: [SegmentEntry]
-    var changedBuckets: [(id: BucketID, bucket: Bucket)]
+    package var sequence: UInt64
+    package var bucketCount: UInt64
+    package var overflowCount: UInt64
+    package var freeHead: UInt64
+    package var keyCount: UInt64
+    package var positionSegment: UInt64
+    package var positionOffset: Int64
+    package var nextSegmentSequence: UInt64
+    package var hashSeed: UInt64
+    package var offsetBits: Int
+    package var segments: [SegmentEntry]
+    package var changedBuckets: [(id: BucketID, bucket: Bucket)]
     /// The bucket section's CRC32C, as decoded (not used when encoding).
-    var bucketChecksum: UInt64 = 0
+    package var bucketChecksum: UInt64 = 0
     /// The number of changed buckets the metadata declares (set when decoding).
-    var declaredBucketCount = 0
+    package var declaredBucketCount = 0
 
     static func fileName(sequence: UInt64) -> String { "checkpoint-\(sequence & 1).pgc" }
 
-    func encoded(databaseID: [UInt8]) -> [UInt8] {
+    package func encoded(databaseID: [UInt8]) -> [UInt8] {
         var payload = ByteWriter(capacity: 128 + segments.count * 32 + changedBuckets.count * 72)
         payload.append(bucketCount)
         payload.append(overflowCount)
@@ -85,7 +85,7 @@ struct Checkpoint: Sendable {
     /// Decodes a checkpoint file, checking the header, the metadata's length and checksum, and,
     /// when `withBuckets` is set, the bucket section's length and checksum too (otherwise
     /// ``changedBuckets`` is empty). `read(offset, count)` supplies the file's bytes.
-    static func decode(
+    package static func decode(
         file: String, withBuckets: Bool, read: (Int64, Int) throws(PogrebError) -> [UInt8]
     ) throws(PogrebError) -> (header: FileHeader, checkpoint: Checkpoint) {
         let headerBytes = try read(0, FileHeader.size)

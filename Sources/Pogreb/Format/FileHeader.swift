@@ -25,14 +25,14 @@ package struct FileHeader: Equatable, Sendable {
     package static let size = 64
     static let currentVersion: UInt32 = 2
 
-    var kind: Kind
+    package var kind: Kind
     package var version: UInt32 = FileHeader.currentVersion
-    var databaseID: [UInt8]  // 16 bytes
+    package var databaseID: [UInt8]  // 16 bytes
     package var a: UInt64 = 0
-    var b: UInt64 = 0
-    var c: UInt64 = 0
+    package var b: UInt64 = 0
+    package var c: UInt64 = 0
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: FileHeader.size)
         writer.append(contentsOf: kind.magic)
         writer.append(version)

@@ -13,36 +13,37 @@
 /// Records follow each other with no padding. A reader checks the lengths against the limits and
 /// the end of the segment before it reads a byte of the body, then the checksum before it trusts
 /// any of it.
-enum Record {
-    static let headerSize = 12
+package enum Record {
+    package static let headerSize = 12
 
-    enum Kind: UInt8, Sendable {
+    package enum Kind: UInt8, Sendable {
         case put = 1
         case delete = 2
         case commit = 3
     }
 
-    struct Flags: OptionSet, Sendable {
-        let rawValue: UInt8
+    package struct Flags: OptionSet, Sendable {
+        package let rawValue: UInt8
+        package init(rawValue: UInt8) { self.rawValue = rawValue }
         static let batch = Flags(rawValue: 1)
         static let compactionCopy = Flags(rawValue: 2)
-        static let known: Flags = [.batch, .compactionCopy]
+        package static let known: Flags = [.batch, .compactionCopy]
     }
 
     /// The decoded fixed part of a record.
-    struct Header: Sendable {
-        var checksum: UInt32
-        var valueLength: Int
-        var keyLength: Int
-        var kind: Kind
-        var flags: Flags
-        var totalSize: Int { Record.headerSize + keyLength + valueLength }
+    package struct Header: Sendable {
+        package var checksum: UInt32
+        package var valueLength: Int
+        package var keyLength: Int
+        package var kind: Kind
+        package var flags: Flags
+        package var totalSize: Int { Record.headerSize + keyLength + valueLength }
     }
 
     static func size(keyLength: Int, valueLength: Int) -> Int { headerSize + keyLength + valueLength }
 
     /// Appends an encoded record to `buffer`.
-    static func append(
+    package static func append(
         kind: Kind, flags: Flags, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
         to buffer: inout [UInt8]
     ) {
@@ -76,7 +77,7 @@ enum Record {
         }
     }
 
-    enum HeaderProblem: Error {
+    package enum HeaderProblem: Error {
         /// Fewer than `headerSize` bytes remain.
         case truncated
         /// A field holds a value no writer produces.
@@ -85,7 +86,7 @@ enum Record {
 
     /// Decodes the 12-byte header at the start of `bytes` and checks its fields against the limits
     /// and against `available`, the number of bytes the segment holds from this record on.
-    static func decodeHeader(_ bytes: UnsafeRawBufferPointer, available: Int) -> Result<Header, HeaderProblem> {
+    package static func decodeHeader(_ bytes: UnsafeRawBufferPointer, available: Int) -> Result<Header, HeaderProblem> {
         guard bytes.count >= headerSize, available >= headerSize else { return .failure(.truncated) }
         let checksum = unsafe bytes.loadLE32(at: 0)
         let valueLength = Int(unsafe bytes.loadLE32(at: 4))
@@ -116,15 +117,15 @@ enum Record {
     }
 
     /// Whether the checksum stored in `record` (a whole record) matches its bytes.
-    static func checksumMatches(_ record: UnsafeRawBufferPointer, header: Header) -> Bool {
+    package static func checksumMatches(_ record: UnsafeRawBufferPointer, header: Header) -> Bool {
         unsafe CRC32C.checksum(UnsafeRawBufferPointer(rebasing: record[4..<header.totalSize])) == header.checksum
     }
 }
 
 /// The size limits of keys and values.
-enum Limits {
+package enum Limits {
     /// The largest key, in bytes.
-    static let maxKeySize = 65_535
+    package static let maxKeySize = 65_535
     /// The largest value, in bytes (512 MiB).
-    static let maxValueSize = 512 << 20
+    package static let maxValueSize = 512 << 20
 }

@@ -36,7 +36,7 @@
     var keyCount: UInt64
 
     /// Buckets changed since the last checkpoint, by id (see ``Checkpoint``).
-    var dirty: [BucketID: Bucket] = [:]
+    var dirty = DirtyBuckets()
     /// The database directory as shown in messages ("" when unknown): a damaged bucket is
     /// reported under it.
     var directory = ""
@@ -83,7 +83,7 @@
     /// call on a copy would retain the index's dictionary and regions on every lookup).
     @inline(__always)
     static func bucket(_ id: BucketID, in index: UnsafePointer<HashIndex>) throws(PogrebError) -> Bucket {
-        if unsafe !index.pointee.dirty.isEmpty, let changed = unsafe index.pointee.dirty[id] { return changed }
+        if let changed = unsafe index.pointee.dirty.bucket(id) { return changed }
         let number = id.number
         let base = unsafe id.isOverflow ? index.pointee.overflowBase : index.pointee.mainBase
         let mapped = unsafe id.isOverflow ? index.pointee.mappedOverflowCount : index.pointee.mappedMainCount

@@ -2,8 +2,8 @@
 ///
 /// Used by recovery, iteration, compaction and the verifier. Stops at the first record that does
 /// not check out and says why, so the caller decides between "torn tail" and "corrupted".
-struct SegmentScanner {
-    enum Stop: Equatable {
+package struct SegmentScanner {
+    package enum Stop: Equatable {
         /// The scan reached `end` exactly on a record boundary.
         case end
         /// The record at `offset` is cut short, malformed or fails its checksum.
@@ -12,12 +12,12 @@ struct SegmentScanner {
 
     let file: any StorageFile
     let end: Int64
-    private(set) var offset: Int64
+    package private(set) var offset: Int64
     private var buffer: [UInt8] = []
     private var bufferStart: Int64 = 0
     static let chunk = 4 << 20
 
-    init(file: any StorageFile, from offset: Int64, to end: Int64) {
+    package init(file: any StorageFile, from offset: Int64, to end: Int64) {
         self.file = file
         self.offset = offset
         self.end = end
@@ -41,7 +41,7 @@ struct SegmentScanner {
 
     /// Calls `body` with each good record's offset, header and bytes until the end or a bad
     /// record; `body` returns false to stop early (reported as `.end`).
-    mutating func scan(
+    package mutating func scan(
         verify: Bool = true, _ body: (Int64, Record.Header, UnsafeRawBufferPointer) throws(PogrebError) -> Bool
     ) throws(PogrebError) -> Stop {
         while offset < end {
@@ -87,7 +87,7 @@ struct SegmentScanner {
 /// either runs past the end of the file, or holds zeros from its start to the end of its sector,
 /// or has a readable header and a whole zero sector inside it. A bad record that shows none of
 /// these, with a valid record after it, is damage: a torn tail cannot make it.
-enum TailDamage: Equatable {
+package enum TailDamage: Equatable {
     /// Cut here: no valid record follows, or the damage is a hole a power cut leaves (`why`).
     case tornTail(why: String)
     /// Not a torn tail: a valid record starts at `nextRecord`.
@@ -104,7 +104,8 @@ enum TailDamage: Equatable {
     /// file from `offset` to `end` at most once in 1 MiB windows, and checksums candidate records
     /// (at most ``candidateBudget`` bytes, reading those that run past a window; past it, a header
     /// that decodes counts as a valid record, so the answer errs towards `damage`).
-    static func classify(file: any StorageFile, at offset: Int64, end: Int64) throws(PogrebError) -> TailDamage {
+    package static func classify(file: any StorageFile, at offset: Int64, end: Int64) throws(PogrebError) -> TailDamage
+    {
         guard let next = try nextRecord(in: file, after: offset, end: end) else {
             return .tornTail(why: "no valid record follows")
         }

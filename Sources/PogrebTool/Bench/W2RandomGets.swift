@@ -27,6 +27,14 @@ extension WorkloadRunner {
         let rss = Memory.status("VmRSS")
         let anon = Memory.status("RssAnon")
         try close(db)
+        // The limit table on the same lookups, after the engine's (W1's table, or one built now).
+        let limit: LimitTable
+        if let built = limitTable { limit = built } else { limit = try LimitTable(n: n) }
+        limitTable = nil
+        let limitGet = try limit.lookups(copy: true)
+        let limitLend = try limit.lookups(copy: false)
+        verifiedLookups += 2 * n
+        let ofLimit = { (seconds: Double, limit: Double) in "\(Format.fixed(limit / seconds, 2)) × the limit" }
 
         report.rows.append(BenchRow(id: "W2", what: "open (clean)", seconds: openSeconds))
         report.rows.append(
@@ -38,10 +46,19 @@ extension WorkloadRunner {
                 id: "W2", what: "get, random hits", threads: 2, ops: n, seconds: two.seconds,
                 note: "\(Format.fixed(one.seconds / two.seconds, 2)) × 1 thread"))
         report.rows.append(
-            BenchRow(id: "W2", what: "get, random hits (warm)", threads: 1, ops: n, seconds: warm.seconds))
+            BenchRow(
+                id: "W2", what: "get, random hits (warm)", threads: 1, ops: n, seconds: warm.seconds,
+                note: ofLimit(warm.seconds, limitGet)))
         report.rows.append(
             BenchRow(
-                id: "W2", what: "withValue (zero-copy), random hits", threads: 1, ops: n, seconds: zeroCopy.seconds))
+                id: "W2", what: "withValue (zero-copy), random hits", threads: 1, ops: n, seconds: zeroCopy.seconds,
+                note: ofLimit(zeroCopy.seconds, limitLend)))
+        report.rows.append(
+            BenchRow(
+                id: "W2", what: "limit table: get (copy), same keys", threads: 1, ops: n, seconds: limitGet,
+                note: "in memory, C; the yardstick of the two rows above"))
+        report.rows.append(
+            BenchRow(id: "W2", what: "limit table: lend, same keys", threads: 1, ops: n, seconds: limitLend))
         let describe = { (value: Double?) in value.map { Format.fixed($0, 2) } ?? "n/a" }
         report.details.append(
             "allocations per lookup (Swift heap objects): get \(describe(allocationsGet)) (the returned array),"
@@ -64,6 +81,8 @@ extension WorkloadRunner {
             runs.append(o)
         }
         report.json.set("runs", runs)
+        report.json.set("limitTableGetSeconds", limitGet)
+        report.json.set("limitTableLendSeconds", limitLend)
         if let allocationsGet {
             report.json.set("allocationsPerGet", allocationsGet)
         } else {

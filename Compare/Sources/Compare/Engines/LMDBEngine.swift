@@ -92,6 +92,23 @@ final class LMDBEngine: Engine {
 
     /// `MDB_NOSYNC` (no sync per write transaction) and `MDB_NOTLS` (a thread holds its reset read
     /// transaction while it writes); one write transaction a put.
+    /// LMDB's default syncs: every write transaction's commit flushes the map (one transaction a put).
+    static func createDurable(path: String) throws(CompareError) -> LMDBEngine? {
+        guard mkdir(path, 0o755) == 0 else { throw CompareError("mkdir \(path): errno \(errno)") }
+        let env = try openEnv(path, n: 100_000, flags: MDB_NOTLS)
+        var txn: OpaquePointer?
+        var dbi: MDB_dbi = 0
+        do {
+            try check(mdb_txn_begin(env, nil, 0, &txn), "txn_begin")
+            try check(mdb_dbi_open(txn, nil, 0, &dbi), "dbi_open")
+            try check(mdb_txn_commit(txn), "commit")
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        return LMDBEngine(env: env, dbi: dbi)
+    }
+
     static func openForWrites(path: String, n: Int) throws(CompareError) -> LMDBEngine {
         let env = try openEnv(path, n: n, flags: MDB_NOSYNC | MDB_NOTLS)
         var txn: OpaquePointer?

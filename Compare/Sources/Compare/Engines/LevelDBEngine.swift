@@ -77,7 +77,21 @@ final class LevelDBEngine: Engine {
         LevelDBEngine(db: try open(path, create: false))
     }
 
-    func makeReader() throws(CompareError) -> LevelDBReader { LevelDBReader(db: db, options: readOptions) }
+    /// Writes with `sync = true`: each put returns once its log record is durable.
+    static func createDurable(path: String) throws(CompareError) -> LevelDBEngine? {
+        let engine = LevelDBEngine(db: try open(path, create: true))
+        engine.durable = true
+        return engine
+    }
+
+    /// Whether readers' puts sync (W7).
+    var durable = false
+
+    func makeReader() throws(CompareError) -> LevelDBReader {
+        let reader = LevelDBReader(db: db, options: readOptions)
+        if durable { leveldb_writeoptions_set_sync(reader.writeOptions, 1) }
+        return reader
+    }
 
     func close() throws(CompareError) {
         leveldb_readoptions_destroy(readOptions)

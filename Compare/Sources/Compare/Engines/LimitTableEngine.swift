@@ -1,7 +1,7 @@
-import CLimitTable
+import CPogrebLimitTable
 import PogrebWorkload
 
-/// The limit table (Sources/CLimitTable): an in-memory open-addressing hash table in C, one slot
+/// The limit table (Sources/CPogrebLimitTable in the main package): an in-memory open-addressing hash table in C, one slot
 /// read and one record read a lookup. It bounds what memory allows; it has no files, so its "load"
 /// fills the table in memory and its read process builds the table again (untimed) before reading.
 final class LimitTableEngine: Engine {

@@ -31,6 +31,16 @@ final class PogrebEngine: Engine {
         do { return PogrebEngine(try Database.open(at: path)) } catch { throw CompareError("pogreb open: \(error)") }
     }
 
+    /// Sync policy `everyWrite`: each put returns once it is durable, and puts from several
+    /// threads share their fsyncs (group commit).
+    static func createDurable(path: String) throws(CompareError) -> PogrebEngine? {
+        var options = Options()
+        options.syncPolicy = .everyWrite
+        do { return PogrebEngine(try Database.open(at: path, options: options)) } catch {
+            throw CompareError("pogreb open: \(error)")
+        }
+    }
+
     /// Background compaction every second, as issue 11's YCSB runs have it.
     static func openForWrites(path: String, n: Int) throws(CompareError) -> PogrebEngine {
         var options = Options()

@@ -11,6 +11,8 @@ final class SQLiteEngine: Engine {
     static let name = "sqlite"
     static let onDisk = true
     let path: String
+    /// The `synchronous` setting of each thread's connection: NORMAL, or FULL for W7.
+    var synchronous = "NORMAL"
 
     init(path: String) { self.path = path }
 
@@ -83,6 +85,18 @@ final class SQLiteEngine: Engine {
         return SQLiteEngine(path: path)
     }
 
+    /// `journal_mode=WAL`, `synchronous=FULL`: each autocommitted insert syncs the log.
+    static func createDurable(path: String) throws(CompareError) -> SQLiteEngine? {
+        guard mkdir(path, 0o755) == 0 else { throw CompareError("mkdir \(path): errno \(errno)") }
+        let db = try open(path, create: true)
+        defer { sqlite3_close(db) }
+        try exec(db, "PRAGMA journal_mode=WAL")
+        try exec(db, "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+        let engine = SQLiteEngine(path: path)
+        engine.synchronous = "FULL"
+        return engine
+    }
+
     static func openForWrites(path: String, n: Int) throws(CompareError) -> SQLiteEngine {
         try openForReads(path: path, n: n)
     }
@@ -92,7 +106,7 @@ final class SQLiteEngine: Engine {
     func makeReader() throws(CompareError) -> SQLiteReader {
         let db = try SQLiteEngine.open(path, create: false)
         sqlite3_busy_timeout(db, 10_000)
-        do { try SQLiteEngine.exec(db, "PRAGMA synchronous=NORMAL") } catch {
+        do { try SQLiteEngine.exec(db, "PRAGMA synchronous=\(synchronous)") } catch {
             sqlite3_close(db)
             throw error
         }

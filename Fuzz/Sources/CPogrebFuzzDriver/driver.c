@@ -1,0 +1,1 @@
+// Nothing: the declaration in include/ is all this target provides (libFuzzer defines it).
