@@ -45,7 +45,7 @@ let commandTable: [String: CommandSpec] = {
         CommandSpec(name: "quit", arity: -1, writes: false),
         CommandSpec(name: "auth", arity: -2, writes: false),
         CommandSpec(name: "select", arity: 2, writes: false),
-        CommandSpec(name: "config", arity: -2, writes: false),
+        CommandSpec(name: "config", arity: -3, writes: false),
         CommandSpec(name: "client", arity: -2, writes: false),
     ]
     return Dictionary(uniqueKeysWithValues: specs.map { ($0.name.uppercased(), $0) })
@@ -166,10 +166,18 @@ struct CommandProcessor {
                 out.writeError("ERR DB index is out of range")
             }
         case "CONFIG":
-            // Enough for redis-benchmark, which asks for `save` and `appendonly` and goes on
-            // without them: no configuration parameter is readable or settable.
+            // Read-only parameters that describe this server in Redis' terms, for tools that ask
+            // (redis-benchmark asks for `save` and `appendonly`); nothing is settable.
             if String(decoding: a[1], as: UTF8.self).uppercased() == "GET" {
-                out.writeArrayHeader(0)
+                let patterns = a.dropFirst(2)
+                let matching = configParameters.filter { name, _ in
+                    patterns.contains { globMatch(pattern: $0.map { lowercaseASCII($0) }, Array(name.utf8)) }
+                }
+                out.writeArrayHeader(2 * matching.count)
+                for (name, value) in matching {
+                    out.writeBulk(name)
+                    out.writeBulk(value)
+                }
             } else {
                 out.writeError("ERR CONFIG \(String(decoding: a[1], as: UTF8.self)) is not supported by pogreb serve")
             }
@@ -328,6 +336,35 @@ struct CommandProcessor {
         if !batch.isEmpty { try database.apply(batch) }
         out.writeSimpleString("OK")
     }
+}
+
+extension CommandProcessor {
+    /// The parameters `CONFIG GET` reports, in Redis' names: no RDB snapshots, the append-only
+    /// setting that matches ``ServerSyncMode``, and the limits in force.
+    var configParameters: [(String, String)] {
+        let configuration = shared.configuration
+        let fsync =
+            switch configuration.sync {
+            case .always: "always"
+            case .interval: "everysec"
+            case .never: "no"
+            }
+        return [
+            ("save", ""),
+            ("appendonly", "no"),
+            ("appendfsync", fsync),
+            ("databases", "1"),
+            ("maxclients", "\(configuration.maxClients)"),
+            ("timeout", "\(configuration.idleTimeoutSeconds)"),
+            ("proto-max-bulk-len", "\(configuration.limits.maxBulkLength)"),
+            ("client-query-buffer-limit", "\(configuration.limits.maxRequestBytes)"),
+        ]
+    }
+}
+
+/// `byte` in lower case when it is an ASCII letter.
+func lowercaseASCII(_ byte: UInt8) -> UInt8 {
+    byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
 }
 
 /// Redis' reply to an unknown command, quoting the first arguments.

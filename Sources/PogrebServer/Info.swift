@@ -87,8 +87,13 @@ func info(_ shared: ServerShared, sections: [String]) throws -> String {
 }
 
 extension String {
-    /// `value` with two decimals, without Foundation.
+    /// `value` with two decimals, without Foundation; `0.00` for what is not a finite number of
+    /// reasonable size (the conversion to `Int` would trap).
     init(format2 value: Double) {
+        guard value.isFinite, abs(value) < 1e15 else {
+            self = "0.00"
+            return
+        }
         let hundredths = Int((value * 100).rounded())
         let fraction = abs(hundredths % 100)
         self = "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"

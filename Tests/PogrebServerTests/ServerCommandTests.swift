@@ -138,7 +138,12 @@ struct ServerCommandTests {
             } else {
                 Issue.record("COMMAND did not answer an array")
             }
-            #expect(try h.call("CONFIG", "GET", "save") == .array([]))
+            #expect(try h.call("CONFIG", "GET", "save") == .array([.text("save"), .text("")]))
+            #expect(
+                try h.call("CONFIG", "GET", "APPEND*")
+                    == .array([.text("appendonly"), .text("no"), .text("appendfsync"), .text("everysec")]))
+            #expect(try h.call("CONFIG", "GET", "nothing") == .array([]))
+            #expect(try h.call("CONFIG", "SET", "save", "").isError)
             #expect(try h.call("QUIT") == .ok)
             #expect(!h.channel.isActive)
             try h.close()
@@ -277,5 +282,18 @@ struct ServerCommandTests {
         #expect(m("a\\*", "a*"))
         #expect(!m("a\\*", "ab"))
         #expect(m("*a*b*c*", "xxaxxbxxcxx"))
+    }
+}
+
+@Suite("Server INFO formatting")
+struct InfoFormattingTests {
+    @Test("INFO's two-decimal numbers never trap, whatever the engine reports")
+    func formatTwoDecimals() {
+        #expect(String(format2: 0.5) == "0.50")
+        #expect(String(format2: 12.345) == "12.35")
+        #expect(String(format2: 0.05) == "0.05")
+        #expect(String(format2: .nan) == "0.00")
+        #expect(String(format2: .infinity) == "0.00")
+        #expect(String(format2: 1e300) == "0.00")
     }
 }
