@@ -244,6 +244,21 @@ package final class PosixFileSystem: FileSystem {
 }
 
 enum Glue {
+    /// The process's soft limit on open descriptors (`getrlimit(RLIMIT_NOFILE)`), or nil when
+    /// there is none or it cannot be read.
+    static var descriptorLimit: Int? {
+        var limit = rlimit()
+        #if canImport(Glibc)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard unsafe getrlimit(resource, &limit) == 0, limit.rlim_cur != rlim_t.max else {
+            return nil
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
     @inline(__always)
     static func retryingOnInterrupt(_ body: () -> Int32) -> Int32 {
         while true {
