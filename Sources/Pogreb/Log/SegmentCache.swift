@@ -54,7 +54,7 @@ import Synchronization
     init(fileSystem: any FileSystem, databaseID: [UInt8], limit: Int, maps: Bool) {
         self.fileSystem = fileSystem
         self.databaseID = databaseID
-        self.limit = max(1, min(limit, (Glue.descriptorLimit ?? Int.max) / 2))
+        self.limit = max(1, min(limit, (SystemCalls.descriptorLimit ?? Int.max) / 2))
         self.evictedLimit = max(4, self.limit / 4)
         self.state = Lock(State(maps: maps))
     }
