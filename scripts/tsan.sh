@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs the concurrency tests under ThreadSanitizer and fails on any report.
 #   scripts/tsan.sh            the concurrency suites (ConcurrencyTests, NestedReadTests,
-#                              IterationUnderCompactionTests, SyncPolicyTests)
+#                              IterationUnderCompactionTests, SyncPolicyTests, SegmentCacheConcurrencyTests)
 #   scripts/tsan.sh FILTER     the tests matching FILTER instead
 # The build defines POGREB_TSAN, which swaps Swift's Mutex (invisible to TSan on Linux: it waits
 # on a futex directly) for a pthread mutex (IO/Lock.swift). It uses its own scratch path,
 # .build-tsan, so it does not disturb the normal build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-filter="${1:-ConcurrencyTests|NestedReadTests|IterationUnderCompactionTests|SyncPolicyTests}"
+filter="${1:-ConcurrencyTests|NestedReadTests|IterationUnderCompactionTests|SyncPolicyTests|SegmentCacheConcurrencyTests}"
 flags=(--sanitize=thread -Xswiftc -DPOGREB_TSAN --scratch-path .build-tsan)
 swift build --build-tests "${flags[@]}"
 log="$(mktemp)"

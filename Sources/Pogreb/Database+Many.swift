@@ -63,6 +63,7 @@ extension Database {
                 if hits > 0 { shard.hits.add(hits, ordering: .relaxed) }
                 if collisions > 0 { shard.collisions.add(collisions, ordering: .relaxed) }
             }
+            if segmentCache.hasEvicted.load(ordering: .relaxed) { releaseEvictedSegments() }
             start = end
         }
         return results

@@ -37,6 +37,11 @@ public final class Database: Sendable {
     /// Held while a compaction or a backup runs (they exclude each other); the value is unused.
     let maintenance: Lock<Bool>
     let directoryLock: any DirectoryLock
+    /// The open sealed segments (the same object as the shared state's ``SharedState/cache``).
+    let segmentCache: SegmentCache
+    /// The walks over the log (iterations, verifies) that have begun and not ended: while any
+    /// runs, checkpoints leave the files of retired segments in place (see ``LogWalkPin``).
+    let walksInProgress = Atomic<Int>(0)
     let counters = Counters()
     /// What the open found and did; fixed from then on.
     let opened: OpenReport
@@ -60,6 +65,7 @@ public final class Database: Sendable {
         self.syncGate = Lock(SyncState())
         self.maintenance = Lock(false)
         self.directoryLock = lock
+        self.segmentCache = shared.cache
         self.background = BackgroundWork()
     }
 
@@ -179,8 +185,10 @@ public final class Database: Sendable {
                     }
                     let files: [any StorageFile] = shared.withWriteLock { state in
                         state.isClosed = true
-                        let files = state.segments.values.map(\.file)
-                        for segment in state.segments.values { segment.region = nil }
+                        var files = state.cache.removeAll().map(\.file)
+                        for segment in state.segments.values {
+                            if let handle = segment.publish(nil) { files.append(handle.file) }
+                        }
                         state.index.mainRegion = nil
                         state.index.overflowRegion = nil
                         state.index.dirty = DirtyBuckets()
@@ -299,6 +307,18 @@ public final class Database: Sendable {
                 unsafe body(UnsafeRawBufferPointer(rebasing: record[start..<(start + header.valueLength)]))
             }
         }
+        if segmentCache.hasEvicted.load(ordering: .relaxed) { releaseEvictedSegments() }
+    }
+
+    /// Closes the segments the cache evicted (their descriptors and mappings), taking the state
+    /// lock exclusively for a moment so that no reader still uses one (see ``SegmentCache``).
+    /// Nothing inside a read of this database on the same thread (it would wait for itself):
+    /// the next read or write does it then.
+    @inline(never)
+    func releaseEvictedSegments() {
+        guard !shared.isReadHeldByCurrentThread else { return }
+        let released = shared.withWriteLock { $0.cache.takeEvicted() }
+        _ = released
     }
 
     /// The number of keys.

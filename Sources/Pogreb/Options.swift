@@ -46,6 +46,13 @@ public struct Options: Sendable {
     /// upper bound at creation: later opens may lower it but not raise it past the created
     /// database's limit. Default: 1 GiB. Range: 1 MiB ... 1 TiB.
     public var segmentSize: Int = 1 << 30
+    /// The most sealed segments kept open at once (a descriptor each, and a mapping in
+    /// ``FileAccess/mmap`` mode). A sealed segment is opened on its first read and closed again,
+    /// least recently read first (CLOCK), when more are open; the active segment is always open
+    /// besides. A database therefore needs about this many descriptors plus a handful, whatever
+    /// its number of segments. Default: 256; never more than half the process's descriptor limit
+    /// (`ulimit -n`, read at open); a value below 1 counts as 1.
+    public var maxOpenSegments: Int = 256
     /// Check each record's CRC32C when it is read by ``Database/get(_:)-([UInt8])`` and
     /// ``Database/withValue(forKey:_:)-([UInt8],_)``. Default: `true`.
     public var verifyChecksums: Bool = true
@@ -80,6 +87,10 @@ public struct Options: Sendable {
     /// ``Database/reportMetrics()``); `nil`, the default, reports only when asked.
     public var metricsIntervalMilliseconds: Int? = nil
 
+    /// The smallest ``segmentSize`` allowed: 1 MiB. Tests lower it to make databases of
+    /// thousands of segments quickly.
+    package var minimumSegmentSize: Int = 1 << 20
+
     /// Options with every property at its documented default.
     public init() {}
 }
@@ -88,7 +99,7 @@ extension Options {
     /// Throws `invalidArgument` unless ``segmentSize`` lies in 1 MiB ... 1 TiB: the one check that
     /// `open` and `build` both make.
     func checkSegmentSize() throws(PogrebError) {
-        guard segmentSize >= 1 << 20, segmentSize <= 1 << 40 else {
+        guard segmentSize >= minimumSegmentSize, segmentSize <= 1 << 40 else {
             throw PogrebError(.invalidArgument, "segmentSize \(segmentSize) is outside 1 MiB ... 1 TiB")
         }
     }

@@ -9,7 +9,9 @@ import Testing
     static func segment(_ number: UInt32, in fs: MemoryFileSystem) throws -> Segment {
         let name = "segment-\(number).test"
         let file = try fs.open(name, .createNew)
-        return Segment(sequence: UInt64(number) + 1, fileNumber: number, file: file, name: name, size: 64)
+        let segment = Segment(sequence: UInt64(number) + 1, fileNumber: number, fileName: name, name: name, size: 64)
+        segment.publish(SegmentHandle(file: file, region: nil))
+        return segment
     }
 
     /// A segment whose header names file number 2^28 - 1 (the largest a 1 MiB layout allows)

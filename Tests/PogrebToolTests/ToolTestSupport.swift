@@ -44,11 +44,11 @@ func pogrebBinary() throws -> String {
     )
 }
 
-/// Runs the `pogreb` binary with `arguments`, feeding `input` to its standard input.
+/// Runs the `pogreb` binary (or `executable`) with `arguments`, feeding `input` to its standard input.
 func runBinary(
-    _ arguments: [String], input: [UInt8] = [], environment extra: [String: String] = [:]
+    _ arguments: [String], input: [UInt8] = [], environment extra: [String: String] = [:], executable: String? = nil
 ) throws -> CommandResult {
-    let executable = try pogrebBinary()
+    let executable = try executable ?? pogrebBinary()
     var stdinPipe: [Int32] = [0, 0]
     var stdoutPipe: [Int32] = [0, 0]
     var stderrPipe: [Int32] = [0, 0]

@@ -48,7 +48,7 @@ struct BulkBuilder {
     /// Writes the buffer to the current segment (`pwrite`).
     private mutating func flush() throws(PogrebError) {
         guard let segment = segments.last, !buffer.isEmpty else { return }
-        try segment.file.write(buffer, at: bufferStart)
+        try segment.openFile.write(buffer, at: bufferStart)
         bufferStart += Int64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
     }
@@ -64,7 +64,8 @@ struct BulkBuilder {
         guard var segment = segments.last else { return }
         if segment.size >= segmentSize {
             try flush()
-            try segment.file.sync()
+            try segment.openFile.sync()
+            segment.publish(nil)  // closed: the index pass below opens segments through a cache
             try startSegment()
             guard let next = segments.last else { return }
             segment = next
@@ -86,12 +87,8 @@ struct BulkBuilder {
     /// - Returns: the number of distinct keys.
     mutating func finish() throws(PogrebError) -> Int {
         try flush()
-        for segment in segments {
-            try segment.file.sync()
-            if segment.size > Int64(FileHeader.size) {
-                segment.region = try segment.file.map(length: Int(segment.size), randomAccess: true)
-            }
-        }
+        try segments.last?.openFile.sync()
+        segments.last?.publish(nil)
         let sizing = HashIndex(bucketCount: 1, overflowCount: 1, freeHead: 0, keyCount: 0)
         let bucketCount = max(
             HashIndex.initialBucketCount,
@@ -113,7 +110,13 @@ struct BulkBuilder {
         }
         var table2 = SegmentTable()
         for segment in segments { table2[segment.fileNumber] = segment }
-        let state = SharedState(index: sizing, segments: table2, active: nil, layout: layout, hashSeed: seed)
+        // Records are read (to compare keys) through a cache of mapped segments, so a build of
+        // any number of segments needs a bounded number of descriptors.
+        let cache = SegmentCache(
+            fileSystem: fileSystem, databaseID: databaseID, limit: options.maxOpenSegments, maps: true)
+        defer { _ = cache.removeAll() }
+        let state = SharedState(
+            index: sizing, segments: table2, active: nil, cache: cache, layout: layout, hashSeed: seed)
 
         // Index files: the header page, then every bucket in order; overflow buckets as needed.
         let indexFile = try fileSystem.open(DatabaseFiles.index, .createNew)
@@ -206,10 +209,7 @@ struct BulkBuilder {
                 .init(sequence: $0.sequence, fileNumber: $0.fileNumber, size: $0.size, deadBytes: $0.deadBytes)
             },
             changedBuckets: [])
-        for segment in segments {
-            segment.region = nil
-            segment.file.close()
-        }
+        for handle in cache.removeAll() { handle.file.close() }
         try Database.publishFirstCheckpoint(checkpoint, databaseID: databaseID, fileSystem: fileSystem)
         return keys
     }

@@ -29,7 +29,7 @@ extension Database {
     func checkpoint(writer w: inout WriterState) throws(PogrebError) {
         try flush(writer: &w)
         let active = shared.withReadLock { $0.active }
-        try active?.file.sync()
+        try active?.openFile.sync()
         if w.directoryNeedsSync {
             try fileSystem.syncDirectory()
             w.directoryNeedsSync = false
@@ -63,13 +63,15 @@ extension Database {
         log(
             .debug, "checkpoint \(sequence)",
             metadata: ["buckets": "\(checkpoint.changedBuckets.count)", "keys": "\(checkpoint.keyCount)"])
-        // Segments emptied by compaction: no durable index refers to them any more.
-        if !w.retired.isEmpty {
+        // Segments emptied by compaction: no durable index refers to them any more. A walk over
+        // the log (iteration, verify) may still have to open them (it opens one segment at a time,
+        // by name): while one runs they stay, and a later checkpoint removes them (or the next
+        // open, which removes segments older than the checkpoint that it does not list).
+        if !w.retired.isEmpty, walksInProgress.load(ordering: .acquiring) == 0 {
             for segment in w.retired {
-                // The descriptor closes when the last iterator holding the segment lets it go.
                 try fileSystem.remove(DatabaseFiles.segment(sequence: segment.sequence))
             }
-            w.retired.removeAll()
+            w.forgetRetired()
             try fileSystem.syncDirectory()
         }
     }

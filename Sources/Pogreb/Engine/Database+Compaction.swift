@@ -48,16 +48,28 @@ extension Database {
             }
             if qualifies { try rotate(writer: &w) }
         }
-        let candidates = try shared.withReadLock { (state) throws(PogrebError) -> [Segment] in
+        // Candidates are compacted oldest first, each leaving the table when done; so a candidate
+        // is the oldest segment alive when it is older than every segment that is not one (only
+        // compaction removes segments, and the maintenance lock lets one run at a time).
+        let (candidates, oldestKept) = try shared.withReadLock {
+            (state) throws(PogrebError) -> ([Segment], UInt64) in
             guard !state.isClosed else { throw PogrebError.closed() }
-            return state.segments.values.filter { segment in
-                segment.isSealed && segment.deadBytes >= options.compactionMinDeadBytes
+            var candidates: [Segment] = []
+            var oldestKept = UInt64.max
+            for segment in state.segments.values {
+                if segment.isSealed && segment.deadBytes >= options.compactionMinDeadBytes
                     && Double(segment.deadBytes) >= options.compactionMinDeadFraction
                         * Double(segment.size - Int64(FileHeader.size))
-            }.sorted { $0.sequence < $1.sequence }
+                {
+                    candidates.append(segment)
+                } else {
+                    oldestKept = min(oldestKept, segment.sequence)
+                }
+            }
+            return (candidates.sorted { $0.sequence < $1.sequence }, oldestKept)
         }
         for segment in candidates {
-            let copied = try compact(segment)
+            let copied = try compact(segment, isOldest: segment.sequence < oldestKept)
             result.segmentsCompacted += 1
             result.recordsCopied += copied.records
             result.bytesReclaimed += segment.size - copied.bytes
@@ -83,8 +95,11 @@ extension Database {
     }
 
     /// Copies the live records of one sealed segment, then retires it.
-    private func compact(_ segment: Segment) throws(PogrebError) -> (records: Int, bytes: Int64) {
-        var scanner = SegmentScanner(file: segment.file, from: Int64(FileHeader.size), to: segment.size)
+    private func compact(_ segment: Segment, isOldest: Bool) throws(PogrebError) -> (records: Int, bytes: Int64) {
+        // The scan holds its own reference to the file: open while it runs, even if the cache
+        // evicts the segment meanwhile.
+        let file = try segmentCache.lease(segment).file
+        var scanner = SegmentScanner(file: file, from: Int64(FileHeader.size), to: segment.size)
         var chunk: [Candidate] = []
         var chunkBytes = 0
         var copied = 0
@@ -93,7 +108,7 @@ extension Database {
             var rest = chunk[...]
             while !rest.isEmpty {
                 // copyLive stops when the active segment is full; it rotates before returning.
-                let (processed, records, bytes) = try copyLive(rest, from: segment)
+                let (processed, records, bytes) = try copyLive(rest, from: segment, isOldest: isOldest)
                 copied += records
                 copiedBytes += bytes
                 rest = rest.dropFirst(processed)
@@ -115,11 +130,12 @@ extension Database {
         }
         try drain()
         try writer.withLock { (w) throws(PogrebError) in
-            shared.withWriteLock { state in
+            let released = shared.withWriteLock { state in
                 state.segments.removeValue(forKey: segment.fileNumber)
-                segment.region = nil
+                return state.cache.remove(segment)
             }
-            w.retired.append(segment)
+            _ = released
+            w.retire(segment)
         }
         return (copied, copiedBytes)
     }
@@ -130,7 +146,7 @@ extension Database {
     /// - Returns: how many candidates it processed (it stops early when the active segment is
     ///   full, so that every copy starts below the segment size), records and bytes copied.
     private func copyLive(
-        _ chunk: ArraySlice<Candidate>, from segment: Segment
+        _ chunk: ArraySlice<Candidate>, from segment: Segment, isOldest: Bool
     ) throws(PogrebError) -> (Int, Int, Int64) {
         guard !chunk.isEmpty else { return (0, 0, 0) }
         return try writer.withLock { (w) throws(PogrebError) -> (Int, Int, Int64) in
@@ -143,7 +159,6 @@ extension Database {
                 result = try shared.withWriteLock { (state) throws(PogrebError) -> (Int, Int, Int64) in
                     guard !state.isClosed else { throw PogrebError.closed() }
                     guard let active = state.active else { return (chunk.count, 0, 0) }
-                    let isOldest = state.segments.values.allSatisfy { $0.sequence >= segment.sequence }
                     var index = HashIndex.placeholder
                     swap(&index, &state.index)
                     defer { swap(&index, &state.index) }
@@ -206,6 +221,7 @@ extension Database {
                 throw error
             }
             try afterAppend(writer: &w)
+            if segmentCache.hasEvicted.load(ordering: .relaxed) { releaseEvictedSegments() }
             return result
         }
     }

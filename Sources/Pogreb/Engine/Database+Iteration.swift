@@ -82,6 +82,7 @@ struct LogWalk {
     var segments: [Segment]
     var endSequence: UInt64
     var endOffset: Int64
+    let pin: LogWalkPin
     var scanner: SegmentScanner?
     var current: Segment?
     var ready: [Item] = []
@@ -92,7 +93,7 @@ struct LogWalk {
     init(database: Database, includeValues: Bool) throws(PogrebError) {
         self.database = database
         self.includeValues = includeValues
-        (segments, endSequence, endOffset) = try database.snapshotLog()
+        (segments, endSequence, endOffset, pin) = try database.snapshotLog()
         segments.reverse()  // pop from the end
     }
 
@@ -101,7 +102,9 @@ struct LogWalk {
             if scanner == nil {
                 guard let segment = segments.popLast() else { return nil }
                 let end = segment.sequence == endSequence ? endOffset : segment.size
-                scanner = SegmentScanner(file: segment.file, from: Int64(FileHeader.size), to: end)
+                // One segment open at a time for the walk (its own reference, or the cache's).
+                scanner = SegmentScanner(
+                    file: try database.segmentCache.lease(segment).file, from: Int64(FileHeader.size), to: end)
                 current = segment
             }
             guard var active = scanner, let segment = current else { return nil }
@@ -124,6 +127,7 @@ struct LogWalk {
             }
             scanner = active
             ready = try live(batch, in: segment, returnedCopies: &returnedCopies).reversed()
+            if database.segmentCache.hasEvicted.load(ordering: .relaxed) { database.releaseEvictedSegments() }
         }
         return ready.popLast()
     }
@@ -178,7 +182,8 @@ struct LogWalk {
 extension Database {
     /// The segments, oldest first, and the end of the log as written to the files: the writer's
     /// buffer is flushed first, under the writer lock, so no byte below the end is only in memory.
-    func snapshotLog() throws(PogrebError) -> ([Segment], UInt64, Int64) {
+    /// The walk counts as in progress (retired segments' files stay) until the pin is released.
+    func snapshotLog() throws(PogrebError) -> ([Segment], UInt64, Int64, LogWalkPin) {
         try refuseInsideRead("iteration or verify()")
         let read = { (state: borrowing SharedState) throws(PogrebError) -> ([Segment], UInt64, Int64) in
             guard !state.isClosed else { throw PogrebError.closed() }
@@ -186,17 +191,40 @@ extension Database {
             let last = ordered.last
             return (ordered, last?.sequence ?? 0, last?.size ?? 0)
         }
-        if isReadOnly { return try shared.withReadLock(read) }
-        return try writer.withLock { (w) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+        if isReadOnly {
+            let pin = LogWalkPin(database: self)
+            let (segments, sequence, offset) = try shared.withReadLock(read)
+            return (segments, sequence, offset, pin)
+        }
+        return try writer.withLock { (w) throws(PogrebError) -> ([Segment], UInt64, Int64, LogWalkPin) in
+            // Counted under the writer lock, so a checkpoint (which holds it) sees the walk.
+            let pin = LogWalkPin(database: self)
             guard latch.failure == nil else {
                 // After a failed write nothing more is flushed: walk what reached the file.
-                return try shared.withReadLock { (state) throws(PogrebError) -> ([Segment], UInt64, Int64) in
+                return try shared.withReadLock {
+                    (state) throws(PogrebError) -> ([Segment], UInt64, Int64, LogWalkPin) in
                     let (segments, sequence, _) = try read(state)
-                    return (segments, sequence, state.bufferStart)
+                    return (segments, sequence, state.bufferStart, pin)
                 }
             }
             try flush(writer: &w)
-            return try shared.withReadLock(read)
+            let (segments, sequence, offset) = try shared.withReadLock(read)
+            return (segments, sequence, offset, pin)
         }
     }
+}
+
+/// A walk over the log in progress: the walk opens its segments one at a time, by name, so a
+/// segment that compaction retires meanwhile must keep its file until the walk ends (a
+/// checkpoint leaves retired files alone while ``Database/walksInProgress`` is not 0).
+final class LogWalkPin: Sendable {
+    let database: Database
+
+    /// Counts a walk; a writer's is counted under the writer lock (see ``Database/snapshotLog()``).
+    init(database: Database) {
+        self.database = database
+        database.walksInProgress.add(1, ordering: .releasing)
+    }
+
+    deinit { database.walksInProgress.subtract(1, ordering: .releasing) }
 }

@@ -123,6 +123,9 @@ extension Database {
         }
         var leftovers: [String] = []
         var droppedSegments: [String] = []
+        // Each segment's header is checked here, one file open at a time: only the newest stays
+        // open (the writer's active segment); the others open on first read, through the cache.
+        var newestFile: (any StorageFile)?
         for sequence in found.keys.sorted() {
             guard let name = found[sequence] else { continue }
             let entry = manifest[sequence]
@@ -138,6 +141,8 @@ extension Database {
                 continue
             }
             let file = try fileSystem.open(name, readOnly ? .readOnly : .readWrite)
+            var keepOpen = false
+            defer { if !keepOpen { file.close() } }
             let size = try file.size()
             let headerBytes = try file.readExactly(count: Int(min(size, Int64(FileHeader.size))), at: 0)
             let header: FileHeader
@@ -166,7 +171,7 @@ extension Database {
                     "the header names sequence \(header.a), file number \(header.b)")
             }
             let segment = Segment(
-                sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size)
+                sequence: sequence, fileNumber: UInt32(header.b), fileName: name, name: path + "/" + name, size: size)
             if let entry {
                 guard entry.fileNumber == segment.fileNumber, size >= entry.size else {
                     throw PogrebError.corrupted(
@@ -184,31 +189,33 @@ extension Database {
             }
             segments[segment.fileNumber] = segment
             ordered.append(segment)
+            newestFile?.close()
+            newestFile = file
+            keepOpen = true
         }
-        guard !ordered.isEmpty else {
+        guard let newest = ordered.last, let newestFile else {
             throw PogrebError(.corrupted, "\(path) has no segment file")
         }
+        // The newest segment is open from here on (writable for a writer: recovery may cut it).
+        newest.publish(SegmentHandle(file: newestFile, region: nil))
 
+        // A miss maps the segment it opens while the replay runs, whatever the file-access mode,
+        // so the key comparisons and bucket splits of the replay read memory, not one pread each.
+        let cache = SegmentCache(
+            fileSystem: fileSystem, databaseID: id, limit: options.maxOpenSegments, maps: true)
         var state = SharedState(
-            index: index, segments: SegmentTable(segments), active: nil, layout: layout, hashSeed: checkpoint.hashSeed)
+            index: index, segments: SegmentTable(segments), active: nil, cache: cache, layout: layout,
+            hashSeed: checkpoint.hashSeed)
         var writerState = WriterState(
             indexFile: readOnly ? nil : indexFile, overflowFile: readOnly ? nil : overflowFile,
-            nextSequence: max(checkpoint.nextSegmentSequence, (ordered.last?.sequence ?? 0) + 1),
+            nextSequence: max(checkpoint.nextSegmentSequence, newest.sequence + 1),
             checkpointSequence: checkpoint.sequence)
         if readOnly {
             indexFile.close()
             overflowFile.close()
         }
 
-        // Replay the tail: from the checkpoint position to the end of the newest segment. Every
-        // segment is mapped meanwhile (whatever the file-access mode), so the key comparisons and
-        // bucket splits of the replay read memory, not one pread each.
-        for segment in ordered {
-            let length = try segment.file.size()
-            if length > Int64(FileHeader.size) {
-                segment.region = try segment.file.map(length: Int(length), randomAccess: true)
-            }
-        }
+        // Replay the tail: from the checkpoint position to the end of the newest segment.
         let replay = try Recovery.replay(
             state: &state, segments: ordered, from: (checkpoint.positionSegment, checkpoint.positionOffset),
             readOnly: readOnly)
@@ -220,23 +227,23 @@ extension Database {
         // nothing is written before it (an idle sync costs no fdatasync only once one ran).
         writerState.appended = UInt64(max(0, replay.bytes))
 
-        // Map sealed segments; the newest becomes the active one for a writer.
+        // The replay's mappings go (they may run past a segment's records); from now on sealed
+        // segments open on first read, mapped only in mmap mode. The newest becomes the active
+        // one for a writer, open and, in mmap mode, mapped.
+        _ = cache.removeAll()
+        cache.setMaps(options.fileAccess == .mmap)
         for segment in ordered.dropLast() {
             segment.isSealed = true
         }
-        if let last = ordered.last {
-            if readOnly {
-                last.isSealed = true
-            } else {
-                state.active = last
-                state.bufferStart = last.size
-            }
-        }
-        for segment in ordered {
-            segment.region = nil
-            if options.fileAccess == .mmap, segment.size > Int64(FileHeader.size) {
-                segment.region = try segment.file.map(length: Int(segment.size), randomAccess: true)
-            }
+        if readOnly {
+            newest.isSealed = true
+        } else {
+            state.active = newest
+            state.bufferStart = newest.size
+            let region =
+                options.fileAccess == .mmap && newest.size > Int64(FileHeader.size)
+                ? try newestFile.map(length: Int(newest.size), randomAccess: true) : nil
+            newest.publish(SegmentHandle(file: newestFile, region: region))
         }
         if !readOnly {
             for name in leftovers { try fileSystem.remove(name) }

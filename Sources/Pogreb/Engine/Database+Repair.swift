@@ -80,8 +80,13 @@ extension Database {
         var segments: [Segment] = []
         var databaseID: [UInt8]?
         var largest: Int64 = 0
+        // One segment file open at a time: only the newest stays open (the replay may cut it);
+        // the others open through the cache when the replay reads them.
+        var newestFile: (any StorageFile)?
         for (index, (sequence, name)) in found.enumerated() {
             let file = try fileSystem.open(name, .readWrite)
+            var keepOpen = false
+            defer { if !keepOpen { file.close() } }
             let size = try file.size()
             let header: FileHeader
             let headerBytes = try file.readExactly(count: Int(min(size, Int64(FileHeader.size))), at: 0)
@@ -112,11 +117,16 @@ extension Database {
             largest = max(largest, size)
             segments.append(
                 Segment(
-                    sequence: sequence, fileNumber: UInt32(header.b), file: file, name: path + "/" + name, size: size))
+                    sequence: sequence, fileNumber: UInt32(header.b), fileName: name, name: path + "/" + name,
+                    size: size))
+            newestFile?.close()
+            newestFile = file
+            keepOpen = true
         }
-        guard let id = databaseID, let first = segments.first else {
+        guard let id = databaseID, let first = segments.first, let newestFile else {
             throw PogrebError(.corrupted, "\(path) holds no readable segment")
         }
+        segments.last?.publish(SegmentHandle(file: newestFile, region: nil))
         // Keep the layout of the database when a readable file still records it.
         var offsetBits = LogLayout(segmentSize: max(largest, 1 << 30)).offsetBits
         if let (checkpoint, _) = try? newestCheckpoint(fileSystem: fileSystem) { offsetBits = checkpoint.offsetBits }
@@ -134,7 +144,11 @@ extension Database {
         let seed = generator.next()
         var state = SharedState(
             index: HashIndex(bucketCount: HashIndex.initialBucketCount, overflowCount: 1, freeHead: 0, keyCount: 0),
-            segments: SegmentTable(table), active: nil, layout: layout, hashSeed: seed)
+            segments: SegmentTable(table), active: nil,
+            cache: SegmentCache(
+                fileSystem: fileSystem, databaseID: id, limit: Options().maxOpenSegments, maps: true),
+            layout: layout, hashSeed: seed)
+        defer { for handle in state.cache.removeAll() { handle.file.close() } }
         // Read the whole log first: a damaged sealed segment fails here, while the old index
         // and checkpoints are still in place.
         let outcome = try Recovery.replay(
@@ -192,7 +206,6 @@ extension Database {
         try fileSystem.rename(DatabaseFiles.creating, to: DatabaseFiles.checkpoint(sequence: sequence))
         try fileSystem.remove(DatabaseFiles.checkpoint(sequence: sequence &+ 1))  // older, or damaged
         try fileSystem.syncDirectory()
-        for segment in segments { segment.file.close() }
         return RepairReport(
             segments: segments.count, records: outcome.records, keys: Int(state.index.keyCount),
             tornTails: outcome.torn,

@@ -39,7 +39,8 @@ extension Database {
     /// - Parameter progress: called now and then with bytes checked and bytes in all.
     public func verify(progress: ((Int64, Int64) -> Void)? = nil) throws(PogrebError) -> VerificationReport {
         var report = VerificationReport()
-        let (segments, endSequence, endOffset) = try snapshotLog()
+        let (segments, endSequence, endOffset, pin) = try snapshotLog()
+        defer { withExtendedLifetime(pin) {} }
         let total = segments.reduce(Int64(0)) { $0 + $1.size }
         var done: Int64 = 0
 
@@ -78,8 +79,16 @@ extension Database {
         // The log, record by record.
         for segment in segments {
             let end = segment.sequence == endSequence ? endOffset : segment.size
+            // One segment file open at a time (its own reference, or the cache's).
+            let file: any StorageFile
             do throws(PogrebError) {
-                let header = try DatabaseFiles.readHeader(of: segment.file, expected: .segment, path: segment.name)
+                file = try segmentCache.lease(segment, checked: false).file
+            } catch {
+                report.problems.append(.init(file: segment.name, offset: 0, what: error.message))
+                continue
+            }
+            do throws(PogrebError) {
+                let header = try DatabaseFiles.readHeader(of: file, expected: .segment, path: segment.name)
                 if header.databaseID != databaseID || header.a != segment.sequence
                     || header.b != UInt64(segment.fileNumber)
                 {
@@ -92,7 +101,7 @@ extension Database {
                 report.problems.append(.init(file: segment.name, offset: 0, what: error.message))
                 continue
             }
-            var scanner = SegmentScanner(file: segment.file, from: Int64(FileHeader.size), to: end)
+            var scanner = SegmentScanner(file: file, from: Int64(FileHeader.size), to: end)
             var pending: [(UInt64, [UInt8])] = []
             func checkLive() throws(PogrebError) {
                 let live = try shared.withReadLock { (state) throws(PogrebError) -> Int in
@@ -113,6 +122,7 @@ extension Database {
                     return live
                 }
                 report.liveRecords += live
+                if segmentCache.hasEvicted.load(ordering: .relaxed) { releaseEvictedSegments() }
                 pending.removeAll(keepingCapacity: true)
             }
             let stop = try unsafe scanner.scan(verify: true) { (offset, header, record) throws(PogrebError) -> Bool in
@@ -150,7 +160,8 @@ extension Database {
                 var problems: [VerificationReport.Problem] = []
                 var slots = 0
                 var longest = 0
-                let last = min(state.index.bucketCount, number + 4096)
+                // Steps of 64 buckets: the segments their records open are released between steps.
+                let last = min(state.index.bucketCount, number + 64)
                 while number < last {
                     // The chain, bucket by bucket: a bucket that fails its checksum or a link out
                     // of the file is reported, and ends the walk of this chain.
@@ -206,6 +217,7 @@ extension Database {
                 }
                 return (number >= state.index.bucketCount, problems, slots, state.index.keyCount, longest)
             }
+            if segmentCache.hasEvicted.load(ordering: .relaxed) { releaseEvictedSegments() }
             report.problems += problems
             report.indexSlots += slots
             report.longestChain = max(report.longestChain, longest)

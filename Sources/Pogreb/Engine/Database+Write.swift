@@ -249,7 +249,7 @@ extension Database {
                     try fileSystem.syncDirectory()
                     w.directoryNeedsSync = false
                 }
-                return (shared.withReadLock { $0.active?.file }, w.appended)
+                return (shared.withReadLock { $0.active?.openFile }, w.appended)
             }
             guard let file else { return }
             try file.sync()  // a LatchingFile: a failure latches

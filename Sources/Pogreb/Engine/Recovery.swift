@@ -44,14 +44,25 @@ enum Recovery {
         var outcome = Outcome()
         guard let newest = segments.last else { return outcome }
         for segment in segments where segment.sequence >= position.segment {
-            let fileEnd = try segment.file.size()
+            // Open (the newest is open already: writable, for a cut) and mapped whole while it is
+            // replayed, so the key comparisons of its records read memory; other segments the
+            // index reaches open through the cache. Each segment's evicted handles are closed
+            // once it is done: the caller has the state to itself, so no reader holds them.
+            let file = try state.cache.lease(segment).file
+            defer { _ = state.cache.takeEvicted() }
+            let fileEnd = try file.size()
+            if fileEnd > Int64(FileHeader.size) {
+                state.cache.publish(
+                    SegmentHandle(file: file, region: try file.map(length: Int(fileEnd), randomAccess: true)),
+                    for: segment)
+            }
             let start = segment.sequence == position.segment ? position.offset : Int64(FileHeader.size)
             guard start <= fileEnd else {
                 throw PogrebError.corrupted(
                     file: segment.name, offset: fileEnd, "the segment ends before the checkpoint position \(start)")
             }
             segment.size = start
-            var scanner = SegmentScanner(file: segment.file, from: start, to: fileEnd)
+            var scanner = SegmentScanner(file: file, from: start, to: fileEnd)
             var pending: [Pending] = []
             var batchStart: Int64?
             let layout = state.layout
@@ -114,7 +125,7 @@ enum Recovery {
                 }
                 cut = offset
                 reason = why
-                switch try TailDamage.classify(file: segment.file, at: offset, end: fileEnd) {
+                switch try TailDamage.classify(file: file, at: offset, end: fileEnd) {
                 case .tornTail(let how):
                     reason += "; a torn tail: \(how)"
                 case .damage(let next):
@@ -153,9 +164,11 @@ enum Recovery {
                 }
                 segment.size = cut
                 if !readOnly {
-                    segment.region = nil  // never truncate under a mapping
-                    try segment.file.truncate(to: cut)
-                    try segment.file.sync()
+                    // Never truncate under a mapping: the segment's is replaced by none first.
+                    state.cache.publish(SegmentHandle(file: file, region: nil), for: segment)
+                    _ = state.cache.takeEvicted()
+                    try file.truncate(to: cut)
+                    try file.sync()
                 }
             }
         }

@@ -17,6 +17,8 @@ struct SharedState: @unchecked Sendable {
     var buffer: [UInt8] = []
     var bufferStart: Int64 = 0
     var isClosed = false
+    /// The open sealed segments (a reader's miss opens one through it).
+    let cache: SegmentCache
     let layout: LogLayout
     let hashSeed: UInt64
 

@@ -14,7 +14,25 @@ struct WriterState: @unchecked Sendable {
     /// Bytes appended since open, across segments; group commit compares against it.
     var appended: UInt64 = 0
     /// Segments emptied by compaction, deleted once a checkpoint no longer refers to them.
-    var retired: [Segment] = []
+    private(set) var retired: [Segment] = []
+    /// The file numbers of ``retired``: taken until their files are gone.
+    private(set) var retiredNumbers: Set<UInt32> = []
+    /// Every file number below this one is taken (by a live or a retired segment): the search
+    /// for a free number starts here. Lowered when retired segments' files are removed.
+    var freeFileNumberHint: UInt32 = 0
+
+    /// Adds a segment that compaction emptied to ``retired``.
+    mutating func retire(_ segment: Segment) {
+        retired.append(segment)
+        retiredNumbers.insert(segment.fileNumber)
+    }
+
+    /// Forgets the retired segments once their files are removed: their numbers are free again.
+    mutating func forgetRetired() {
+        if let lowest = retiredNumbers.min() { freeFileNumberHint = min(freeFileNumberHint, lowest) }
+        retired.removeAll()
+        retiredNumbers.removeAll()
+    }
 }
 
 /// The durable mark for group commit, held in its own Lock while one `fsync` runs.

@@ -47,14 +47,9 @@ extension MappedRegion {
     /// `madvise(MADV_RANDOM)` when `randomAccess` is set.
     static func map(fileDescriptor fd: Int32, length: Int, randomAccess: Bool) throws(Errno) -> MappedRegion {
         precondition(length > 0, "cannot map an empty region")
-        guard let pointer = unsafe mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0),
-            unsafe pointer != MAP_FAILED
-        else { throw Errno.current }
-        if randomAccess {
-            _ = unsafe madvise(pointer, length, MADV_RANDOM)
-        }
+        let pointer = try unsafe SystemCalls.mapReadOnly(fd, length: length, randomAccess: randomAccess)
         return unsafe MappedRegion(base: UnsafeRawPointer(pointer), count: length) { base, count in
-            _ = unsafe munmap(UnsafeMutableRawPointer(mutating: base), count)
+            unsafe SystemCalls.unmap(base, length: count)
         }
     }
 

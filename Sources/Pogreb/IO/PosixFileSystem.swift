@@ -5,7 +5,7 @@ import Darwin
 #endif
 import Synchronization
 
-/// The real file system: one directory on disk, reached through POSIX calls.
+/// The real file system: one directory on disk, reached through POSIX calls (``SystemCalls``).
 ///
 /// The directory is opened once (`open(O_DIRECTORY)`), at the first call, and every file is then
 /// reached relative to that descriptor (`openat`, `unlinkat`, `renameat`, `fdopendir`): if the
@@ -22,7 +22,7 @@ package final class PosixFileSystem: FileSystem {
 
     deinit {
         descriptor.withLock { fd in
-            if fd >= 0 { _ = Glibc_close(fd) }
+            if fd >= 0 { SystemCalls.close(fd) }
         }
     }
 
@@ -33,18 +33,16 @@ package final class PosixFileSystem: FileSystem {
     package func stillNamesOpenedDirectory() -> Bool {
         let fd = descriptor.withLock { $0 }
         guard fd >= 0 else { return true }
-        var opened = stat()
-        var current = stat()
-        guard unsafe fstat(fd, &opened) == 0, unsafe stat(directory, &current) == 0 else { return false }
+        guard let opened = try? SystemCalls.status(ofDescriptor: fd),
+            let current = try? SystemCalls.status(ofPath: directory)
+        else { return false }
         return opened.st_dev == current.st_dev && opened.st_ino == current.st_ino
     }
 
     /// The device and inode of the directory this value opened (`fstat` of its descriptor,
     /// opening it if needed); nil when it cannot be opened.
     package func directoryIdentity() -> FileIdentity? {
-        guard let fd = try? directoryFD() else { return nil }
-        var info = stat()
-        guard unsafe fstat(fd, &info) == 0 else { return nil }
+        guard let fd = try? directoryFD(), let info = try? SystemCalls.status(ofDescriptor: fd) else { return nil }
         return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
@@ -52,9 +50,10 @@ package final class PosixFileSystem: FileSystem {
     private func directoryFD() throws(PogrebError) -> Int32 {
         try descriptor.withLock { (fd) throws(PogrebError) -> Int32 in
             if fd >= 0 { return fd }
-            let opened = Glibc_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-            guard opened >= 0 else {
-                let error = Errno.current
+            let opened: Int32
+            do throws(Errno) {
+                opened = try SystemCalls.open(directory, O_RDONLY | O_DIRECTORY)
+            } catch {
                 if error.rawValue == ENOTDIR {
                     throw PogrebError(
                         .notADatabase, "\(directory) is not a directory: a database is a directory of files.")
@@ -67,47 +66,41 @@ package final class PosixFileSystem: FileSystem {
     }
 
     package func prepareDirectory(create: Bool) throws(PogrebError) {
-        var info = stat()
-        if unsafe stat(directory, &info) == 0 {
+        let found: stat?
+        do throws(Errno) {
+            found = try SystemCalls.status(ofPath: directory)
+        } catch {
+            guard error == .noEntry, create else {
+                throw PogrebError.io(error, "cannot open the directory \(directory)")
+            }
+            found = nil
+        }
+        if let info = found {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
                 throw PogrebError(.notADatabase, "\(directory) is not a directory: a database is a directory of files.")
             }
             _ = try directoryFD()
             return
         }
-        let error = Errno.current
-        guard error == .noEntry, create else {
-            throw PogrebError.io(error, "cannot open the directory \(directory)")
-        }
-        if unsafe mkdir(directory, 0o755) != 0 {
-            let error = Errno.current
+        var created = true
+        do throws(Errno) {
+            try SystemCalls.makeDirectory(directory)
+        } catch {
             if error != .exists { throw PogrebError.io(error, "cannot create the directory \(directory)") }
-        } else {
-            // The new directory's own entry must survive a crash too.
-            try PathOperations.syncParent(of: directory)
+            created = false
         }
+        // The new directory's own entry must survive a crash too.
+        if created { try PathOperations.syncParent(of: directory) }
         _ = try directoryFD()
     }
 
     package func listFiles() throws(PogrebError) -> [String] {
-        // fdopendir takes ownership of the descriptor it is given: give it a duplicate.
-        let copy = dup(try directoryFD())
-        guard copy >= 0, let handle = unsafe fdopendir(copy) else {
-            let error = Errno.current
-            if copy >= 0 { _ = Glibc_close(copy) }
+        let dir = try directoryFD()
+        do throws(Errno) {
+            return try SystemCalls.entries(ofDirectory: dir)
+        } catch {
             throw PogrebError.io(error, "cannot list the directory \(directory)")
         }
-        defer { unsafe closedir(handle) }
-        unsafe rewinddir(handle)
-        var names: [String] = []
-        while let entry = unsafe readdir(handle) {
-            let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                unsafe String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name == "." || name == ".." { continue }
-            names.append(name)
-        }
-        return names
     }
 
     package func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile {
@@ -121,9 +114,10 @@ package final class PosixFileSystem: FileSystem {
         let dir = try directoryFD()
         // O_NONBLOCK: a FIFO under one of our names must not hang the open (no effect on a
         // regular file); anything but a regular file is refused below.
-        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, name, flags | O_CLOEXEC | O_NONBLOCK, 0o644) }
-        guard fd >= 0 else {
-            let error = Errno.current
+        let fd: Int32
+        do throws(Errno) {
+            fd = try SystemCalls.openat(dir, name, flags | O_NONBLOCK, 0o644)
+        } catch {
             if error.rawValue == EISDIR { throw PogrebError.notARegularFile(path(name), kind: "a directory") }
             if error.rawValue == ELOOP && mode != .readOnly {
                 throw PogrebError(
@@ -134,15 +128,16 @@ package final class PosixFileSystem: FileSystem {
             }
             throw PogrebError.io(error, "cannot open \(path(name))")
         }
-        var info = stat()
-        guard unsafe fstat(fd, &info) == 0 else {
-            let error = Errno.current
-            _ = Glibc_close(fd)
+        let info: stat
+        do throws(Errno) {
+            info = try SystemCalls.status(ofDescriptor: fd)
+        } catch {
+            SystemCalls.close(fd)
             throw PogrebError.io(error, "cannot stat \(path(name))")
         }
         let type = info.st_mode & S_IFMT
         guard type == S_IFREG else {
-            _ = Glibc_close(fd)
+            SystemCalls.close(fd)
             let kind: String
             switch type {
             case S_IFDIR: kind = "a directory"
@@ -158,23 +153,28 @@ package final class PosixFileSystem: FileSystem {
     }
 
     package func remove(_ name: String) throws(PogrebError) {
-        if unsafe unlinkat(try directoryFD(), name, 0) != 0 {
-            let error = Errno.current
+        let dir = try directoryFD()
+        do throws(Errno) {
+            try SystemCalls.unlinkat(dir, name)
+        } catch {
             if error != .noEntry { throw PogrebError.io(error, "cannot remove \(path(name))") }
         }
     }
 
     package func rename(_ from: String, to: String) throws(PogrebError) {
         let dir = try directoryFD()
-        if unsafe renameat(dir, from, dir, to) != 0 {
-            throw PogrebError.io(Errno.current, "cannot rename \(path(from)) to \(path(to))")
+        do throws(Errno) {
+            try SystemCalls.renameat(dir, from, to)
+        } catch {
+            throw PogrebError.io(error, "cannot rename \(path(from)) to \(path(to))")
         }
     }
 
     package func syncDirectory() throws(PogrebError) {
         let fd = try directoryFD()
-        if fsync(fd) != 0 {
-            let error = Errno.current
+        do throws(Errno) {
+            try SystemCalls.sync(fd)
+        } catch {
             // Some file systems refuse fsync on a directory; that is not a failure of ours.
             if error.rawValue != EINVAL && error.rawValue != EBADF {
                 throw PogrebError.io(error, "cannot sync the directory \(directory)")
@@ -199,58 +199,34 @@ package final class PosixFileSystem: FileSystem {
     package func lockDirectory(exclusive: Bool) throws(PogrebError) -> any DirectoryLock {
         let dir = try directoryFD()
         if let hook = Self.beforeLockingDirectory.withLock({ $0[directory] }) { hook() }
-        let fd = Glue.retryingOnInterrupt { unsafe openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        guard fd >= 0 else { throw PogrebError.io(Errno.current, "cannot open the directory \(directory) to lock it") }
-        if Glue.retryingOnInterrupt({ flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) }) != 0 {
-            let error = Errno.current
+        let fd: Int32
+        do throws(Errno) {
+            fd = try SystemCalls.openat(dir, ".", O_RDONLY | O_DIRECTORY)
+        } catch {
+            throw PogrebError.io(error, "cannot open the directory \(directory) to lock it")
+        }
+        do throws(Errno) {
+            try SystemCalls.flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB)
+        } catch {
             if error == .wouldBlock {
-                let heldByReaders = exclusive && Glue.retryingOnInterrupt({ flock(fd, LOCK_SH | LOCK_NB) }) == 0
-                _ = Glibc_close(fd)
+                let heldByReaders = exclusive && (try? SystemCalls.flock(fd, LOCK_SH | LOCK_NB)) != nil
+                SystemCalls.close(fd)
                 throw PogrebError.locked(directory, exclusive: exclusive, heldByReaders: heldByReaders)
             }
-            _ = Glibc_close(fd)
+            SystemCalls.close(fd)
             throw PogrebError.io(error, "cannot lock the directory \(directory)")
         }
-        var locked = stat()
-        var current = stat()
-        guard unsafe fstat(fd, &locked) == 0, unsafe stat(directory, &current) == 0,
+        guard let locked = try? SystemCalls.status(ofDescriptor: fd),
+            let current = try? SystemCalls.status(ofPath: directory),
             locked.st_dev == current.st_dev, locked.st_ino == current.st_ino
         else {
-            _ = Glibc_close(fd)
+            SystemCalls.close(fd)
             throw PogrebError(
                 .locked,
                 "\(directory) was replaced by another directory (or removed) while this open took its lock, as a "
                     + "`Database.build` swapping a new database in does. Open again.")
         }
         return PosixLock(fd: fd)
-    }
-}
-
-/// Thin wrappers so the rest of the file can name the C calls the same way on both platforms.
-@inline(__always) func Glibc_open(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
-    #if canImport(Glibc)
-    return unsafe Glibc.open(path, flags, mode)
-    #else
-    return Darwin.open(path, flags, mode)
-    #endif
-}
-
-@inline(__always) func Glibc_close(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    return Glibc.close(fd)
-    #else
-    return Darwin.close(fd)
-    #endif
-}
-
-enum Glue {
-    @inline(__always)
-    static func retryingOnInterrupt(_ body: () -> Int32) -> Int32 {
-        while true {
-            let result = body()
-            if result < 0 && errno == EINTR { continue }
-            return result
-        }
     }
 }
 
@@ -262,8 +238,8 @@ final class PosixLock: DirectoryLock {
     func unlock() {
         state.withLock { fd in
             if fd >= 0 {
-                _ = flock(fd, LOCK_UN)
-                _ = Glibc_close(fd)
+                try? SystemCalls.flock(fd, LOCK_UN)
+                SystemCalls.close(fd)
                 fd = -1
             }
         }
@@ -288,19 +264,23 @@ final class PosixFile: StorageFile {
     }
 
     func size() throws(PogrebError) -> Int64 {
-        var info = stat()
-        guard unsafe fstat(fd, &info) == 0 else { throw PogrebError.io(Errno.current, "cannot stat \(name)") }
-        return Int64(info.st_size)
+        do throws(Errno) {
+            return Int64(try SystemCalls.status(ofDescriptor: fd).st_size)
+        } catch {
+            throw PogrebError.io(error, "cannot stat \(name)")
+        }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(PogrebError) -> Int {
         try checkOpen()
         var done = 0
         while done < buffer.count {
-            let n = unsafe pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PogrebError.io(Errno.current, "cannot read \(name) at offset \(offset + Int64(done))")
+            let n: Int
+            do throws(Errno) {
+                n = try unsafe SystemCalls.pread(
+                    fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + Int64(done))
+            } catch {
+                throw PogrebError.io(error, "cannot read \(name) at offset \(offset + Int64(done))")
             }
             if n == 0 { break }
             done += n
@@ -312,33 +292,30 @@ final class PosixFile: StorageFile {
         try checkOpen()
         var done = 0
         while done < bytes.count {
-            let n = unsafe pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PogrebError.io(Errno.current, "cannot write \(name) at offset \(offset + Int64(done))")
+            do throws(Errno) {
+                done += try unsafe SystemCalls.pwrite(
+                    fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), at: offset + Int64(done))
+            } catch {
+                throw PogrebError.io(error, "cannot write \(name) at offset \(offset + Int64(done))")
             }
-            done += n
         }
     }
 
     func truncate(to size: Int64) throws(PogrebError) {
         try checkOpen()
-        if Glue.retryingOnInterrupt({ ftruncate(fd, off_t(size)) }) != 0 {
-            throw PogrebError.io(Errno.current, "cannot resize \(name) to \(size) bytes")
+        do throws(Errno) {
+            try SystemCalls.truncate(fd, to: size)
+        } catch {
+            throw PogrebError.io(error, "cannot resize \(name) to \(size) bytes")
         }
     }
 
     func sync() throws(PogrebError) {
         try checkOpen()
-        #if canImport(Darwin)
-        // fsync on Darwin does not ask the drive to flush its cache; F_FULLFSYNC does.
-        if fcntl(fd, F_FULLFSYNC) == 0 { return }
-        let result = Glue.retryingOnInterrupt { fsync(fd) }
-        #else
-        let result = Glue.retryingOnInterrupt { fdatasync(fd) }
-        #endif
-        if result != 0 {
-            throw PogrebError.io(Errno.current, "cannot sync \(name): its last writes may not be on disk")
+        do throws(Errno) {
+            try SystemCalls.syncData(fd)
+        } catch {
+            throw PogrebError.io(error, "cannot sync \(name): its last writes may not be on disk")
         }
     }
 
@@ -351,16 +328,10 @@ final class PosixFile: StorageFile {
         }
     }
 
-    func dropCache() {
-        #if canImport(Glibc)
-        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
-        #endif
-    }
+    func dropCache() { SystemCalls.dropCache(fd) }
 
     func close() {
-        if isClosed.exchange(true, ordering: .acquiringAndReleasing) == false {
-            _ = Glibc_close(fd)
-        }
+        if isClosed.exchange(true, ordering: .acquiringAndReleasing) == false { SystemCalls.close(fd) }
     }
 
     deinit { close() }

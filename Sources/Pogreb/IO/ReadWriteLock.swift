@@ -33,7 +33,7 @@ import Synchronization
         unsafe self.value = UnsafeMutablePointer<Value>.allocate(capacity: 1)
         unsafe self.value.initialize(to: value)
         var shards = 1
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let cores = SystemCalls.processorCount
         while shards < min(16, max(2, 2 * cores)) { shards *= 2 }
         self.shardCount = shards
         unsafe locks = UnsafeMutableRawPointer.allocate(byteCount: Self.stride * shards, alignment: 128)

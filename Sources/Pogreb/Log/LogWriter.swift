@@ -6,42 +6,59 @@ extension Database {
     func flush(writer w: inout WriterState) throws(PogrebError) {
         var (bytes, start, active) = shared.withReadLock { state in (state.buffer, state.bufferStart, state.active) }
         guard let active, !bytes.isEmpty else { return }
-        try active.file.write(bytes, at: start)
+        let file = active.openFile
+        try file.write(bytes, at: start)
         let written = bytes.count
         bytes = []  // drop this reference, so emptying the buffer below keeps its storage
         let flushedEnd = start + Int64(written)
         // In mmap mode the active segment is mapped too, in steps, so reads of it need no pread.
         var region: MappedRegion?
         if options.fileAccess == .mmap {
-            let mapped = Int64(active.region?.count ?? 0)
+            let mapped = Int64(active.handle?.count ?? 0)
             if flushedEnd - mapped >= Int64(8 << 20) {
-                region = try active.file.map(length: Int(flushedEnd), randomAccess: true)
+                region = try file.map(length: Int(flushedEnd), randomAccess: true)
             }
         }
-        shared.withWriteLock { state in
+        // Released after the lock: the replaced handle, and segments the cache evicted (no reader
+        // can hold them once the exclusive lock was taken).
+        let released = shared.withWriteLock { state in
             state.bufferStart += Int64(written)
             state.buffer.removeAll(keepingCapacity: true)
-            if let region { active.region = region }
+            var released = state.cache.takeEvicted()
+            if let region, let old = active.publish(SegmentHandle(file: file, region: region)) {
+                released.append(old)
+            }
+            return released
         }
+        _ = released
     }
 
-    /// Seals the active segment (flush, `fdatasync`, map it in mmap mode) and starts a new one.
+    /// Seals the active segment (flush, `fdatasync`, map it in mmap mode) and starts a new one; the
+    /// sealed segment stays open in the ``SegmentCache``, which may close others.
     func rotate(writer w: inout WriterState) throws(PogrebError) {
         try flush(writer: &w)
         guard let old = shared.withReadLock({ $0.active }) else { return }
-        try old.file.sync()
+        let file = old.openFile
+        try file.sync()
         let fresh = try createSegment(writer: &w)
         let region: MappedRegion? =
-            (options.fileAccess == .mmap && old.size > 0)
-            ? try old.file.map(length: Int(old.size), randomAccess: true) : nil
-        shared.withWriteLock { state in
+            (options.fileAccess == .mmap && old.size > Int64(FileHeader.size))
+            ? try file.map(length: Int(old.size), randomAccess: true) : nil
+        // The sealed segment joins the cache of open segments (which may evict others): it stays
+        // open as long as reads keep it there.
+        let released = shared.withWriteLock { state in
             old.isSealed = true
-            old.region = region
+            var released = state.cache.takeEvicted()
+            if let replaced = old.publish(SegmentHandle(file: file, region: region)) { released.append(replaced) }
+            state.cache.insert(old)
+            released += state.cache.takeEvicted()
             state.segments[fresh.fileNumber] = fresh
             state.active = fresh
             state.buffer.removeAll(keepingCapacity: true)
             state.bufferStart = fresh.size
+            return released
         }
+        _ = released
     }
 
     /// Creates the next segment file with its header (`open(O_CREAT|O_EXCL)`, `pwrite`). The
@@ -49,15 +66,18 @@ extension Database {
     func createSegment(writer w: inout WriterState) throws(PogrebError) -> Segment {
         // Numbers of retired segments stay taken until their files are gone: a crash before
         // the next checkpoint brings them back.
-        let used = shared.withReadLock { Set($0.segments.keys) }.union(w.retired.map(\.fileNumber))
-        var number: UInt32 = 0
-        while used.contains(number) {
+        // The smallest free number, searched from the hint (every number below it is taken), so
+        // a rotation costs no scan of thousands of segments.
+        var number = w.freeFileNumberHint
+        let live = shared.withReadLock { state in state.segments }
+        while live[number] != nil || w.retiredNumbers.contains(number) {
             guard number < layout.maxFileNumber else {
                 throw PogrebError(
                     .io, "all \(layout.maxFileNumber) segment file numbers are in use; compact the database")
             }
             number += 1
         }
+        w.freeFileNumberHint = number + 1
         let sequence = w.nextSequence
         w.nextSequence += 1
         let segment = try Segment.create(

@@ -1,7 +1,8 @@
 /// Reading a record of the log by its address: through the segment's mapping, from the
 /// writer's unflushed buffer, or with `pread`, with every length checked against the segment
-/// before it is used. Readers hold the shared lock around these calls, so no segment or mapping
-/// goes away under them.
+/// before it is used; a segment that is not open is opened through the ``SegmentCache``.
+/// Readers hold the shared lock around these calls, so no segment or mapping goes away under
+/// them.
 extension SharedState {
     /// Lends the bytes of the record at `address` to `body`, after checking its header, its
     /// lengths against the segment and, when `verify` is set, its checksum.
@@ -83,7 +84,10 @@ extension SharedState {
                     segment: segment, offset: offset, body)
             }
         }
-        if let region = segment.region, offset + Int64(Record.headerSize) <= Int64(region.count) {
+        // Not in the mapping: open the segment if it is closed (a miss: the cache's lock and
+        // system calls), then read from its mapping or with pread.
+        let handle = try unsafe state.pointee.cache.open(segment)
+        if let region = handle.region, offset + Int64(Record.headerSize) <= Int64(region.count) {
             // The mapping may end before the segment does (the active segment is mapped in
             // steps): use it only when it holds the whole record.
             let mapped = region.count - Int(offset)
@@ -106,7 +110,7 @@ extension SharedState {
         var readError: PogrebError?
         var bytes = unsafe [UInt8](unsafeUninitializedCapacity: firstRead) { buffer, initialized in
             do throws(PogrebError) {
-                initialized = try unsafe segment.file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+                initialized = try unsafe handle.file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
             } catch {
                 readError = error
                 initialized = 0
@@ -121,7 +125,7 @@ extension SharedState {
             try unsafe SharedState.header(raw, available: available, segment: segment, offset: offset)
         }
         if header.totalSize > got {
-            bytes = try segment.file.readExactly(count: header.totalSize, at: offset)
+            bytes = try handle.file.readExactly(count: header.totalSize, at: offset)
         }
         return try unsafe bytes.withBytes { (raw) throws(PogrebError) -> R in
             try unsafe SharedState.check(

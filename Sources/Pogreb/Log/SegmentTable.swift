@@ -63,18 +63,18 @@
         }
     }
 
-    /// The mapped bytes of segment `number`: its address and length (0 when it is not mapped
-    /// or does not exist). Touches no reference count: the caller holds the state lock, under
-    /// which the table keeps the segment, and the segment its mapping, alive.
+    /// The mapped bytes of segment `number`: its address and length (0 when it is not open, not
+    /// mapped or does not exist). Touches no reference count: the caller holds the state lock,
+    /// under which the table keeps the segment, and the segment its published handle, alive.
     @inline(__always)
     func mapped(_ number: UInt32) -> (base: UnsafeRawPointer?, count: Int) {
         let i = Int(number)
         guard unsafe i < unretained.count else {
             guard !sparse.isEmpty, let segment = sparse[number] else { return (nil, 0) }
-            return unsafe (segment.mappedBase, segment.mappedCount)
+            return unsafe segment.mapped
         }
         guard let segment = unsafe unretained[i] else { return (nil, 0) }
-        return unsafe segment._withUnsafeGuaranteedRef { unsafe ($0.mappedBase, $0.mappedCount) }
+        return unsafe segment._withUnsafeGuaranteedRef { unsafe $0.mapped }
     }
 
     @discardableResult
