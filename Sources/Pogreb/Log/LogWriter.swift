@@ -26,14 +26,17 @@ extension Database {
     }
 
     /// Seals the active segment (flush, `fdatasync`, map it in mmap mode) and starts a new one.
+    /// The mapping comes before the new file: a failed `mmap` leaves no segment file behind (an
+    /// empty one left there, its header never synced, would make a later crash state refuse to
+    /// open, as it would no longer be the newest segment).
     func rotate(writer w: inout WriterState) throws(PogrebError) {
         try flush(writer: &w)
         guard let old = shared.withReadLock({ $0.active }) else { return }
         try old.file.sync()
-        let fresh = try createSegment(writer: &w)
         let region: MappedRegion? =
             (options.fileAccess == .mmap && old.size > 0)
             ? try old.file.map(length: Int(old.size), randomAccess: true) : nil
+        let fresh = try createSegment(writer: &w)
         shared.withWriteLock { state in
             old.isSealed = true
             old.region = region
