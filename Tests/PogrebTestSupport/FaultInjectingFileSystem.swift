@@ -6,16 +6,19 @@ import Darwin
 import Pogreb
 import Synchronization
 
-/// A ``FileSystem`` that passes everything to another one, counts the changing operations, and
-/// makes a chosen one fail with an `io` error (`EIO`), as a dying disk would.
+/// A ``FileSystem`` that passes everything to another one, counts its operations, and makes a
+/// chosen one fail with an `io` error (`EIO` or `ENOSPC`), as a dying or full disk would.
 ///
-/// Arm it with ``arm(_:failingAt:sticky:)``: the `n`th operation of the given kinds counted from
-/// then on throws instead of reaching the wrapped file system. With `sticky`, every changing
-/// operation after it fails too, which models a process that stopped at that point (take a crash
-/// image of the wrapped ``MemoryFileSystem`` then). Reads, mappings, listings and locks are never
-/// failed.
+/// Arm it with ``arm(_:failingAt:sticky:fault:)``: the `n`th operation of the given kinds counted
+/// from then on throws instead of reaching the wrapped file system. With `sticky`, every operation
+/// of any kind after it fails too, which models a process that stopped at that point (take a crash
+/// image of the wrapped ``MemoryFileSystem`` then); reads go on working after a sticky failure of a
+/// change, unless reads were armed. The changing operations (``Operation/changing``)
+/// and the reading ones (opening an existing file, `fstat`, `pread`, `mmap`, listing the directory)
+/// can fail; preparing and locking the directory, dropping the cache and closing cannot.
 package final class FaultInjectingFileSystem: FileSystem, Sendable {
-    /// The operations that change storage, which is what the wrapper counts and fails.
+    /// The operations the wrapper counts and can fail: those that change storage, then those that
+    /// only read it.
     package enum Operation: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
         /// `StorageFile.write` (`pwrite`).
         case write
@@ -31,6 +34,23 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
         case rename
         /// `FileSystem.remove` (`unlink`).
         case remove
+        /// `FileSystem.open` of an existing file, read-only or for writing (`openat`, `fstat`).
+        case open
+        /// `StorageFile.size` (`fstat`).
+        case size
+        /// `StorageFile.read` (`pread`).
+        case read
+        /// `StorageFile.map` (`mmap`).
+        case map
+        /// `FileSystem.listFiles` (`opendir`, `readdir`).
+        case list
+
+        /// The operations that change storage: a failure of one of them latches the database.
+        package static let changing: Set<Operation> = [
+            .write, .truncate, .sync, .syncDirectory, .create, .rename, .remove,
+        ]
+        /// The operations that only read: a failure of one of them fails the call that made it.
+        package static let reading: Set<Operation> = [.open, .size, .read, .map, .list]
 
         package var description: String { rawValue }
     }
@@ -84,7 +104,7 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
     // MARK: Control
 
     /// Fails the `occurrence`th (1-based) operation among `operations` counted from now, and with
-    /// `sticky` every changing operation after it.
+    /// `sticky` every changing operation and every operation of `operations` after it.
     package func arm(
         _ operations: Set<Operation>, failingAt occurrence: Int, sticky: Bool = false, fault: Fault = .eio
     ) {
@@ -103,7 +123,7 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
     package func failNthCreate(_ n: Int, sticky: Bool = false) { arm([.create], failingAt: n, sticky: sticky) }
     /// Fails the `n`th changing operation of any kind from now.
     package func failNthStep(_ n: Int, sticky: Bool = true) {
-        arm(Set(Operation.allCases), failingAt: n, sticky: sticky)
+        arm(Operation.changing, failingAt: n, sticky: sticky)
     }
 
     /// Stops failing; counters are kept.
@@ -124,7 +144,9 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
     package func count(of kind: Operation) -> Int { state.withLock { $0.counts[kind] ?? 0 } }
 
     /// Changing operations of any kind since the last reset.
-    package var totalCount: Int { state.withLock { $0.counts.values.reduce(0, +) } }
+    package var totalCount: Int {
+        state.withLock { state in Operation.changing.reduce(0) { $0 + (state.counts[$1] ?? 0) } }
+    }
 
     /// Sets every counter to zero and forgets past failures (the rule stays armed).
     package func resetCounters() {
@@ -146,7 +168,11 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
         state.withLock { state -> Fault? in
             state.counts[operation, default: 0] += 1
             guard let rule = state.rule else { return nil }
-            if state.tripped && rule.sticky {
+            // After a sticky failure, every change fails, and so does every operation of the
+            // armed kinds (reads keep working after a failed change, as before reads were counted).
+            if state.tripped && rule.sticky
+                && (Operation.changing.contains(operation) || rule.operations.contains(operation))
+            {
                 state.failures.append("\(operation) \(what()) (after the failure)")
                 return rule.fault == .shortWrite ? .enospc : rule.fault
             }
@@ -168,10 +194,13 @@ package final class FaultInjectingFileSystem: FileSystem, Sendable {
 
     package func prepareDirectory(create: Bool) throws(PogrebError) { try base.prepareDirectory(create: create) }
 
-    package func listFiles() throws(PogrebError) -> [String] { try base.listFiles() }
+    package func listFiles() throws(PogrebError) -> [String] {
+        try check(.list, displayPath)
+        return try base.listFiles()
+    }
 
     package func open(_ name: String, _ mode: FileOpenMode) throws(PogrebError) -> any StorageFile {
-        if mode == .createNew { try check(.create, name) }
+        try check(mode == .createNew ? .create : .open, "\(name) (\(mode))")
         return FaultInjectingFile(base: try base.open(name, mode), owner: self)
     }
 
@@ -207,10 +236,14 @@ final class FaultInjectingFile: StorageFile {
 
     var name: String { base.name }
 
-    func size() throws(PogrebError) -> Int64 { try base.size() }
+    func size() throws(PogrebError) -> Int64 {
+        try owner.check(.size, name)
+        return try base.size()
+    }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(PogrebError) -> Int {
-        try base.read(into: buffer, at: offset)
+        try owner.check(.read, "\(buffer.count) bytes of \(name) at \(offset)")
+        return try unsafe base.read(into: buffer, at: offset)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(PogrebError) {
@@ -235,7 +268,8 @@ final class FaultInjectingFile: StorageFile {
     }
 
     func map(length: Int, randomAccess: Bool) throws(PogrebError) -> MappedRegion {
-        try base.map(length: length, randomAccess: randomAccess)
+        try owner.check(.map, "\(length) bytes of \(name)")
+        return try base.map(length: length, randomAccess: randomAccess)
     }
 
     func dropCache() { base.dropCache() }

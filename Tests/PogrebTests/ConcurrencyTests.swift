@@ -65,9 +65,11 @@ import Testing
         for _ in roles { done.wait() }
     }
 
+    /// 1.5 s per file-system kind, or `POGREB_CONCURRENCY_SECONDS` (scripts/soak.sh sets it).
     @Test(arguments: FileSystemKind.allCases)
     func readersSeeOnlyWholeValuesOfTheirKey(kind: FileSystemKind) throws {
-        try Self.readersSeeOnlyWholeValues(kind: kind, seconds: 1.5)
+        let seconds = getenv("POGREB_CONCURRENCY_SECONDS").flatMap { Double(String(cString: $0)) } ?? 1.5
+        try Self.readersSeeOnlyWholeValues(kind: kind, seconds: seconds)
     }
 
     @Test(.enabled(if: longTestsEnabled, "set POGREB_LONG_TESTS=1"), arguments: FileSystemKind.allCases)

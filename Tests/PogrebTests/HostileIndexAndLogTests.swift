@@ -300,3 +300,58 @@ import Testing
         }
     }
 }
+
+/// Records a damaged segment holds past the offsets a log address can hold.
+@Suite struct RecordsPastTheAddressRangeTests {
+    /// A sealed segment (one the checkpoint covers, so opening does not replay it) whose file
+    /// goes on with valid records past `maxSegmentSize` (its own records appended again), and a
+    /// checkpoint, checksums right, that records that size:
+    /// `verify` reports it, iteration throws `corrupted` naming the segment, and `compact`
+    /// throws or reports; none of them traps on the address that cannot be formed.
+    @Test(arguments: FileSystemKind.allCases)
+    func aRecordPastTheAddressRangeIsCorruptionNotATrap(_ kind: FileSystemKind) throws {
+        try withTestDatabase(kind, configure: smallOptions) { test in
+            let db = try test.open()
+            for i in 0..<140 { try db.put(key(i), value(i, length: 8 << 10)) }
+            try db.checkpoint()
+            try db.close()
+            let sealed = try #require(try test.segmentNames().first)
+            let original = try #require(try test.contents(of: sealed))
+            let grown = original + original.dropFirst(FileHeader.size)
+            try test.setContents(of: sealed, to: grown)
+            #expect(grown.count > 1 << 20)
+            // The checkpoint (its checksums right) records the grown size.
+            let (checkpoint, databaseID) = try Database.newestCheckpoint(fileSystem: test.fileSystem)
+            var crafted = checkpoint
+            let entry = try #require(
+                crafted.segments.firstIndex { DatabaseFiles.segment(sequence: $0.sequence) == sealed })
+            crafted.segments[entry].size = Int64(grown.count)
+            try test.setContents(
+                of: Checkpoint.fileName(sequence: checkpoint.sequence), to: crafted.encoded(databaseID: databaseID))
+
+            for readOnly in [true, false] {
+                let opened = try test.open { $0.readOnly = readOnly }
+                defer { try? opened.close() }
+                let context: Comment = "read-only \(readOnly)"
+                do throws(PogrebError) {
+                    let report = try opened.verify()
+                    #expect(
+                        report.problems.contains { $0.file.hasSuffix(sealed) && $0.what.contains("address") },
+                        "\(report.problems) \(context)")
+                } catch {
+                    #expect(error.code == .corrupted && error.message.contains(sealed), "\(error) \(context)")
+                }
+                let error = expectPogrebError(.corrupted, context) { try opened.forEachItem { _ in } }
+                #expect(error?.message.contains(sealed) == true, "\(String(describing: error)) \(context)")
+                if !readOnly {
+                    for i in 0..<140 { _ = try opened.delete(key(i)) }
+                    do throws(PogrebError) {
+                        _ = try opened.compact()
+                    } catch {
+                        #expect(error.code == .corrupted && error.message.contains(sealed), "\(error) \(context)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -11,6 +11,12 @@ import Testing
 /// shorter than the last `synced <X>` line of the writer's log. Each round continues the writer
 /// from the step the database was found at.
 ///
+/// Every other round the writer runs with `--maintenance-beside` (compaction and backups to
+/// `<db>.backup` on a second thread); after such a round the backup, when one was published,
+/// must open, verify clean and hold only values the plan wrote for each key. Every fourth round
+/// kills the writer 1-12 ms after it starts, before its open finishes (in the process's start or
+/// in the open's recovery of the previous kill's files), and is checked like the others.
+///
 /// `POGREB_SEED` fixes the seed (it is printed), `POGREB_KILL_ROUNDS` the number of rounds
 /// (default 30).
 @Suite("kill -9 during writes", .serialized)
@@ -198,17 +204,28 @@ struct KillTests {
         var extraSteps = 0
         var tornTails = 0
         var replayed = 0
+        var earlyKills = 0
+        var killedInOpen = 0
+        var backupsChecked = 0
         for round in 0..<rounds {
+            // Every fourth round kills early: before the open finishes, often during its recovery.
+            let early = round % 4 == 3
+            let beside = round % 2 == 1
             let log = dir.child("log-\(round)")
             let writer = try ChildProcess(
                 executable: executable,
                 arguments: [
                     "_kill-writer", "--path", db, "--seed", String(seed), "--log", log, "--start", String(start),
-                ])
-            let delay = 20 + Int(timing.next() % 281)
+                ] + (beside ? ["--maintenance-beside"] : []))
+            let delay = early ? 1 + Int(timing.next() % 12) : 20 + Int(timing.next() % 281)
             usleep(useconds_t(delay * 1000))
             writer.kill(SIGKILL)
             let status = writer.wait()
+            if early {
+                earlyKills += 1
+                let opened = (try? readFile(log)).map { String(decoding: $0, as: UTF8.self).contains("opened") }
+                if opened != true { killedInOpen += 1 }
+            }
             #expect(
                 ChildProcess.wasKilled(status, by: SIGKILL),
                 "round \(round): the writer ended by itself (status \(status)); seed \(seed)")
@@ -229,6 +246,16 @@ struct KillTests {
                         + "\(problems.prefix(10))")
             )
             guard let match else { return }
+            let backup = db + ".backup"
+            if beside, access(backup, F_OK) == 0 {
+                // A published backup: a whole database, every value one the plan wrote for its key.
+                backupsChecked += 1
+                let (copied, backupProblems) = try Self.readDatabase(backup)
+                #expect(backupProblems.isEmpty, "round \(round), seed \(seed), backup: \(backupProblems)")
+                for (key, value) in copied where !value.starts(with: key + Array(":".utf8)) {
+                    Issue.record("round \(round), seed \(seed): the backup holds \(Self.describe(value)) for a key")
+                }
+            }
             durableSteps += durable - start
             extraSteps += match - durable
             state = actual
@@ -237,7 +264,8 @@ struct KillTests {
         print(
             "kill test: \(rounds) rounds, seed \(seed): \(start) steps applied, \(durableSteps) of them confirmed "
                 + "durable by a sync, \(extraSteps) more survived unsynced; \(tornTails) recoveries cut a torn "
-                + "tail, \(replayed) records replayed in all"
+                + "tail, \(replayed) records replayed in all; \(earlyKills) early kills (\(killedInOpen) before "
+                + "the open finished), \(backupsChecked) backups checked"
         )
         #expect(start > 0, "no step was ever applied: the writer never got going; seed \(seed)")
     }

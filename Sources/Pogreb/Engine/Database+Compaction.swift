@@ -169,7 +169,8 @@ extension Database {
                         if active.size >= segmentSize { break }
                         processed += 1
                         let header = candidate.header
-                        let oldAddress = layout.address(fileNumber: segment.fileNumber, offset: candidate.offset)
+                        let oldAddress = try layout.address(
+                            fileNumber: segment.fileNumber, offset: candidate.offset, in: segment.name)
                         let (hash, current) = try unsafe candidate.record.withBytes {
                             (raw) throws(PogrebError) -> (UInt64, UInt64?) in
                             let key = unsafe UnsafeRawBufferPointer(

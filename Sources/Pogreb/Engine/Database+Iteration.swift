@@ -144,7 +144,7 @@ struct LogWalk {
             guard !state.isClosed else { throw PogrebError.closed() }
             var items: [Item] = []
             for (offset, record, keyLength) in batch {
-                let address = state.layout.address(fileNumber: segment.fileNumber, offset: offset)
+                let address = try state.layout.address(fileNumber: segment.fileNumber, offset: offset, in: segment.name)
                 let isLive = try unsafe record.withBytes { (raw) throws(PogrebError) -> Bool in
                     let key = unsafe UnsafeRawBufferPointer(
                         rebasing: raw[Record.headerSize..<(Record.headerSize + keyLength)])

@@ -128,9 +128,22 @@ extension Database {
             let stop = try unsafe scanner.scan(verify: true) { (offset, header, record) throws(PogrebError) -> Bool in
                 report.recordsChecked += 1
                 if header.kind == .put {
+                    let address: UInt64
+                    do throws(PogrebError) {
+                        address = try layout.address(fileNumber: segment.fileNumber, offset: offset, in: segment.name)
+                    } catch {
+                        // Damage the checkpoint let in (no segment is written that long): report
+                        // it and stop reading this segment.
+                        report.problems.append(
+                            .init(
+                                file: segment.name, offset: offset,
+                                what: "a record starts past the largest offset a log address holds "
+                                    + "(\(layout.maxSegmentSize))"))
+                        return false
+                    }
                     unsafe pending.append(
                         (
-                            layout.address(fileNumber: segment.fileNumber, offset: offset),
+                            address,
                             RawBytes.copy(
                                 UnsafeRawBufferPointer(
                                     rebasing: record[Record.headerSize..<(Record.headerSize + header.keyLength)]))

@@ -127,6 +127,19 @@ struct LogLayout: Sendable, Equatable {
         assert(offset >= 0 && offset < maxSegmentSize, "a record offset past the segment's address range")
         return (UInt64(fileNumber) << offsetBits) | UInt64(offset)
     }
+    /// The address of the put or delete record at `offset` of the segment with `fileNumber`,
+    /// or `corrupted` naming `file` when the offset lies past what an address holds. A segment
+    /// this engine wrote never holds such a record, but a damaged one, whose checkpoint entry
+    /// records a longer file, may: reading it must not trap, nor (in a release build, where the
+    /// `assert` of ``address(fileNumber:offset:)`` is gone) form the address of another file.
+    func address(fileNumber: UInt32, offset: Int64, in file: String) throws(PogrebError) -> UInt64 {
+        guard offset >= 0 && offset < maxSegmentSize else {
+            throw PogrebError.corrupted(
+                file: file, offset: offset,
+                "a record starts past the largest offset a log address holds (\(maxSegmentSize))")
+        }
+        return address(fileNumber: fileNumber, offset: offset)
+    }
     @inline(__always) func fileNumber(of address: UInt64) -> UInt32 {
         UInt32(truncatingIfNeeded: address >> offsetBits)
     }

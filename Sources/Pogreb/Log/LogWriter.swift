@@ -34,16 +34,19 @@ extension Database {
     }
 
     /// Seals the active segment (flush, `fdatasync`, map it in mmap mode) and starts a new one; the
-    /// sealed segment stays open in the ``SegmentCache``, which may close others.
+    /// sealed segment stays open in the ``SegmentCache``, which may close others. The mapping
+    /// comes before the new file: a failed `mmap` leaves no segment file behind (an empty one left
+    /// there, its header never synced, would make a later crash state refuse to open, as it would
+    /// no longer be the newest segment).
     func rotate(writer w: inout WriterState) throws(PogrebError) {
         try flush(writer: &w)
         guard let old = shared.withReadLock({ $0.active }) else { return }
         let file = old.openFile
         try file.sync()
-        let fresh = try createSegment(writer: &w)
         let region: MappedRegion? =
             (options.fileAccess == .mmap && old.size > Int64(FileHeader.size))
             ? try file.map(length: Int(old.size), randomAccess: true) : nil
+        let fresh = try createSegment(writer: &w)
         // The sealed segment joins the cache of open segments (which may evict others): it stays
         // open as long as reads keep it there.
         let released = shared.withWriteLock { state in

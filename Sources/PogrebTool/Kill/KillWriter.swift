@@ -10,6 +10,10 @@
 // `synced <X>` to the log file L (opened O_APPEND, fsync'd after every line): the steps 0 ..< X
 // are durable. Right after opening it appends `opened <K>`.
 //
+// With `--maintenance-beside`, a second thread runs beside the writer until the kill: it
+// compacts (`compact()`, which throws `busy` while a backup runs) and backs the database up to
+// `<P>.backup` (`backup(to:replacing: true)`), in turn, with a pause of 0-15 ms between.
+//
 // How a verifier regenerates the operations: `KillPlan.operations(seed: S, count: X)` returns the
 // steps 0 ..< X; applying them in order to an empty key-value map (a put sets, a delete removes,
 // a batch applies its operations in order) gives the durable state. `KillPlan.Generator(seed:)`
@@ -139,6 +143,8 @@ struct KillWriter: ParsableCommand {
     @Option(help: "The index of the first step to apply.") var start: Int = 0
     @Option(help: "Stop after this many steps (default: never).") var steps: Int?
     @Option var segmentSize: Int = 1 << 20
+    @Flag(help: "Compact and back up to <path>.backup on a second thread while writing.")
+    var maintenanceBeside = false
 
     func run() throws {
         let logFile = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
@@ -163,6 +169,24 @@ struct KillWriter: ParsableCommand {
             try Database.open(at: path, options: options)
         }
         try append("opened \(start)")
+        if maintenanceBeside {
+            let backupPath = path + ".backup"
+            _ = startThread {
+                var round: UInt32 = 0
+                while true {
+                    round &+= 1
+                    // Errors are expected here (`busy`, `closed` after the writer closes) and
+                    // change nothing: what the kill test checks is the database and the backup.
+                    if round % 2 == 0 {
+                        _ = try? db.compact()
+                    } else {
+                        _ = try? db.backup(to: backupPath, replacing: true)
+                    }
+                    if (try? db.statistics) == nil { return }
+                    usleep(useconds_t((round &* 7919) % 16) * 1000)
+                }
+            }
+        }
 
         var generator = KillPlan.Generator(seed: seed)
         for _ in 0..<start { _ = generator.next() }
@@ -194,7 +218,14 @@ struct KillWriter: ParsableCommand {
             switch step.maintenance {
             case .none: break
             case .checkpoint: try engine("checkpoint") { () throws(PogrebError) in try db.checkpoint() }
-            case .compact: _ = try engine("compact") { () throws(PogrebError) -> CompactionResult in try db.compact() }
+            case .compact:
+                _ = try engine("compact") { () throws(PogrebError) -> CompactionResult? in
+                    do throws(PogrebError) {
+                        return try db.compact()
+                    } catch  where error.code == .busy && maintenanceBeside {
+                        return nil  // a backup beside holds off compaction for now
+                    }
+                }
             }
         }
         try engine("close") { () throws(PogrebError) in try db.close() }
