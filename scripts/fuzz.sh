@@ -18,7 +18,7 @@ binary=.build-fuzz/release/PogrebFuzz
 export SWIFT_BACKTRACE=enable=no
 
 if [[ "${1:-}" == "--make-corpus" ]]; then
-    rm -rf Fuzz/Corpus
+    rm -f Fuzz/Corpus/*/seed-*  # inputs named finding-* are kept: they reproduced findings
     POGREB_FUZZ_MAKE_CORPUS=Fuzz/Corpus "$binary"
     exit 0
 fi

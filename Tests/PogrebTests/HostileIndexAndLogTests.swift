@@ -29,6 +29,60 @@ import Testing
         #expect(error?.message.contains("segment-0000000000000001.pgl") == true)
     }
 
+    /// A checkpoint whose checksums match but which names far more main (or overflow) buckets
+    /// than the index file (or overflow file) and its journal hold (found for main buckets by the
+    /// `open` fuzz target, Fuzz/): the open treats its journal as unreadable and falls back to the
+    /// checkpoint the index names, without growing either file. Before the check, redoing the
+    /// journal grew the file to the named size (here 64 MiB; 12 GiB in the fuzzer's input).
+    @Test(arguments: ["main", "overflow"])
+    func aJournalNamingBucketsItDoesNotHoldDoesNotGrowTheIndex(kind: String) throws {
+        let fs = MemoryFileSystem()
+        let db = try Database.open(fileSystem: fs)
+        for i in 0..<200 { try db.put(key(i), value(i)) }
+        // The files just before the checkpoint file is synced: its journal is written, the index
+        // files do not hold its buckets yet.
+        let captured = Mutex<(name: String, files: [String: [UInt8]])?>(nil)
+        fs.onSync { point in
+            guard case .file(let name) = point, name.hasPrefix("checkpoint-") else { return }
+            captured.withLock { state in
+                guard state == nil else { return }
+                let names = (try? fs.listFiles()) ?? []
+                state = (name, Dictionary(uniqueKeysWithValues: names.map { ($0, fs.contents(of: $0) ?? []) }))
+            }
+        }
+        try db.checkpoint()
+        fs.onSync(nil)
+        try db.close()
+        let (name, files) = try #require(captured.withLock { $0 })
+        let image = MemoryFileSystem()
+        try image.prepareDirectory(create: true)
+        for (file, contents) in files { image.setContents(of: file, to: contents) }
+
+        // The newest checkpoint names 2^20 main or overflow buckets, every checksum matching.
+        var checkpoint = try #require(files[name])
+        func store(_ value: UInt64, at offset: Int, width: Int) {
+            for i in 0..<width { checkpoint[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        }
+        store(1 << 20, at: FileHeader.size + (kind == "main" ? 0 : 8), width: 8)
+        let metadataLength = (0..<8).reduce(0) { $0 | Int(checkpoint[40 + $1]) << (8 * $1) }
+        store(
+            UInt64(CRC32C.checksum(Array(checkpoint[FileHeader.size..<(FileHeader.size + metadataLength)]))), at: 48,
+            width: 8)
+        store(UInt64(CRC32C.checksum(Array(checkpoint[0..<60]))), at: 60, width: 4)
+        image.setContents(of: name, to: checkpoint)
+        let indexSize = try #require(image.contents(of: DatabaseFiles.index)).count
+        let overflowSize = try #require(image.contents(of: DatabaseFiles.overflow)).count
+
+        let (loaded, _, _, _, _) = try Database.loadIndex(fileSystem: image, readOnly: false)
+        #expect(loaded.bucketCount < 1 << 20 && loaded.overflowCount < 1 << 20)
+        #expect(image.contents(of: DatabaseFiles.index)?.count == indexSize, "the index file grew")
+        #expect(image.contents(of: DatabaseFiles.overflow)?.count == overflowSize, "the overflow file grew")
+        let reopened = try Database.open(fileSystem: image)
+        defer { try? reopened.close() }
+        #expect(try reopened.statistics.indexRebuiltAtOpen == nil)
+        for i in 0..<200 { #expect(try reopened.get(key(i)) == value(i), "key \(i)") }
+    }
+
     /// A damaged overflow bucket (all zero, a lost page) fails its checksum: a read-only open
     /// answers `corrupted` for the keys whose chain reaches it (never "absent"), and a writable
     /// open notices it and rebuilds the index from the log, after which every key is there.

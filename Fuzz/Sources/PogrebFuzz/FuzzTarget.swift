@@ -84,7 +84,7 @@ enum DecoderTargets {
         if flags & 1 != 0,
             case .success(let header) = input.withUnsafeBytes({ raw in
                 Record.decodeHeader(raw, available: raw.count)
-            })
+            }), header.totalSize <= input.count
         {
             DatabaseImage.store(CRC32C.checksum(Array(input[4..<header.totalSize])), in: &input, at: 0)
         }

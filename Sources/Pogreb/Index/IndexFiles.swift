@@ -78,6 +78,7 @@ extension Database {
                 guard header.databaseID == id else {
                     throw PogrebError.corrupted(file: path, offset: 16, "journal of another database")
                 }
+                try checkJournalHoldsNewBuckets(full, indexFile: indexFile, overflowFile: overflowFile, path: path)
                 checkpoint = full
                 if readOnly {
                     pendingImages = checkpoint.changedBuckets
@@ -140,6 +141,37 @@ extension Database {
         // here leads the open to rebuild the index from the log, see Database.open).
         if !readOnly { try index.verifyAll() }
         return (checkpoint, id, index, indexFile, overflowFile)
+    }
+
+    /// Checks that the journal of `checkpoint` holds every bucket the index files lack: a split
+    /// marks the main bucket it adds as changed, and a chain the overflow bucket it takes, so each
+    /// bucket added since the files were written is in the next checkpoint's journal. A
+    /// checkpoint that names more buckets is damaged (its checksums may still match), and redoing
+    /// it would grow the files (and map them, and size the index check's bitmap) to a size read
+    /// from that damage. Reads both files' sizes (`fstat`).
+    /// - Throws: `corrupted` naming the checkpoint file, so the open falls back to the checkpoint
+    ///   the index names, as for any journal that cannot be read.
+    private static func checkJournalHoldsNewBuckets(
+        _ checkpoint: Checkpoint, indexFile: any StorageFile, overflowFile: any StorageFile, path: String
+    ) throws(PogrebError) {
+        for (overflow, file, count) in [
+            (false, indexFile, checkpoint.bucketCount), (true, overflowFile, checkpoint.overflowCount),
+        ] {
+            let filed = UInt64(max(0, (try file.size() - BucketID.headerPageSize) / Int64(Bucket.size)))
+            guard count > filed else { continue }
+            var journaled = Set<UInt64>()
+            for (id, _) in checkpoint.changedBuckets where id.isOverflow == overflow && id.number >= filed {
+                journaled.insert(id.number)
+            }
+            guard UInt64(journaled.count) < count - filed else { continue }
+            let name = path + "/" + DatabaseFiles.checkpoint(sequence: checkpoint.sequence)
+            let kind = overflow ? "overflow buckets" : "main buckets"
+            let fileName = overflow ? DatabaseFiles.overflow : DatabaseFiles.index
+            throw PogrebError.corrupted(
+                file: name, offset: Int64(FileHeader.size),
+                "the checkpoint names \(count) \(kind), but \(fileName) holds \(filed) and the journal "
+                    + "\(journaled.count) more")
+        }
     }
 
     /// Writes a journal's buckets into the index files, with the overflow file's header naming
