@@ -310,6 +310,15 @@ public final class Database: Sendable {
         if segmentCache.hasEvicted.load(ordering: .relaxed) { releaseEvictedSegments() }
     }
 
+    /// A handle of `segment` for a scan (``SegmentCache/lease(_:checked:)``), taken under the shared
+    /// state lock: a published handle is retained only while no thread can release it (evicted
+    /// handles are released under the exclusive lock, the active one's replaced handle too).
+    func leaseSegment(_ segment: Segment, checked: Bool = true) throws(PogrebError) -> SegmentHandle {
+        try shared.withReadLock { (_) throws(PogrebError) -> SegmentHandle in
+            try segmentCache.lease(segment, checked: checked)
+        }
+    }
+
     /// Closes the segments the cache evicted (their descriptors and mappings), taking the state
     /// lock exclusively for a moment so that no reader still uses one (see ``SegmentCache``).
     /// Nothing inside a read of this database on the same thread (it would wait for itself):

@@ -121,7 +121,7 @@ extension Database {
                 for (segment, length) in segments {
                     try copy(
                         DatabaseFiles.segment(sequence: segment.sequence), length: length, from: fileSystem,
-                        to: destination, source: try segmentCache.lease(segment).file)
+                        to: destination, source: try leaseSegment(segment).file)
                 }
                 try destination.syncDirectory()
                 return .success(())

@@ -18,7 +18,7 @@ extension Database {
     /// Builds a new database from `pairs` in one pass and switches it into place at `path`
     /// atomically, for the "rebuild, then serve read-only" use.
     ///
-    /// First the target is checked (``PublishTarget``): trailing slashes are dropped, a symbolic
+    /// First the target is checked (`Directory/PublishTarget.swift`): trailing slashes are dropped, a symbolic
     /// link at `path` is followed (the directory it points to is replaced; the link stays), and
     /// `path` must hold nothing, an empty directory, or a directory of ours — every entry not
     /// starting with `.` a regular file under one of our names that starts with our magic, the

@@ -98,7 +98,7 @@ extension Database {
     private func compact(_ segment: Segment, isOldest: Bool) throws(PogrebError) -> (records: Int, bytes: Int64) {
         // The scan holds its own reference to the file: open while it runs, even if the cache
         // evicts the segment meanwhile.
-        let file = try segmentCache.lease(segment).file
+        let file = try leaseSegment(segment).file
         var scanner = SegmentScanner(file: file, from: Int64(FileHeader.size), to: segment.size)
         var chunk: [Candidate] = []
         var chunkBytes = 0

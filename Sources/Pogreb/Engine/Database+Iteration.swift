@@ -104,7 +104,7 @@ struct LogWalk {
                 let end = segment.sequence == endSequence ? endOffset : segment.size
                 // One segment open at a time for the walk (its own reference, or the cache's).
                 scanner = SegmentScanner(
-                    file: try database.segmentCache.lease(segment).file, from: Int64(FileHeader.size), to: end)
+                    file: try database.leaseSegment(segment).file, from: Int64(FileHeader.size), to: end)
                 current = segment
             }
             guard var active = scanner, let segment = current else { return nil }

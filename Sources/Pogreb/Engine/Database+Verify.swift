@@ -82,7 +82,7 @@ extension Database {
             // One segment file open at a time (its own reference, or the cache's).
             let file: any StorageFile
             do throws(PogrebError) {
-                file = try segmentCache.lease(segment, checked: false).file
+                file = try leaseSegment(segment, checked: false).file
             } catch {
                 report.problems.append(.init(file: segment.name, offset: 0, what: error.message))
                 continue

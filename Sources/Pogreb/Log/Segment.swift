@@ -64,7 +64,10 @@ import Synchronization
     }
 
     /// The published handle, or nil when the segment is not open. The reference returned keeps
-    /// the file (and mapping) open for as long as the caller holds it, evicted or not.
+    /// the file (and mapping) open for as long as the caller holds it, evicted or not. Call it
+    /// holding the state lock (shared or exclusive), or the writer lock for the active segment:
+    /// a handle is released only under the exclusive state lock, or by the writer (the active
+    /// segment's), so it cannot be freed between this load and its retain.
     var handle: SegmentHandle? {
         guard let raw = unsafe published.load(ordering: .acquiring) else { return nil }
         return unsafe Unmanaged<SegmentHandle>.fromOpaque(raw).takeUnretainedValue()

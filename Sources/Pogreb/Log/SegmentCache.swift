@@ -87,7 +87,9 @@ import Synchronization
 
     /// A handle of `segment` for a scan: its published handle when open, otherwise a private one
     /// (one `open` and, when `checked`, a header check; no mapping) that is not cached and closes
-    /// when released. The verifier leases unchecked: it reports a bad header itself.
+    /// when released. The verifier leases unchecked: it reports a bad header itself. Called with the
+    /// shared state lock held (``Database/leaseSegment(_:checked:)``) or exclusive access, so the
+    /// published handle cannot be released between its load and its retain.
     func lease(_ segment: Segment, checked: Bool = true) throws(PogrebError) -> SegmentHandle {
         if let handle = segment.handle { return handle }
         return SegmentHandle(file: try openChecked(segment, checkHeader: checked), region: nil)
