@@ -9,14 +9,15 @@
 # the probe, the bucket read, the counter shard), which should be 0.
 # `dirty` opens the database for writing and first puts KEYS/10 new keys, so that most buckets
 # the hits read are changed since the last checkpoint and come from the index's table of changed
-# buckets (DirtyBuckets) instead of the mapping.
+# buckets (DirtyBuckets) instead of the mapping. POGREB_KEEP_CALLGRIND=1 keeps the callgrind output
+# and its caller tree (the directory is printed) to see where any retain or release comes from.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 keys="${1:-100000}"
 rounds="${2:-2}"
 mode="${3:-clean}"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap '[[ -n "${POGREB_KEEP_CALLGRIND:-}" ]] || rm -rf "$work"' EXIT
 mkdir -p "$work/probe/Sources/probe"
 cat >"$work/probe/Package.swift" <<SWIFT
 // swift-tools-version:6.0
@@ -74,3 +75,4 @@ arc=$(awk 'BEGIN { RS = "" } /\*  \?\?\?:swift_(retain|release) \[/' "$work/tree
         if (match($0, /\(([0-9,]+)x\)/)) { n = substr($0, RSTART + 1, RLENGTH - 3); gsub(",", "", n); s += n } }
         END { print s + 0 }')
 echo "swift_retain/swift_release calls from the hit path's functions: $arc"
+if [[ -n "${POGREB_KEEP_CALLGRIND:-}" ]]; then echo "kept: $work (cg.out, tree.txt)"; fi

@@ -50,7 +50,7 @@ struct SharedState: @unchecked Sendable {
             let layout = unsafe state.pointee.layout
             let fileNumber = layout.fileNumber(of: address)
             let offset = layout.offset(of: address)
-            let (base, mapped) = unsafe state.pointee.segments.mapped(fileNumber)
+            let (base, mapped) = unsafe SegmentTable.mapped(fileNumber, in: state.pointer(to: \.segments)!)
             if let base = unsafe base, offset >= Int64(FileHeader.size),
                 offset + Int64(Record.headerSize) <= Int64(mapped)
             {

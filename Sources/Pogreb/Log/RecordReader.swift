@@ -32,7 +32,7 @@ extension SharedState {
         let offset = unsafe state.pointee.layout.offset(of: address)
         // Fast path: the record lies inside the segment's mapping. Plain values only, so no
         // reference count is touched (two reader threads would fight over its cache line).
-        let (base, mapped) = unsafe state.pointee.segments.mapped(fileNumber)
+        let (base, mapped) = unsafe SegmentTable.mapped(fileNumber, in: state.pointer(to: \.segments)!)
         if let base = unsafe base, offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= Int64(mapped)
         {
             let start = Int(offset)
@@ -242,7 +242,8 @@ extension SharedState {
     @inline(__always)
     static func prefetchRecord(at address: UInt64, in state: UnsafePointer<SharedState>) {
         let layout = unsafe state.pointee.layout
-        let (base, count) = unsafe state.pointee.segments.mapped(layout.fileNumber(of: address))
+        let (base, count) = unsafe SegmentTable.mapped(
+            layout.fileNumber(of: address), in: state.pointer(to: \.segments)!)
         guard let base = unsafe base else { return }
         unsafe MappedRegion.prefetch(base, count: count, at: Int(layout.offset(of: address)))
     }
