@@ -5,11 +5,16 @@ import Darwin
 #endif
 import Synchronization
 
-#if POGREB_TSAN
-/// The engine's mutual-exclusion lock, in builds for ThreadSanitizer (`-Xswiftc -DPOGREB_TSAN`,
-/// see `scripts/tsan.sh`): a `pthread_mutex_t`, whose lock and unlock TSan intercepts. Swift's
-/// `Mutex` waits on a futex directly on Linux, so TSan does not see the order it creates and
-/// reports every access it protects as a race.
+#if POGREB_TSAN || canImport(Glibc)
+/// The engine's mutual-exclusion lock on Linux, and in builds for ThreadSanitizer
+/// (`-Xswiftc -DPOGREB_TSAN`, see `scripts/tsan.sh`): a `pthread_mutex_t` (adaptive on glibc),
+/// taken with `trylock` retried a bounded number of times before it waits.
+///
+/// Not Swift's `Mutex` on Linux, for two reasons. It is a priority-inheritance futex, which hands
+/// a contended lock to the waiter through the kernel: two threads that both write took turns
+/// through a context switch on every put (YCSB-A, 2 threads: 70 k ops/s against 371 k on one
+/// thread, `compare --workloads YA1,YA`, 2026-12-02). And TSan does not see its order (it waits
+/// on the futex directly), so it reports every access it protects as a race.
 ///
 /// The same interface as the `Mutex` calls the engine makes (`withLock`, `withLockIfAvailable`).
 @safe package final class Lock<Value>: @unchecked Sendable {
@@ -20,7 +25,13 @@ import Synchronization
     package init(_ value: Value) {
         self.value = value
         unsafe mutex = .allocate(capacity: 1)
-        let result = unsafe pthread_mutex_init(mutex, nil)
+        var attributes = pthread_mutexattr_t()
+        unsafe pthread_mutexattr_init(&attributes)
+        #if canImport(Glibc)
+        unsafe pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
+        #endif
+        let result = unsafe pthread_mutex_init(mutex, &attributes)
+        unsafe pthread_mutexattr_destroy(&attributes)
         precondition(result == 0, "pthread_mutex_init failed: \(result)")
     }
 
@@ -31,9 +42,17 @@ import Synchronization
 
     /// Runs `body` with the lock held (`pthread_mutex_lock`).
     package func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-        unsafe pthread_mutex_lock(mutex)
+        if unsafe pthread_mutex_trylock(mutex) != 0 { unsafe Self.lockContended(mutex) }
         defer { unsafe pthread_mutex_unlock(mutex) }
         return try body(&value)
+    }
+
+    /// Takes `mutex` after a failed `trylock`: retries a bounded number of times (the engine's
+    /// locks are held for microseconds), then waits in `pthread_mutex_lock`.
+    @inline(never)
+    private static func lockContended(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        for _ in 0..<2000 where unsafe pthread_mutex_trylock(mutex) == 0 { return }
+        unsafe pthread_mutex_lock(mutex)
     }
 
     /// Runs `body` with the lock held if it is free now (`pthread_mutex_trylock`), else returns nil.
@@ -44,8 +63,7 @@ import Synchronization
     }
 }
 #else
-/// The engine's mutual-exclusion lock: Swift's `Mutex` (a futex on Linux, `os_unfair_lock` on
-/// Darwin). Builds for ThreadSanitizer define `POGREB_TSAN` and get a `pthread_mutex_t` instead,
-/// which TSan sees (see `scripts/tsan.sh`).
+/// The engine's mutual-exclusion lock on Darwin: Swift's `Mutex` (`os_unfair_lock`). Linux and
+/// builds for ThreadSanitizer get the `pthread_mutex_t` above.
 package typealias Lock<Value> = Mutex<Value>
 #endif
