@@ -27,10 +27,8 @@ extension WorkloadRunner {
         let rss = Memory.status("VmRSS")
         let anon = Memory.status("RssAnon")
         try close(db)
-        // The limit table on the same lookups, after the engine's (W1's table, or one built now).
-        let limit: LimitTable
-        if let built = limitTable { limit = built } else { limit = try LimitTable(n: n) }
-        limitTable = nil
+        // The limit table on the same lookups, built after the engine's memory was measured.
+        let limit = try LimitTable(n: n)
         let limitGet = try limit.lookups(copy: true)
         let limitLend = try limit.lookups(copy: false)
         verifiedLookups += 2 * n

@@ -20,8 +20,6 @@ final class WorkloadRunner {
     var verifiedLookups = 0
     /// The directory of the database W1 loaded (closed), shared by W2, W3, W8 and W5.
     var loaded: String?
-    /// The limit table with W1's data, built (and timed) by W1 or, without W1, by W2; W2 lets it go.
-    var limitTable: LimitTable?
     /// Databases open at the moment, closed by ``closeAll()`` when a workload fails.
     var open: [Database] = []
 
