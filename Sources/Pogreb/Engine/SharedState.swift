@@ -29,6 +29,13 @@ struct SharedState: @unchecked Sendable {
         unsafe state.pointer(to: \.index)!
     }
 
+    /// The segment table inside the state at `state`, as a pointer (no copy). Never nil, for the
+    /// same reason as ``index(in:)``: `segments` is a stored property.
+    @inline(__always)
+    static func segments(in state: UnsafePointer<SharedState>) -> UnsafePointer<SegmentTable> {
+        unsafe state.pointer(to: \.segments)!
+    }
+
     /// Finds `key`'s current record and lends it to `body` (`nil` when the key is absent), reading
     /// each candidate record once: when `verify` is set its checksum is checked, then the key is
     /// compared, then on a match `body` runs on the same bytes.
@@ -50,7 +57,7 @@ struct SharedState: @unchecked Sendable {
             let layout = unsafe state.pointee.layout
             let fileNumber = layout.fileNumber(of: address)
             let offset = layout.offset(of: address)
-            let (base, mapped) = unsafe SegmentTable.mapped(fileNumber, in: state.pointer(to: \.segments)!)
+            let (base, mapped) = unsafe SegmentTable.mapped(fileNumber, in: segments(in: state))
             if let base = unsafe base, offset >= Int64(FileHeader.size),
                 offset + Int64(Record.headerSize) <= Int64(mapped)
             {

@@ -32,7 +32,7 @@ extension SharedState {
         let offset = unsafe state.pointee.layout.offset(of: address)
         // Fast path: the record lies inside the segment's mapping. Plain values only, so no
         // reference count is touched (two reader threads would fight over its cache line).
-        let (base, mapped) = unsafe SegmentTable.mapped(fileNumber, in: state.pointer(to: \.segments)!)
+        let (base, mapped) = unsafe SegmentTable.mapped(fileNumber, in: SharedState.segments(in: state))
         if let base = unsafe base, offset >= Int64(FileHeader.size), offset + Int64(Record.headerSize) <= Int64(mapped)
         {
             let start = Int(offset)
@@ -243,7 +243,7 @@ extension SharedState {
     static func prefetchRecord(at address: UInt64, in state: UnsafePointer<SharedState>) {
         let layout = unsafe state.pointee.layout
         let (base, count) = unsafe SegmentTable.mapped(
-            layout.fileNumber(of: address), in: state.pointer(to: \.segments)!)
+            layout.fileNumber(of: address), in: SharedState.segments(in: state))
         guard let base = unsafe base else { return }
         unsafe MappedRegion.prefetch(base, count: count, at: Int(layout.offset(of: address)))
     }
