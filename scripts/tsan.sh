@@ -3,8 +3,9 @@
 #   scripts/tsan.sh            the concurrency suites (ConcurrencyTests, NestedReadTests,
 #                              IterationUnderCompactionTests, SyncPolicyTests, SegmentCacheConcurrencyTests)
 #   scripts/tsan.sh FILTER     the tests matching FILTER instead
-# The build defines POGREB_TSAN, which swaps Swift's Mutex (invisible to TSan on Linux: it waits
-# on a futex directly) for a pthread mutex (IO/Lock.swift). It uses its own scratch path,
+# The build defines POGREB_TSAN, which makes the engine's Lock a pthread mutex (IO/Lock.swift) on
+# every platform (on Linux it is one anyway; Swift's Mutex, which TSan does not see, is used only
+# on Darwin). It uses its own scratch path,
 # .build-tsan, so it does not disturb the normal build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
