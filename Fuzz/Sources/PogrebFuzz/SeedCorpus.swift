@@ -7,36 +7,20 @@ import Synchronization
 /// target cut from their files. `POGREB_FUZZ_MAKE_CORPUS=DIR` writes them (scripts/fuzz.sh
 /// --make-corpus); the result is committed under Fuzz/Corpus/.
 enum SeedCorpus {
-    /// The smallest segment size `open` accepts.
-    static let segmentSize = 1 << 20
-    static let keyCount = 70
-
-    static func key(_ i: Int) -> [UInt8] { Array("key-\(i)".utf8) }
-    static func value(_ i: Int) -> [UInt8] { Array(("value-\(i)-" + String(repeating: "x", count: i % 7)).utf8) }
-
-    /// Whether the seed databases ever stored `value` under `key`.
-    static func isStored(key: [UInt8], value: [UInt8]) -> Bool {
-        let text = String(decoding: key, as: UTF8.self)
-        guard text.hasPrefix("key-"), let i = Int(text.dropFirst(4)), (0..<keyCount).contains(i),
-            SeedCorpus.key(i) == key
-        else { return false }
-        return value == SeedCorpus.value(i)
-    }
-
     /// The seed databases, as images: closed cleanly; a crash after a sync, with records to
     /// replay past the checkpoint; a crash while a checkpoint's journal is not yet in the index.
     static func databases() -> [(name: String, image: DatabaseImage)] {
         let fileSystem = MemoryFileSystem(displayPath: "seed:")
         var options = Options()
-        options.segmentSize = segmentSize
+        options.segmentSize = SeedData.segmentSize
         let journal = Mutex<DatabaseImage?>(nil)
         do throws(PogrebError) {
             let database = try Database.open(fileSystem: fileSystem, options: options)
-            for i in 0..<60 { try database.put(key(i), value(i)) }
+            for i in 0..<60 { try database.put(SeedData.key(i), SeedData.value(i)) }
             _ = try database.delete(key(3))
             _ = try database.delete(key(7))
             var batch = WriteBatch()
-            for i in 60..<keyCount { batch.put(key(i), value(i)) }
+            for i in 60..<SeedData.keyCount { batch.put(SeedData.key(i), SeedData.value(i)) }
             _ = try database.apply(batch)
             // The state just before the checkpoint file is synced: its journal is written, the
             // index files do not have its buckets yet.
@@ -139,9 +123,9 @@ enum SeedCorpus {
         case .open:
             return databases.flatMap { name, image in
                 var fixed = image
-                fixed.flags = OpenTarget.Flags.fixChecksums.rawValue
+                fixed.flags = OpenOracle.Flags.fixChecksums.rawValue
                 var pread = image
-                pread.flags = OpenTarget.Flags.pread.rawValue
+                pread.flags = OpenOracle.Flags.pread.rawValue
                 return [
                     (name, image.serialized), ("\(name)-fixed", fixed.serialized), ("\(name)-pread", pread.serialized),
                 ]

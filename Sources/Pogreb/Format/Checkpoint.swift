@@ -183,6 +183,25 @@ package struct Checkpoint: Sendable {
             throw PogrebError.corrupted(
                 file: file, offset: Int64(FileHeader.size) + 40, "log position \(positionOffset) out of range")
         }
+        guard reader.remaining == 0 else {
+            throw PogrebError.corrupted(
+                file: file, offset: reader.offset,
+                "\(reader.remaining) bytes after the metadata's last field, inside its declared length")
+        }
+        // Every writer records the log position at the end of the newest segment it lists (the
+        // active one) and gives later segments later sequences. A position anywhere else would
+        // make the open skip bytes of the segment the writer then appends to, so that the next
+        // open meets them as damage in the middle of the log.
+        let ordered = zip(segments, segments.dropFirst()).allSatisfy { $0.sequence < $1.sequence }
+        guard let newest = segments.last, ordered, newest.sequence == positionSegment,
+            UInt64(newest.size) == positionOffset, nextSequence > positionSegment
+        else {
+            throw PogrebError.corrupted(
+                file: file, offset: Int64(FileHeader.size) + 32,
+                "the log position (segment \(positionSegment), offset \(positionOffset), next sequence "
+                    + "\(nextSequence)) is not the end of the newest of the \(segments.count) segments listed, in "
+                    + "increasing order")
+        }
         // Counts every later computation relies on: at least one bucket, numbers within 48 bits.
         let limit: UInt64 = 1 << 48
         guard bucketCount >= 1, bucketCount < limit else {

@@ -48,8 +48,8 @@ package struct FileHeader: Equatable, Sendable {
 
     /// Decodes and checks a header.
     /// - Throws: `notADatabase` when the magic is not `expected`'s (a foreign file),
-    ///   `unsupportedVersion` for a version this code does not read, `corrupted` for a bad checksum
-    ///   or a short file.
+    ///   `unsupportedVersion` for a version this code does not read, `corrupted` for a bad checksum,
+    ///   a short file, a header size other than 64 or a reserved field other than zero.
     package static func decode(_ bytes: [UInt8], expected: Kind, file: String) throws(PogrebError) -> FileHeader {
         if !bytes.isEmpty, bytes.prefix(size).allSatisfy({ $0 == 0 }) {
             // A length that reached the disk without its data: ours, torn, not foreign.
@@ -82,7 +82,7 @@ package struct FileHeader: Equatable, Sendable {
         let a = try reader.uint64("field A")
         let b = try reader.uint64("field B")
         let c = try reader.uint64("field C")
-        _ = try reader.uint32("reserved")
+        let reserved = try reader.uint32("reserved")
         let stored = try reader.uint32("header checksum")
         let computed = CRC32C.checksum(Array(bytes[0..<60]))
         guard stored == computed else {
@@ -101,6 +101,10 @@ package struct FileHeader: Equatable, Sendable {
         }
         guard headerSize == UInt32(size) else {
             throw PogrebError.corrupted(file: file, offset: 12, "header size \(headerSize), expected \(size)")
+        }
+        // Version 2 writes zero there; a later version that uses it changes the version.
+        guard reserved == 0 else {
+            throw PogrebError.corrupted(file: file, offset: 56, "the reserved field holds \(hex(reserved)), not zero")
         }
         return FileHeader(kind: expected, version: version, databaseID: id, a: a, b: b, c: c)
     }

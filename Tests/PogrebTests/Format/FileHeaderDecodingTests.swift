@@ -7,7 +7,7 @@ import Testing
 ///
 /// What it promises: `notADatabase` when the magic is not the expected kind's (a foreign file),
 /// `unsupportedVersion` for a version it does not read, `corrupted` for a bad checksum, a short
-/// file, an all-zero header or a wrong header size; the file's name in every message and the
+/// file, an all-zero header, a wrong header size or a non-zero reserved field; the file's name in every message and the
 /// offset in the `corrupted` ones. It reads the first 64 bytes and ignores any that follow.
 @Suite("FileHeader decoding")
 struct FileHeaderDecodingTests {
@@ -133,6 +133,15 @@ struct FileHeaderDecodingTests {
         Self.expectError(
             Self.decode(Self.craft(headerSize: size), expected: .segment), .corrupted, offset: 12, "header size \(size)"
         )
+    }
+
+    /// Version 2 writes zero in bytes 56..<60; anything else under a correct checksum is damage
+    /// (before this check the decoder ignored the field).
+    @Test(arguments: [1, 0x8000_0000, UInt32.max] as [UInt32])
+    func nonZeroReservedFieldIsCorrupted(_ reserved: UInt32) {
+        Self.expectError(
+            Self.decode(Self.craft(reserved: reserved), expected: .segment), .corrupted, offset: 56,
+            "reserved \(reserved)")
     }
 
     @Test func wrongMagicIsNotADatabase() {

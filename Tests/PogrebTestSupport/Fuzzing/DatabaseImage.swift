@@ -1,5 +1,4 @@
 import Pogreb
-import PogrebTestSupport
 
 /// The files of a database directory as one fuzz input, so that libFuzzer mutates every file of
 /// a seed database at once.
@@ -14,22 +13,22 @@ import PogrebTestSupport
 ///   length    the file's bytes
 /// ```
 /// Parsing is total: every input is some directory.
-struct DatabaseImage {
-    var flags: UInt8
-    var files: [(name: String, bytes: [UInt8])]
+package struct DatabaseImage {
+    package var flags: UInt8
+    package var files: [(name: String, bytes: [UInt8])]
 
-    static let fixedNames = [
+    package static let fixedNames = [
         "checkpoint-0.pgc", "checkpoint-1.pgc", "index.pgi", "overflow.pgo", "pogreb.lock", "checkpoint.tmp",
         "index.tmp", "overflow.tmp",
     ]
 
-    static func name(code: UInt8) -> String {
+    package static func name(code: UInt8) -> String {
         if Int(code) < fixedNames.count { return fixedNames[Int(code)] }
         let digits = String(UInt64(code) - UInt64(fixedNames.count) + 1, radix: 16)
         return "segment-" + String(repeating: "0", count: 16 - digits.count) + digits + ".pgl"
     }
 
-    static func code(of name: String) -> UInt8? {
+    package static func code(of name: String) -> UInt8? {
         if let index = fixedNames.firstIndex(of: name) { return UInt8(index) }
         guard name.hasPrefix("segment-"), name.hasSuffix(".pgl"),
             let sequence = UInt64(name.dropFirst(8).dropLast(4), radix: 16), sequence >= 1,
@@ -38,12 +37,12 @@ struct DatabaseImage {
         return UInt8(sequence + UInt64(fixedNames.count) - 1)
     }
 
-    init(flags: UInt8, files: [(name: String, bytes: [UInt8])]) {
+    package init(flags: UInt8, files: [(name: String, bytes: [UInt8])]) {
         self.flags = flags
         self.files = files
     }
 
-    init(parsing input: [UInt8]) {
+    package init(parsing input: [UInt8]) {
         flags = input.first ?? 0
         files = []
         var at = 1
@@ -62,13 +61,13 @@ struct DatabaseImage {
     }
 
     /// The files of `fileSystem` (those with a name code), in name order.
-    init(flags: UInt8, of fileSystem: MemoryFileSystem) {
+    package init(flags: UInt8, of fileSystem: MemoryFileSystem) {
         self.flags = flags
         let names = ((try? fileSystem.listFiles()) ?? []).filter { DatabaseImage.code(of: $0) != nil }.sorted()
         files = names.map { ($0, fileSystem.contents(of: $0) ?? []) }
     }
 
-    var serialized: [UInt8] {
+    package var serialized: [UInt8] {
         var out: [UInt8] = [flags]
         for (name, bytes) in files {
             out.append(DatabaseImage.code(of: name)!)
@@ -79,7 +78,7 @@ struct DatabaseImage {
     }
 
     /// A memory file system holding the files, all durable.
-    func fileSystem() -> MemoryFileSystem {
+    package func fileSystem() -> MemoryFileSystem {
         let fileSystem = MemoryFileSystem(displayPath: "fuzz:")
         try? fileSystem.prepareDirectory(create: true)
         for (name, bytes) in files { fileSystem.setContents(of: name, to: bytes) }
@@ -88,13 +87,13 @@ struct DatabaseImage {
 
     /// Recomputes every checksum the files hold (file headers, checkpoint metadata and journal,
     /// index buckets, log records), so that mutations reach the checks behind the checksums.
-    mutating func fixChecksums() {
+    package mutating func fixChecksums() {
         for i in files.indices { DatabaseImage.fixChecksums(of: &files[i].bytes) }
     }
 
     /// Recomputes the checksums of one file, whose kind its magic gives: the checkpoint's
     /// metadata and journal, the index buckets, the log records, and last the header's own.
-    static func fixChecksums(of bytes: inout [UInt8]) {
+    package static func fixChecksums(of bytes: inout [UInt8]) {
         guard bytes.count >= FileHeader.size else { return }
         switch String(decoding: bytes[0..<8], as: UTF8.self) {
         case "PGRB-CKP": fixCheckpoint(&bytes)
@@ -106,20 +105,20 @@ struct DatabaseImage {
         store(CRC32C.checksum(Array(bytes[0..<60])), in: &bytes, at: 60)
     }
 
-    static func load64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
+    package static func load64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
     }
 
-    static func store(_ value: UInt32, in bytes: inout [UInt8], at: Int) {
+    package static func store(_ value: UInt32, in bytes: inout [UInt8], at: Int) {
         for i in 0..<4 { bytes[at + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
     }
 
-    static func store64(_ value: UInt64, in bytes: inout [UInt8], at: Int) {
+    package static func store64(_ value: UInt64, in bytes: inout [UInt8], at: Int) {
         for i in 0..<8 { bytes[at + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
     }
 
     /// The 64 bytes of a bucket with the checksum its id gives.
-    static func fixBucket(_ bytes: inout [UInt8], at: Int, id: BucketID) {
+    package static func fixBucket(_ bytes: inout [UInt8], at: Int, id: BucketID) {
         var words = InlineArray<8, UInt64>(repeating: 0)
         for w in 0..<8 { words[w] = load64(bytes, at + 8 * w) }
         words[7] &= UInt64(UInt32.max)
@@ -127,7 +126,7 @@ struct DatabaseImage {
         bytes.replaceSubrange(at..<(at + Bucket.size), with: encoded)
     }
 
-    static func fixBuckets(_ bytes: inout [UInt8], overflow: Bool) {
+    package static func fixBuckets(_ bytes: inout [UInt8], overflow: Bool) {
         var number: UInt64 = 0
         var at = Int(BucketID.headerPageSize)
         while at + Bucket.size <= bytes.count {
@@ -137,7 +136,7 @@ struct DatabaseImage {
         }
     }
 
-    static func fixCheckpoint(_ bytes: inout [UInt8]) {
+    package static func fixCheckpoint(_ bytes: inout [UInt8]) {
         let metadataLength = load64(bytes, 40)
         guard metadataLength >= 16, metadataLength <= UInt64(bytes.count - FileHeader.size) else { return }
         let metadataEnd = FileHeader.size + Int(metadataLength)
@@ -154,7 +153,7 @@ struct DatabaseImage {
         store64(UInt64(CRC32C.checksum(Array(bytes[FileHeader.size..<metadataEnd]))), in: &bytes, at: 48)
     }
 
-    static func fixRecords(_ bytes: inout [UInt8]) {
+    package static func fixRecords(_ bytes: inout [UInt8]) {
         var at = FileHeader.size
         while at < bytes.count {
             let decoded = bytes.withUnsafeBytes { raw in
