@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "PogrebServerTests",
             dependencies: [
-                "PogrebServer", "Pogreb", "PogrebTestSupport",
+                "PogrebServer", "Pogreb", "PogrebTestSupport", "PogrebWorkload",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -1,6 +1,7 @@
 import Glibc
 import Pogreb
 import PogrebTestSupport
+import PogrebWorkload
 import Synchronization
 import Testing
 
@@ -35,7 +36,7 @@ struct LoopbackTests {
                 let rounds = 50
                 let failures = Atomic<Int>(0)
                 let port = server.port
-                var threads: [pthread_t] = []
+                var threads: [WorkloadThread] = []
                 for w in 0..<writers {
                     threads.append(
                         startThread {

@@ -1,6 +1,7 @@
 import Glibc
 import NIOCore
 import PogrebTestSupport
+import PogrebWorkload
 
 /// A reply as the tests read it.
 indirect enum Reply: Equatable, CustomStringConvertible {
@@ -161,26 +162,3 @@ func findProgram(_ name: String) -> String? {
     }
     return nil
 }
-
-private final class ThreadBody {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
-}
-
-/// Starts a thread running `body`; join it with ``joinThread(_:)``. (Blocking socket calls from
-/// many clients at once need real threads, not the test runner's cooperative pool.)
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    var thread = pthread_t()
-    let result = pthread_create(
-        &thread, nil,
-        { raw in
-            Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-    precondition(result == 0, "pthread_create failed: \(result)")
-    return thread
-}
-
-/// Waits for a thread of ``startThread(_:)``.
-func joinThread(_ thread: pthread_t) { pthread_join(thread, nil) }

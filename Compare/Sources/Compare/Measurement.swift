@@ -86,26 +86,3 @@ func removeTree(_ path: String) {
         unlink(path)
     }
 }
-
-/// Runs `body(t)` on `count` new threads (t = 0 ..< count) and waits for all of them (the callers
-/// line the threads up at a ``Barrier`` once each has made its reader).
-func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-    var threads: [pthread_t] = []
-    for t in 0..<count {
-        let box = Unmanaged.passRetained(Box { body(t) }).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread, nil,
-            { raw in
-                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, box)
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-        threads.append(thread)
-    }
-    for thread in threads { pthread_join(thread, nil) }
-}

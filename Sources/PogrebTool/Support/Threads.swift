@@ -1,43 +1,6 @@
 import Glibc
+import PogrebWorkload
 import Synchronization
-
-/// Runs `body(t)` on `count` new threads at once (t = 0 ..< count) and waits for all of them.
-/// The threads start together: each waits at a barrier until all exist.
-func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let ready = Atomic<Int>(0)
-    let threads = (0..<count).map { t in
-        startThread {
-            ready.add(1, ordering: .acquiringAndReleasing)
-            while ready.load(ordering: .acquiring) < count { sched_yield() }
-            body(t)
-        }
-    }
-    for thread in threads { joinThread(thread) }
-}
-
-private final class ThreadBody {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
-}
-
-/// Starts a thread running `body`; join it with ``joinThread(_:)``.
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    var thread = pthread_t()
-    let result = pthread_create(
-        &thread, nil,
-        { raw in
-            let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
-    precondition(result == 0, "pthread_create failed: \(describeErrno(result))")
-    return thread
-}
-
-func joinThread(_ thread: pthread_t) {
-    pthread_join(thread, nil)
-}
 
 /// Runs `body` while a line on standard error shows `label` and the time spent, when standard
 /// error is a terminal (for work that reports no progress of its own, like compaction).
