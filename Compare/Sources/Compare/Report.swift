@@ -180,7 +180,11 @@ struct Report {
                 var line = pad(Report.rowTitles[row] ?? row, first)
                 for engine in peers {
                     line += pad(
-                        ratio(engine, row).map { "\(fixed($0.median, 2)) × [\(fixed($0.min, 2))–\(fixed($0.max, 2))]" }
+                        ratio(engine, row).map { r in
+                            // Three decimals below 0.1, so that a small ratio (a W6 open) keeps a figure.
+                            let d = r.median < 0.1 ? 3 : 2
+                            return "\(fixed(r.median, d)) × [\(fixed(r.min, d))–\(fixed(r.max, d))]"
+                        }
                             ?? "—", width)
                 }
                 lines.append(line)
