@@ -7,7 +7,8 @@ For every workload row (W1, W2, ..., YA ...) found in the files, one group of ho
 median ops/s of each engine over its runs, with a thin line from the minimum to the maximum run.
 Rows an engine did not run (or could not: ops 0) get no bar. Each group has its own scale (the
 longest bar of a group is the fastest engine on that row), because the rows differ by orders of
-magnitude; the figure at the end of each bar is the median in ops/s. Standard library only.
+magnitude; the figure at the end of each bar is the median in ops/s. W6's open rows ("W6 open ...")
+time one open each: their bars are milliseconds (shorter is faster). Standard library only.
 """
 
 import json
@@ -24,8 +25,13 @@ ENGINE_COLOURS = {
 }
 
 
+def is_open(row):
+    """W6's open rows: one timed open each, drawn in milliseconds."""
+    return row.startswith("W6 open")
+
+
 def rates(paths):
-    """{(file label, row): {engine: [ops/s per run]}} in the order rows first appear."""
+    """{(N, row): {engine: [ops/s per run, or milliseconds for an open row]}} in the order rows first appear."""
     table = {}
     for path in paths:
         with open(path) as handle:
@@ -36,11 +42,14 @@ def rates(paths):
                     if not m.get("ops") or not m.get("seconds"):
                         continue
                     key = (run.get("n"), m["row"])
-                    table.setdefault(key, {}).setdefault(engine, []).append(m["ops"] / m["seconds"])
+                    value = m["seconds"] * 1000 if is_open(m["row"]) else m["ops"] / m["seconds"]
+                    table.setdefault(key, {}).setdefault(engine, []).append(value)
     return table
 
 
-def human(rate):
+def human(rate, row):
+    if is_open(row):
+        return f"{rate:.2f} ms" if rate < 10 else f"{rate:.0f} ms"
     if rate >= 1e6:
         return f"{rate / 1e6:.2f} M/s"
     if rate >= 1e3:
@@ -57,6 +66,8 @@ def draw(table, out):
             e for e in by_engine if e not in ENGINE_COLOURS)
         top = max(max(v) for v in by_engine.values())
         title = row + (", N = " + f"{n:,}".replace(",", " ") if n else "")
+        if is_open(row):
+            title += " (milliseconds, shorter is faster)"
         rows.append(f'<text x="{margin}" y="{y + 11}" font-weight="bold">{escape(title)}</text>')
         y += 18
         for engine in engines:
@@ -71,7 +82,7 @@ def draw(table, out):
             rows.append(
                 f'<line x1="{x0 + low:.1f}" x2="{x0 + high:.1f}" y1="{y + bar / 2}" y2="{y + bar / 2}" '
                 f'stroke="#212529" stroke-width="1.5"/>')
-            rows.append(f'<text x="{x0 + max(width, high) + 6:.1f}" y="{y + 11}">{human(median)} '
+            rows.append(f'<text x="{x0 + max(width, high) + 6:.1f}" y="{y + 11}">{human(median, row)} '
                         f'({len(values)} runs)</text>')
             y += bar + gap
         y += 12
@@ -82,7 +93,7 @@ def draw(table, out):
         f'font-family="sans-serif" font-size="12">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<text x="{margin}" y="22" font-size="14" font-weight="bold">ops/s by engine and workload '
-        f'(median of the runs; line: min to max; each group on its own scale)</text>',
+        f'(W6 opens: ms; median of the runs; line: min to max; each group on its own scale)</text>',
     ] + rows + ["</svg>"]
     with open(out, "w") as handle:
         handle.write("\n".join(svg) + "\n")

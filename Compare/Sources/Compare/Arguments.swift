@@ -1,7 +1,7 @@
 import Glibc
 
 let usage = """
-    usage: compare [--n N] [--runs R] [--workloads W1,W2,W2v,W2m,W3,W7,YA1,YA,YB,YC,YF]
+    usage: compare [--n N] [--runs R] [--workloads W1,W2,W2v,W2m,W3,W6,W7,W9,YA1,YA,YB,YC,YF]
                    [--engines pogreb,lmdb,leveldb,sqlite,limit]
                    [--json FILE] [--dir DIR]
            compare child --engine E --workload W --n N --dir D     (what the harness runs in each child)
@@ -10,10 +10,13 @@ let usage = """
     run, and prints the median (min–max) of each figure and swift-pogreb's ratio to each engine.
     Workloads (docs/WORKLOADS.md): W1 load; W2 get (1 thread, 2 threads, 1 thread warm); W2v get through
     the lending call (pogreb withValue); W2m batched get (pogreb get(many:), the limit table's batches of
-    16); W3 absent keys; W7 durable puts (20 000, 1 thread then 4, each put synced, on a new database;
-    not the limit table); YA YB YC YF the YCSB mixes (N/10 records of 1 KiB, Zipfian θ = 0.99,
-    N operations over 2 threads, on one database loaded per run and changed by each mix in turn;
-    YA1 is YA on one thread; not the limit table).
+    16); W3 absent keys; W6 recovery (W1's load made durable, then SIGKILL; the timed open and N/100 more
+    puts without sync, SIGKILL; the timed open, a clean close, the timed open: milliseconds, every key
+    checked; not the limit table); W7 durable puts (20 000, 1 thread then 4, each put synced, on a new
+    database; not the limit table); W9 pogreb-bench (keys of 16–64 printable bytes, values of 128–512,
+    lengths uniform and seeded: load, then N gets on 1 thread in a fresh process); YA YB YC YF the
+    YCSB mixes (N/10 records of 1 KiB, Zipfian θ = 0.99, N operations over 2 threads, on one database
+    loaded per run and changed by each mix in turn; YA1 is YA on one thread; not the limit table).
     Defaults: --n 1000000 --runs 3, every workload and engine, a temporary --dir
     that is removed at the end (a given --dir is kept: only the databases made in it are removed, and
     the harness stops if one of their names exists there).

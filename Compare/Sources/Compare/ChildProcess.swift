@@ -3,6 +3,43 @@ import Glibc
 /// Runs this executable again with `arguments` and returns its standard output (standard error
 /// passes through) and its exit status.
 func runSelf(_ arguments: [String]) throws(CompareError) -> (output: String, status: Int32) {
+    let (pid, fd) = try startSelf(arguments)
+    var output: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        output += chunk[0..<n]
+    }
+    close(fd)
+    return (String(decoding: output, as: UTF8.self), waitFor(pid))
+}
+
+/// Runs this executable again with `arguments` until it prints its first line (W6's children then
+/// wait to be killed), kills it with SIGKILL and reaps it. Returns the line (empty when the child
+/// ended without one) and whether SIGKILL ended the child (false: it exited by itself first).
+func runSelfUntilLineThenKill(_ arguments: [String]) throws(CompareError) -> (line: String, killed: Bool) {
+    let (pid, fd) = try startSelf(arguments)
+    var output: [UInt8] = []
+    var byte: UInt8 = 0
+    while true {
+        let n = read(fd, &byte, 1)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 || byte == UInt8(ascii: "\n") { break }
+        output.append(byte)
+    }
+    kill(pid, SIGKILL)
+    close(fd)
+    let status = waitFor(pid)
+    // WIFSIGNALED and WTERMSIG, which Glibc does not import as functions.
+    let killed = (status & 0x7F) == SIGKILL
+    return (String(decoding: output, as: UTF8.self), killed)
+}
+
+/// Starts this executable with `arguments`, its standard output a pipe; returns its pid and the
+/// pipe's read end.
+private func startSelf(_ arguments: [String]) throws(CompareError) -> (pid: pid_t, fd: Int32) {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard length > 0 else { throw CompareError("cannot read /proc/self/exe") }
@@ -24,16 +61,12 @@ func runSelf(_ arguments: [String]) throws(CompareError) -> (output: String, sta
         close(fds[0])
         throw CompareError("cannot start \(executable): errno \(result)")
     }
-    var output: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        output += chunk[0..<n]
-    }
-    close(fds[0])
+    return (pid, fds[0])
+}
+
+/// Waits for child `pid` and returns its wait status.
+private func waitFor(_ pid: pid_t) -> Int32 {
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (String(decoding: output, as: UTF8.self), status)
+    return status
 }

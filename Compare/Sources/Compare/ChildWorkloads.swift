@@ -5,19 +5,31 @@ import Synchronization
 /// The read workloads a child can run after opening a loaded database, in the order they run.
 let readWorkloads = ["W2", "W2v", "W2m", "W3"]
 /// Every workload id `--workloads` accepts.
-let knownWorkloads = ["W1"] + readWorkloads + ["W7"] + ycsbWorkloads
+let knownWorkloads = ["W1"] + readWorkloads + ["W6", "W7", "W9"] + ycsbWorkloads
 
 /// W7's puts in each of its two runs (docs/WORKLOADS.md: 20 000).
 let durablePutCount = 20_000
 
 /// The work of one child process: `W1` (load a fresh database), a comma list of read workloads
-/// (open the database the previous child loaded and read it), `Yload` (load the YCSB records) or
-/// one YCSB mix (`YA` …). Never throws: failures go into the report's `error`.
+/// (open the database the previous child loaded and read it), `W9load` and `W9get` (W9's load and
+/// its lookups), the steps of W6 (``recoveryStep(_:step:n:dir:report:)``), `W7`, `Yload` (load the
+/// YCSB records) or one YCSB mix (`YA` …). Never throws: failures go into the report's `error`.
 func runChild<E: Engine>(_ engine: E.Type, workloads: [String], n: Int, dir: String) -> ChildReport {
     var report = ChildReport(engine: E.name, workload: workloads.joined(separator: ","), n: n)
     do throws(CompareError) {
         if workloads == ["W1"] {
-            report.measurements.append(try load(engine, n: n, dir: dir))
+            report.measurements.append(try load(engine, row: "W1", data: FixedData.self, n: n, dir: dir))
+        } else if workloads == ["W9load"] {
+            report.measurements.append(try load(engine, row: "W9 load", data: VariableData.self, n: n, dir: dir))
+        } else if workloads == ["W9get"] {
+            let db = try E.openForReads(path: dir, n: n, data: VariableData.self)
+            defer { try? db.close() }
+            report.measurements.append(
+                try lookups(
+                    UncheckedSendable(db), row: "W9 get", data: VariableData.self, threads: 1, n: n, api: .get,
+                    timed: true))
+        } else if workloads.count == 1, recoverySteps.contains(workloads[0]) {
+            try recoveryStep(engine, step: workloads[0], n: n, dir: dir, report: &report)
         } else if workloads == ["W7"] {
             report.measurements = try durablePuts(engine, count: durablePutCount, dir: dir)
         } else if workloads == ["Yload"] {
@@ -33,17 +45,18 @@ func runChild<E: Engine>(_ engine: E.Type, workloads: [String], n: Int, dir: Str
     return report
 }
 
-/// W1: puts N keys in load order into a new database, one sync at the end, close.
-func load<E: Engine>(_ engine: E.Type, n: Int, dir: String) throws(CompareError) -> Measurement {
+/// W1 (and W9's load): puts N keys of `data` in load order into a new database, one sync at the
+/// end, close.
+func load<E: Engine, D: Dataset>(
+    _ engine: E.Type, row: String, data: D.Type, n: Int, dir: String
+) throws(CompareError) -> Measurement {
     let order = WorkloadData.loadOrder(n)
     let start = nowNanoseconds()
-    let memory = try E.load(path: dir, order: order, valueSize: WorkloadData.valueSize) {
-        WorkloadData.fillValue($0, version: 0, &$1)
-    }
+    let memory = try E.load(path: dir, order: order, data: data, whileOpen: nil)
     let seconds = Double(nowNanoseconds() - start) / 1e9
     return Measurement(
-        row: "W1", threads: 1, ops: n, seconds: seconds, bytesOnDisk: memory ?? bytesOnDisk(dir),
-        rawBytes: Int64(WorkloadData.rawSize) * Int64(n), peakResidentBytes: peakResidentBytes())
+        row: row, threads: 1, ops: n, seconds: seconds, bytesOnDisk: memory ?? bytesOnDisk(dir),
+        rawBytes: D.rawBytes(count: n), peakResidentBytes: peakResidentBytes())
 }
 
 /// The read workloads, in one process on one open database: W2 (1 thread with latencies, 2 threads,
@@ -53,7 +66,7 @@ func read<E: Engine>(
 ) throws(CompareError)
     -> [Measurement]
 {
-    let db = try E.openForReads(path: dir, n: n)
+    let db = try E.openForReads(path: dir, n: n, data: FixedData.self)
     defer { try? db.close() }
     var results: [Measurement] = []
     let shared = UncheckedSendable(db)
@@ -103,9 +116,9 @@ struct Outcome: Sendable {
 /// Runs `n` lookups over `threads` threads (thread t draws ids `base + next() % n` from the stream of
 /// docs/WORKLOADS.md's seed for it) and checks every value: version 0 of its key when `present`,
 /// absent otherwise.
-func lookups<E: Engine>(
-    _ db: UncheckedSendable<E>, row: String, threads: Int, n: Int, api: LookupAPI, base: UInt64 = 0,
-    present: Bool = true, timed: Bool = false
+func lookups<E: Engine, D: Dataset>(
+    _ db: UncheckedSendable<E>, row: String, data: D.Type = FixedData.self, threads: Int, n: Int, api: LookupAPI,
+    base: UInt64 = 0, present: Bool = true, timed: Bool = false
 ) throws(CompareError) -> Measurement {
     var outcomes: [Outcome] = []
     var measurement = Measurement(row: row, threads: threads, ops: n, seconds: 0)
@@ -114,8 +127,8 @@ func lookups<E: Engine>(
         let reader = try db.value.makeReader()
         let outcome = samples.withUnsafeMutableBufferPointer { buffer in
             lookupLoop(
-                reader, seed: WorkloadData.lookupSeed(thread: 0, of: 1), ops: n, n: n, base: base, present: present,
-                api: api, latencies: timed ? buffer : nil)
+                reader, data: data, seed: WorkloadData.lookupSeed(thread: 0, of: 1), ops: n, n: n, base: base,
+                present: present, api: api, latencies: timed ? buffer : nil)
         }
         outcomes = [outcome]
         if timed && outcome.error == nil {
@@ -135,8 +148,8 @@ func lookups<E: Engine>(
                 ready.arriveAndWait()
                 let ops = n / threads + (t < n % threads ? 1 : 0)
                 outcome = lookupLoop(
-                    reader, seed: WorkloadData.lookupSeed(thread: t, of: threads), ops: ops, n: n, base: base,
-                    present: present, api: api, latencies: nil)
+                    reader, data: data, seed: WorkloadData.lookupSeed(thread: t, of: threads), ops: ops, n: n,
+                    base: base, present: present, api: api, latencies: nil)
             } catch {
                 ready.arriveAndWait()
                 outcome.error = error.description
@@ -172,8 +185,8 @@ final class Barrier: Sendable {
 
 /// One thread's lookups. The check of each value is the same for every engine: 0 as expected,
 /// 1 missing, 2 wrong value, 3 present but should be absent.
-func lookupLoop<R: Reader>(
-    _ reader: R, seed: UInt64, ops: Int, n: Int, base: UInt64, present: Bool, api: LookupAPI,
+func lookupLoop<R: Reader, D: Dataset>(
+    _ reader: R, data: D.Type, seed: UInt64, ops: Int, n: Int, base: UInt64, present: Bool, api: LookupAPI,
     latencies: UnsafeMutableBufferPointer<UInt32>?
 ) -> Outcome {
     var stream = RandomStream(seed: seed)
@@ -182,7 +195,7 @@ func lookupLoop<R: Reader>(
     @inline(__always) func verdict(_ value: UnsafeRawBufferPointer?, _ id: UInt64) -> Int {
         guard let value else { return present ? 1 : 0 }
         if !present { return 3 }
-        return WorkloadData.matches(value, id, version: 0) ? 0 : 2
+        return D.matches(value, id) ? 0 : 2
     }
     func note(_ state: Int, _ id: UInt64) {
         outcome.wrong += 1
@@ -195,11 +208,11 @@ func lookupLoop<R: Reader>(
     do throws(CompareError) {
         switch api {
         case .get, .lend:
-            var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
+            var key = [UInt8](repeating: 0, count: D.keySize)
             var last = outcome.start
             for k in 0..<ops {
                 let id = base &+ stream.next() % space
-                WorkloadData.fillKey(id, &key)
+                D.fillKey(id, &key)
                 let state: Int
                 if api == .get {
                     let value = try reader.get(key)
@@ -216,7 +229,7 @@ func lookupLoop<R: Reader>(
             }
         case .many:
             let batch = 64
-            var keys = [[UInt8]](repeating: [UInt8](repeating: 0, count: WorkloadData.keySize), count: batch)
+            var keys = [[UInt8]](repeating: [UInt8](repeating: 0, count: D.keySize), count: batch)
             var ids = [UInt64](repeating: 0, count: batch)
             var done = 0
             while done < ops {
@@ -224,7 +237,7 @@ func lookupLoop<R: Reader>(
                 if keys.count != count { keys.removeLast(keys.count - count) }
                 for j in 0..<count {
                     ids[j] = base &+ stream.next() % space
-                    WorkloadData.fillKey(ids[j], &keys[j])
+                    D.fillKey(ids[j], &keys[j])
                 }
                 var states: (wrong: Int, first: (Int, UInt64)?) = (0, nil)
                 let supported = try reader.getMany(keys) { i, value in

@@ -2,7 +2,9 @@ import Glibc
 
 /// One figure a child process measured, as it travels to the parent in a JSON line.
 struct Measurement: Codable, Sendable {
-    /// The row: "W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3".
+    /// The row: "W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3", "W6 …",
+    /// "W7", "W9 load", "W9 get", the YCSB mixes (``Report/rows``). A W6 open row times one open:
+    /// `ops` 1, `seconds` the open.
     var row: String
     var threads: Int
     var ops: Int
@@ -18,9 +20,18 @@ struct Measurement: Codable, Sendable {
     /// Lookups that returned a wrong value, no value for a present key, or a value for an absent one.
     var wrong: Int = 0
     var firstProblem: String?
+    /// W6: the puts of the tail written after the last sync, and how many of them an open found.
+    var tail: Int?
+    var recovered: Int?
 
     var opsPerSecond: Double { Double(ops) / seconds }
     var valid: Bool { wrong == 0 }
+
+    /// Counts one wrong answer, keeping the first one's description.
+    mutating func note(wrong problem: String) {
+        wrong += 1
+        if firstProblem == nil { firstProblem = problem }
+    }
 }
 
 /// What a child prints: one JSON line.

@@ -13,14 +13,19 @@ struct Report {
     let seconds: Double
 
     static let rows = [
-        "W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3", "W7", "W7 4 threads", "YA1", "YA",
-        "YB", "YC", "YF",
+        "W1", "W2", "W2 2 threads", "W2 warm", "W2 withValue", "W2 get(many:)", "W3", "W6 load", "W6 open clean",
+        "W6 open crash", "W6 open crash tail", "W7", "W7 4 threads", "W9 load", "W9 get", "YA1", "YA", "YB", "YC", "YF",
     ]
+    /// The rows that time one open (W6): shown in milliseconds; a ratio is their time over ours.
+    static func isOpen(_ row: String) -> Bool { row.hasPrefix("W6 open") }
     static let rowTitles = [
         "W1": "W1 load (put, sync, close)", "W2": "W2 get, 1 thread", "W2 2 threads": "W2 get, 2 threads",
         "W2 warm": "W2 get, 1 thread, warm", "W2 withValue": "W2 lent (withValue)",
         "W2 get(many:)": "W2 batched (get(many:))", "W3": "W3 get, absent keys",
+        "W6 load": "W6 load, sync, SIGKILL", "W6 open clean": "W6 open, clean",
+        "W6 open crash": "W6 open after kill", "W6 open crash tail": "W6 open, kill after tail",
         "W7": "W7 durable puts, 1 thread", "W7 4 threads": "W7 durable puts, 4 threads",
+        "W9 load": "W9 load, var. keys/values", "W9 get": "W9 get, 1 thread",
         "YA1": "YCSB-A 50/50, 1 thread", "YA": "YCSB-A 50/50, 2 threads", "YB": "YCSB-B 95/5, 2 threads",
         "YC": "YCSB-C reads, 2 threads", "YF": "YCSB-F RMW, 2 threads",
     ]
@@ -55,14 +60,15 @@ struct Report {
         case value(Summary)
     }
 
-    /// Ops/s of `engine` on `row`: invalid when any run gave a wrong answer.
+    /// Ops/s of `engine` on `row` (milliseconds for an open row): invalid when any run gave a wrong answer.
     func rate(_ engine: String, _ row: String) -> Cell {
         let runs = series(engine, row)
         if runs.isEmpty { return .missing }
         if let bad = runs.values.first(where: { !$0.valid }) {
             return .invalid("\(bad.wrong) wrong: \(bad.firstProblem ?? "")")
         }
-        return Report.summarize(runs.values.map(\.opsPerSecond)).map { .value($0) } ?? .missing
+        let values = runs.values.map { Report.isOpen(row) ? $0.seconds * 1000 : $0.opsPerSecond }
+        return Report.summarize(values).map { .value($0) } ?? .missing
     }
 
     /// Our ops/s over `engine`'s, run by run; `against` picks the other engine's row (the limit
@@ -98,11 +104,24 @@ struct Report {
                 case .missing: line += pad("—", width)
                 case .invalid: line += pad("INVALID", width)
                 case .value(let s):
-                    line += pad(formatRange(s), width)
+                    line += pad(Report.isOpen(row) ? formatMilliseconds(s) : formatRange(s), width)
                 }
             }
             lines.append(line)
-            if row == "W1" {
+            if row == "W6 open crash tail" {
+                var survived = pad("  tail puts found", first)
+                for engine in engines {
+                    let runs = series(engine, row).values
+                    let found = runs.compactMap(\.recovered)
+                    let cell = found.min().map { low in
+                        let high = found.max() ?? low
+                        return (low == high ? "\(low)" : "\(low)–\(high)") + " of \(runs.first?.tail ?? 0)"
+                    }
+                    survived += pad(cell ?? "—", width)
+                }
+                lines.append(survived)
+            }
+            if row == "W1" || row == "W9 load" {
                 var space = pad("  space on disk / raw", first)
                 var memory = pad("  peak RSS of the load", first)
                 for engine in engines {
@@ -133,7 +152,7 @@ struct Report {
                 }
                 lines.append(detail)
             }
-            if row == "W2" {
+            if row == "W2" || row == "W9 get" {
                 var latency = pad("  p50 / p99 / p99.9", first)
                 for engine in engines {
                     let runs = Array(series(engine, row).values)
@@ -150,7 +169,10 @@ struct Report {
         let peers = engines.filter { $0 != Report.us }
         if engines.contains(Report.us) && !peers.isEmpty {
             lines.append("")
-            lines.append("swift-pogreb's ops/s over each engine's, taken within each run: median [min–max]")
+            let opens = Report.rows.contains { Report.isOpen($0) && !series(Report.us, $0).isEmpty }
+            lines.append(
+                "swift-pogreb's ops/s over each engine's\(opens ? " (W6 opens: their time over ours)" : ""),"
+                    + " taken within each run: median [min–max]")
             lines.append("")
             lines.append(pad("workload", first) + peers.map { pad("pogreb / " + $0, width) }.joined())
             lines.append(String(repeating: "-", count: first + width * peers.count))
@@ -158,13 +180,16 @@ struct Report {
                 var line = pad(Report.rowTitles[row] ?? row, first)
                 for engine in peers {
                     line += pad(
-                        ratio(engine, row).map { "\(fixed($0.median, 2)) × [\(fixed($0.min, 2))–\(fixed($0.max, 2))]" }
+                        ratio(engine, row).map { r in
+                            // Three decimals below 0.1, so that a small ratio (a W6 open) keeps a figure.
+                            let d = r.median < 0.1 ? 3 : 2
+                            return "\(fixed(r.median, d)) × [\(fixed(r.min, d))–\(fixed(r.max, d))]"
+                        }
                             ?? "—", width)
                 }
                 lines.append(line)
             }
-            lines.append("")
-            lines.append("each engine's own ratios, taken within each run: median")
+            var own: [String] = []
             for (title, over, under) in [
                 ("W2 2 threads / 1 thread", "W2 2 threads", "W2"), ("W2 lent / get", "W2 withValue", "W2"),
                 ("W2 batched / get", "W2 get(many:)", "W2"), ("W7 4 threads / 1 thread", "W7 4 threads", "W7"),
@@ -180,7 +205,12 @@ struct Report {
                     any = any || cell != nil
                     line += pad(cell ?? "—", width)
                 }
-                if any { lines.append(line) }
+                if any { own.append(line) }
+            }
+            if !own.isEmpty {
+                lines.append("")
+                lines.append("each engine's own ratios, taken within each run: median")
+                lines += own
             }
         }
         let invalid = engines.flatMap { engine in
@@ -203,6 +233,8 @@ struct Report {
         var engine: String
         var row: String
         var opsPerSecond: Summary?
+        /// W6's open rows: the open's milliseconds (and no ops/s).
+        var openMilliseconds: Summary?
         var valid: Bool
         var oursOverThis: Summary?
     }
@@ -225,7 +257,8 @@ struct Report {
                 let cell = rate(engine, row)
                 var entry = JSONRow(engine: engine, row: row, valid: true)
                 switch cell {
-                case .value(let s): entry.opsPerSecond = s
+                case .value(let s):
+                    if Report.isOpen(row) { entry.openMilliseconds = s } else { entry.opsPerSecond = s }
                 case .invalid: entry.valid = false
                 case .missing: break
                 }
@@ -241,6 +274,12 @@ struct Report {
             machine: machine, n: n, runs: runs, command: command, engines: engines, rows: rows,
             measurements: measurements, failures: failures)
     }
+}
+
+/// "12.3 ms [11.0–14.2]": the median of milliseconds with min and max.
+func formatMilliseconds(_ s: Report.Summary) -> String {
+    let digits = s.median >= 100 ? 0 : s.median >= 10 ? 1 : 2
+    return "\(fixed(s.median, digits)) ms [\(fixed(s.min, digits))–\(fixed(s.max, digits))]"
 }
 
 /// "1.39 M/s [1.30–1.45]": the median with its unit, min and max in the same unit.

@@ -11,9 +11,7 @@ func loadYCSB<E: Engine>(_ engine: E.Type, n: Int, dir: String) throws(CompareEr
     let records = YCSBData.records(n)
     let order = WorkloadData.loadOrder(records)
     let start = nowNanoseconds()
-    _ = try E.load(path: dir, order: order, valueSize: YCSBData.valueSize) {
-        YCSBData.fillValue($0, version: 0, &$1)
-    }
+    _ = try E.load(path: dir, order: order, data: YCSBRecords.self, whileOpen: nil)
     let seconds = Double(nowNanoseconds() - start) / 1e9
     return Measurement(
         row: "Yload", threads: 1, ops: records, seconds: seconds, bytesOnDisk: bytesOnDisk(dir),

@@ -38,22 +38,22 @@ final class LMDBEngine: Engine {
         return env
     }
 
-    static func load(
-        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    static func load<D: Dataset>(
+        path: String, order: [UInt32], data: D.Type, whileOpen: (() -> Void)?
     ) throws(CompareError) -> Int64? {
         guard mkdir(path, 0o755) == 0 else { throw CompareError("mkdir \(path): errno \(errno)") }
         let env = try openEnv(path, n: order.count, flags: MDB_NOSYNC)
         defer { mdb_env_close(env) }
-        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-        var value = [UInt8](repeating: 0, count: valueSize)
+        var key = [UInt8](repeating: 0, count: D.keySize)
+        var value = [UInt8](repeating: 0, count: D.valueSize)
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), "txn_begin")
         var dbi: MDB_dbi = 0
         try check(mdb_dbi_open(txn, nil, 0, &dbi), "dbi_open")
         var inTransaction = 0
         for id in order {
-            WorkloadData.fillKey(UInt64(id), &key)
-            fill(UInt64(id), &value)
+            D.fillKey(UInt64(id), &key)
+            D.fillValue(UInt64(id), &value)
             let rc = key.withUnsafeMutableBytes { k in
                 value.withUnsafeMutableBytes { v in
                     var kv = MDB_val(mv_size: k.count, mv_data: k.baseAddress)
@@ -72,10 +72,11 @@ final class LMDBEngine: Engine {
         }
         try check(mdb_txn_commit(txn), "commit")
         try check(mdb_env_sync(env, 1), "env_sync")
+        whileOpen?()
         return nil
     }
 
-    static func openForReads(path: String, n: Int) throws(CompareError) -> LMDBEngine {
+    static func openForReads<D: Dataset>(path: String, n: Int, data: D.Type) throws(CompareError) -> LMDBEngine {
         let env = try openEnv(path, n: n, flags: MDB_RDONLY)
         var txn: OpaquePointer?
         var dbi: MDB_dbi = 0

@@ -37,19 +37,19 @@ final class LevelDBEngine: Engine {
         return db
     }
 
-    static func load(
-        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    static func load<D: Dataset>(
+        path: String, order: [UInt32], data: D.Type, whileOpen: (() -> Void)?
     ) throws(CompareError) -> Int64? {
         let db = try open(path, create: true)
         defer { leveldb_close(db) }
         let writeOptions = leveldb_writeoptions_create()
         defer { leveldb_writeoptions_destroy(writeOptions) }
-        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-        var value = [UInt8](repeating: 0, count: valueSize)
+        var key = [UInt8](repeating: 0, count: D.keySize)
+        var value = [UInt8](repeating: 0, count: D.valueSize)
         var error: UnsafeMutablePointer<CChar>?
         for id in order {
-            WorkloadData.fillKey(UInt64(id), &key)
-            fill(UInt64(id), &value)
+            D.fillKey(UInt64(id), &key)
+            D.fillValue(UInt64(id), &value)
             key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in
                     leveldb_put(
@@ -66,10 +66,11 @@ final class LevelDBEngine: Engine {
         defer { leveldb_writebatch_destroy(batch) }
         leveldb_write(db, syncOptions, batch, &error)
         try take(error, "sync write")
+        whileOpen?()
         return nil
     }
 
-    static func openForReads(path: String, n: Int) throws(CompareError) -> LevelDBEngine {
+    static func openForReads<D: Dataset>(path: String, n: Int, data: D.Type) throws(CompareError) -> LevelDBEngine {
         LevelDBEngine(db: try open(path, create: false))
     }
 

@@ -11,27 +11,27 @@ final class LimitTableEngine: Engine {
 
     init(_ table: OpaquePointer) { self.table = table }
 
-    static func load(
-        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    static func load<D: Dataset>(
+        path: String, order: [UInt32], data: D.Type, whileOpen: (() -> Void)?
     ) throws(CompareError) -> Int64? {
-        let engine = try build(order, valueSize: valueSize, fill: fill)
+        let engine = try build(order, data: data)
         let bytes = Int64(engine.memoryBytes)
         try engine.close()
         return bytes
     }
 
-    static func build(
-        _ order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
-    ) throws(CompareError) -> LimitTableEngine {
-        let recordBytes = order.count * (8 + WorkloadData.keySize + valueSize)
+    static func build<D: Dataset>(_ order: [UInt32], data: D.Type) throws(CompareError) -> LimitTableEngine {
+        // Each record takes 8 + key + value bytes, rounded up to 8.
+        var recordBytes = 0
+        for id in order { recordBytes += (8 + D.rawBytes(UInt64(id)) + 7) & ~7 }
         guard let table = limit_table_create(order.count, recordBytes) else {
             throw CompareError("limit table: out of memory for \(order.count) keys")
         }
-        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-        var value = [UInt8](repeating: 0, count: valueSize)
+        var key = [UInt8](repeating: 0, count: D.keySize)
+        var value = [UInt8](repeating: 0, count: D.valueSize)
         for id in order {
-            WorkloadData.fillKey(UInt64(id), &key)
-            fill(UInt64(id), &value)
+            D.fillKey(UInt64(id), &key)
+            D.fillValue(UInt64(id), &value)
             guard limit_table_put(table, key, UInt32(key.count), value, UInt32(value.count)) == 0 else {
                 limit_table_destroy(table)
                 throw CompareError("limit table: full")
@@ -40,10 +40,8 @@ final class LimitTableEngine: Engine {
         return LimitTableEngine(table)
     }
 
-    static func openForReads(path: String, n: Int) throws(CompareError) -> LimitTableEngine {
-        try build(WorkloadData.loadOrder(n), valueSize: WorkloadData.valueSize) {
-            WorkloadData.fillValue($0, version: 0, &$1)
-        }
+    static func openForReads<D: Dataset>(path: String, n: Int, data: D.Type) throws(CompareError) -> LimitTableEngine {
+        try build(WorkloadData.loadOrder(n), data: data)
     }
 
     static let concurrentWrites = false

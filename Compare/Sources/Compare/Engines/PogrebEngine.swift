@@ -9,26 +9,36 @@ final class PogrebEngine: Engine {
 
     init(_ db: Database) { self.db = db }
 
-    static func load(
-        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    static func load<D: Dataset>(
+        path: String, order: [UInt32], data: D.Type, whileOpen: (() -> Void)?
     ) throws(CompareError) -> Int64? {
         do {
             let db = try Database.open(at: path)
-            var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-            var value = [UInt8](repeating: 0, count: valueSize)
+            var key = [UInt8](repeating: 0, count: D.keySize)
+            var value = [UInt8](repeating: 0, count: D.valueSize)
             for id in order {
-                WorkloadData.fillKey(UInt64(id), &key)
-                fill(UInt64(id), &value)
+                D.fillKey(UInt64(id), &key)
+                D.fillValue(UInt64(id), &value)
                 try db.put(key, value)
             }
             try db.sync()
+            if let whileOpen {
+                whileOpen()
+                withExtendedLifetime(db) {}
+                return nil
+            }
             try db.close()
             return nil
         } catch { throw CompareError("pogreb load: \(error)") }
     }
 
-    static func openForReads(path: String, n: Int) throws(CompareError) -> PogrebEngine {
+    static func openForReads<D: Dataset>(path: String, n: Int, data: D.Type) throws(CompareError) -> PogrebEngine {
         do { return PogrebEngine(try Database.open(at: path)) } catch { throw CompareError("pogreb open: \(error)") }
+    }
+
+    /// Default options (no background compaction).
+    static func openForRecovery(path: String, n: Int) throws(CompareError) -> PogrebEngine {
+        try openForReads(path: path, n: n, data: FixedData.self)
     }
 
     /// Sync policy `everyWrite`: each put returns once it is durable, and puts from several

@@ -38,8 +38,11 @@ final class SQLiteEngine: Engine {
         try check(sqlite3_exec(db, sql, nil, nil, nil), db, sql)
     }
 
-    static func load(
-        path: String, order: [UInt32], valueSize: Int, fill: (UInt64, inout [UInt8]) -> Void
+    /// With `whileOpen` (W6), the last transaction of the load commits with `synchronous=FULL` (its
+    /// commit syncs the log, which holds every transaction not yet checkpointed) in place of the
+    /// checkpoint, and the connection stays open.
+    static func load<D: Dataset>(
+        path: String, order: [UInt32], data: D.Type, whileOpen: (() -> Void)?
     ) throws(CompareError) -> Int64? {
         guard mkdir(path, 0o755) == 0 else { throw CompareError("mkdir \(path): errno \(errno)") }
         let db = try open(path, create: true)
@@ -50,13 +53,17 @@ final class SQLiteEngine: Engine {
         var statement: OpaquePointer?
         try check(sqlite3_prepare_v2(db, "INSERT INTO kv(k, v) VALUES(?, ?)", -1, &statement, nil), db, "prepare")
         defer { sqlite3_finalize(statement) }
-        var key = [UInt8](repeating: 0, count: WorkloadData.keySize)
-        var value = [UInt8](repeating: 0, count: valueSize)
+        var key = [UInt8](repeating: 0, count: D.keySize)
+        var value = [UInt8](repeating: 0, count: D.valueSize)
+        // The first put of the last transaction (W6 makes that transaction's commit sync).
+        let last = order.isEmpty ? 0 : (order.count - 1) / 10_000 * 10_000
+        if whileOpen != nil && last == 0 { try exec(db, "PRAGMA synchronous=FULL") }
         try exec(db, "BEGIN")
         var inTransaction = 0
+        var done = 0
         for id in order {
-            WorkloadData.fillKey(UInt64(id), &key)
-            fill(UInt64(id), &value)
+            D.fillKey(UInt64(id), &key)
+            D.fillValue(UInt64(id), &value)
             let rc = key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in
                     sqlite3_bind_blob(statement, 1, k.baseAddress, Int32(k.count), nil)
@@ -68,18 +75,24 @@ final class SQLiteEngine: Engine {
             }
             try check(rc, db, "insert")
             inTransaction += 1
+            done += 1
             if inTransaction == 10_000 {
                 try exec(db, "COMMIT")
+                if whileOpen != nil && done == last { try exec(db, "PRAGMA synchronous=FULL") }
                 try exec(db, "BEGIN")
                 inTransaction = 0
             }
         }
         try exec(db, "COMMIT")
+        if let whileOpen {
+            whileOpen()
+            return nil
+        }
         try exec(db, "PRAGMA wal_checkpoint(TRUNCATE)")
         return nil
     }
 
-    static func openForReads(path: String, n: Int) throws(CompareError) -> SQLiteEngine {
+    static func openForReads<D: Dataset>(path: String, n: Int, data: D.Type) throws(CompareError) -> SQLiteEngine {
         let db = try open(path, create: false)  // checks that it opens
         sqlite3_close(db)
         return SQLiteEngine(path: path)
@@ -98,7 +111,7 @@ final class SQLiteEngine: Engine {
     }
 
     static func openForWrites(path: String, n: Int) throws(CompareError) -> SQLiteEngine {
-        try openForReads(path: path, n: n)
+        try openForReads(path: path, n: n, data: FixedData.self)
     }
 
     /// A connection of the thread's own, `synchronous=NORMAL` and a busy timeout of 10 s (so that
