@@ -9,8 +9,15 @@ import Synchronization
 /// ``GroupCommit`` reports the writes durable; requests arriving meanwhile are buffered and run
 /// after, so replies stay in request order. A request that breaks the protocol or a limit gets
 /// `-ERR Protocol error: …` after the replies before it, and the connection closes.
-final class RESPConnection: ChannelInboundHandler {
+///
+/// Back-pressure: the connection asks the socket for more requests only while its replies drain
+/// (the channel is writable: fewer than NIO's high-water mark of bytes, 64 KiB, wait to be sent)
+/// and no sync is awaited, so a client that pipelines without reading its replies, or faster
+/// than syncs complete, makes the server hold at most one read's worth of requests and their
+/// replies, not an unbounded queue.
+final class RESPConnection: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let processor: CommandProcessor
@@ -24,6 +31,8 @@ final class RESPConnection: ChannelInboundHandler {
     private var waiting = false
     /// Whether the connection closes once the replies are sent (QUIT, a protocol error).
     private var closing = false
+    /// Whether a read from the socket was asked for while reading was held back.
+    private var readHeld = false
 
     init(shared: ServerShared) {
         processor = CommandProcessor(shared: shared)
@@ -47,6 +56,27 @@ final class RESPConnection: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         finishBatch(context: context)
+    }
+
+    /// Passes the request for more bytes on only while replies drain and no sync is awaited.
+    func read(context: ChannelHandlerContext) {
+        if waiting || !context.channel.isWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReading(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Asks for the read that was held back, once nothing holds it any more.
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard readHeld, !waiting, context.channel.isWritable else { return }
+        readHeld = false
+        context.read()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -128,6 +158,7 @@ final class RESPConnection: ChannelInboundHandler {
                 // Requests that arrived during the sync.
                 handler.runRequests()
                 handler.finishBatch(context: context)
+                handler.resumeReading(context: context)
             }
             return
         }

@@ -42,8 +42,47 @@ private final class Harness {
     }
 }
 
+/// Counts the requests for more bytes that reach the head of the pipeline (the socket, in a
+/// real channel).
+private final class ReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = NIOAny
+    var reads = 0
+    func read(context: ChannelHandlerContext) {
+        reads += 1
+        context.read()
+    }
+}
+
 @Suite("Server commands")
 struct ServerCommandTests {
+    @Test("a client that does not read its replies stops the server reading its requests until they drain")
+    func readsPauseWhileRepliesCannotBeSent() throws {
+        try withTemporaryDirectory { path in
+            let h = try Harness(path + "/db")
+            let counter = ReadCounter()
+            try h.channel.pipeline.syncOperations.addHandler(counter, position: .first)
+            h.channel.read()
+            #expect(counter.reads == 1)
+            // Replies pile up past the high-water mark: the next read is held back.
+            h.channel.isWritable = false
+            h.channel.pipeline.fireChannelWritabilityChanged()
+            h.channel.read()
+            #expect(counter.reads == 1)
+            // Requests already read still run; their replies queue in the channel.
+            #expect(try h.call("SET", "a", "1") == .ok)
+            #expect(counter.reads == 1)
+            // Drained: the held read goes out, once.
+            h.channel.isWritable = true
+            h.channel.pipeline.fireChannelWritabilityChanged()
+            #expect(counter.reads == 2)
+            h.channel.pipeline.fireChannelWritabilityChanged()
+            #expect(counter.reads == 2)
+            h.channel.read()
+            #expect(counter.reads == 3)
+            try h.close()
+        }
+    }
+
     @Test("GET, SET with NX/XX/GET, SETNX, GETSET, DEL, EXISTS, STRLEN, DBSIZE behave as in Redis")
     func stringCommands() throws {
         try withTemporaryDirectory { path in
