@@ -2,7 +2,7 @@ import NIOCore
 import Pogreb
 
 /// What one connection has done so far, as the commands see it.
-struct Session {
+struct Session: Sendable {
     /// Whether `AUTH` succeeded (or no password is set).
     var authenticated: Bool
     /// Whether a write command ran since the replies were last sent: under
@@ -52,9 +52,17 @@ let commandTable: [String: CommandSpec] = {
 }()
 
 /// Runs commands against the shared database, appending each reply to a buffer.
-struct CommandProcessor {
+struct CommandProcessor: Sendable {
     let shared: ServerShared
     var database: Database { shared.database }
+
+    /// Whether the request is one of the commands that walk the whole log (SCAN, FLUSHDB), which
+    /// the connection runs off its event loop.
+    static func walksTheLog(_ arguments: [[UInt8]]) -> Bool {
+        guard let name = arguments.first, name.count == 4 || name.count == 7 else { return false }
+        let upper = String(decoding: name, as: UTF8.self).uppercased()
+        return upper == "SCAN" || upper == "FLUSHDB"
+    }
 
     /// Runs `arguments` (the command name first) and appends its reply to `out`. Never throws:
     /// every failure is a Redis error reply.

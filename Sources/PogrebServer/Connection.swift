@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 import Pogreb
 import Synchronization
@@ -51,7 +52,7 @@ final class RESPConnection: ChannelDuplexHandler {
         } else {
             input!.writeBuffer(&incoming)
         }
-        if !waiting && !closing { runRequests() }
+        if !waiting && !closing { runRequests(context: context) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -98,7 +99,7 @@ final class RESPConnection: ChannelDuplexHandler {
     /// on every mutation (a profile of pipelined GETs showed about 5 % of the time in those
     /// checks), locals are not. Each is moved out (its property left empty), so no storage is
     /// shared and nothing is copied on write.
-    private func runRequests() {
+    private func runRequests(context: ChannelHandlerContext) {
         guard var buffer = input else { return }
         input = nil
         var decoder = self.decoder
@@ -107,11 +108,16 @@ final class RESPConnection: ChannelDuplexHandler {
         self.output = ByteBuffer()
         var session = self.session
         var ran = 0
+        var walk: [[UInt8]]?
         while !session.quit {
             do {
                 guard let arguments = try decoder.next(&buffer) else { break }
-                processor.execute(arguments, session: &session, out: &output)
                 ran += 1
+                if processor.shared.walksOffTheEventLoop && CommandProcessor.walksTheLog(arguments) {
+                    walk = arguments
+                    break
+                }
+                processor.execute(arguments, session: &session, out: &output)
             } catch {
                 processor.shared.counters.protocolErrors.add(1, ordering: .relaxed)
                 output.writeError(error.description)
@@ -127,6 +133,40 @@ final class RESPConnection: ChannelDuplexHandler {
         if buffer.readableBytes > 0 && !closing {
             buffer.discardReadBytes()
             input = buffer
+        }
+        if let walk { runOffTheEventLoop(walk, context: context) }
+    }
+
+    /// Runs a command that walks the whole log on ``ServerShared/slowWork``, holding this
+    /// connection's later requests and every reply until it is done (replies stay in order); the
+    /// other connections of the event loop go on meanwhile.
+    private func runOffTheEventLoop(_ arguments: [[UInt8]], context: ChannelHandlerContext) {
+        waiting = true
+        let processor = self.processor
+        let session = self.session
+        let shared = processor.shared
+        let eventLoop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        shared.counters.walksOffTheEventLoop.add(1, ordering: .relaxed)
+        shared.slowWorkRunning.enter()
+        shared.slowWork.async {
+            var session = session
+            var reply = ByteBuffer()
+            processor.execute(arguments, session: &session, out: &reply)
+            shared.slowWorkRunning.leave()  // the database is no longer in use
+            let wrote = session.wrote
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.waiting = false
+                handler.output.writeImmutableBuffer(reply)
+                handler.session.wrote = handler.session.wrote || wrote
+                if context.channel.isActive && !handler.closing {
+                    // Requests that arrived meanwhile, then the batch's replies.
+                    handler.runRequests(context: context)
+                    handler.finishBatch(context: context)
+                    handler.resumeReading(context: context)
+                }
+            }
         }
     }
 
@@ -156,7 +196,7 @@ final class RESPConnection: ChannelDuplexHandler {
                 }
                 guard !handler.closing, context.channel.isActive else { return }
                 // Requests that arrived during the sync.
-                handler.runRequests()
+                handler.runRequests(context: context)
                 handler.finishBatch(context: context)
                 handler.resumeReading(context: context)
             }

@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 import NIOPosix
 import Pogreb
@@ -78,13 +79,15 @@ public final class RESPServer: Sendable {
     }
 
     /// Stops accepting, closes every connection (replies in flight may be lost; a write already
-    /// applied stays applied), waits for a running group sync, and stops the event loops. The
-    /// database stays open: the caller closes it after this returns.
+    /// applied stays applied), waits for a running group sync and for any SCAN or FLUSHDB still
+    /// walking the log, and stops the event loops. The database stays open: the caller closes it
+    /// after this returns.
     public func shutdown() throws {
         try? listener.close().wait()
         let open = connections.channels.withLock { Array($0.values) }
         for channel in open { try? channel.close().wait() }
         shared.groupCommit?.waitIdle()
+        shared.slowWorkRunning.wait()
         try group.syncShutdownGracefully()
     }
 }

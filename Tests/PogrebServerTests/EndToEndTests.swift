@@ -63,6 +63,45 @@ struct LoopbackTests {
         }
     }
 
+    @Test("SCAN and FLUSHDB run off the event loop; the connection's replies stay in request order")
+    func logWalksOffTheEventLoop() throws {
+        try withTemporaryDirectory { path in
+            try withServer(
+                path + "/db",
+                configure: {
+                    $0.allowFlush = true
+                    $0.threads = 1
+                }
+            ) { server in
+                let client = try TestClient(port: server.port)
+                let other = try TestClient(port: server.port)
+                for i in 0..<2000 { #expect(try client.call("SET", "k\(i)", "v\(i)") == .ok) }
+                // One write of pipelined requests around two walks of the log.
+                try client.send(
+                    request("SET", "x", "1") + request("SCAN", "0", "COUNT", "5000") + request("GET", "x")
+                        + request("FLUSHDB") + request("DBSIZE") + request("SET", "y", "2"))
+                // Another connection of the same event loop is served meanwhile.
+                #expect(try other.call("PING") == .simple("PONG"))
+                let replies = try client.receive(6)
+                #expect(replies.count == 6)
+                guard replies.count == 6 else { return }
+                #expect(replies[0] == .ok)
+                if case .array(let page?) = replies[1], page.count == 2, case .array(let keys?) = page[1] {
+                    #expect(page[0] == .bulk(Array("0".utf8)))
+                    #expect(keys.count == 2001)
+                } else {
+                    Issue.record(Comment(rawValue: "SCAN replied \(replies[1])"))
+                }
+                #expect(replies[2] == .text("1"))
+                #expect(replies[3] == .ok)
+                #expect(replies[4] == .integer(0))
+                #expect(replies[5] == .ok)
+                #expect(try client.call("DBSIZE") == .integer(1))
+                #expect(server.shared.counters.walksOffTheEventLoop.load(ordering: .relaxed) == 2)
+            }
+        }
+    }
+
     @Test("a connection beyond --maxclients gets Redis' error and is closed; the others go on")
     func connectionCap() throws {
         try withTemporaryDirectory { path in

@@ -12,6 +12,7 @@ private final class Harness {
     let channel = EmbeddedChannel()
     let database: Database
     let shared: ServerShared
+    let connection: RESPConnection
 
     init(_ path: String, configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
         var configuration = ServerConfiguration()
@@ -20,8 +21,11 @@ private final class Harness {
             try Database.open(at: path).close()  // a read-only open needs a database
         }
         database = try Database.open(at: path, options: configuration.databaseOptions())
-        shared = ServerShared(database: database, configuration: configuration)
-        try channel.pipeline.syncOperations.addHandler(RESPConnection(shared: shared))
+        // The embedded channel's event loop is not thread-safe: SCAN and FLUSHDB run inline here
+        // (EndToEndTests run them off the event loop, on a real server).
+        shared = ServerShared(database: database, configuration: configuration, walksOffTheEventLoop: false)
+        connection = RESPConnection(shared: shared)
+        try channel.pipeline.syncOperations.addHandler(connection)
     }
 
     /// Sends `bytes` as one read and returns every reply flushed for it.
