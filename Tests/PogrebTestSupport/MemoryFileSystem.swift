@@ -114,6 +114,44 @@ package final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// Takes a file out of the directory (a removal, durable after ``syncDirectory()``) and
+    /// returns its storage: the first half of a rename into another directory.
+    func detach(_ name: String) throws(PogrebError) -> MemoryFile.Storage {
+        try state.withLock { (state) throws(PogrebError) -> MemoryFile.Storage in
+            guard let storage = state.live.removeValue(forKey: name) else {
+                throw PogrebError(.io, "cannot rename \(displayPath)/\(name).", underlying: Errno.noEntry)
+            }
+            state.pendingDirectory.append(.remove(name))
+            return storage
+        }
+    }
+
+    /// Puts `storage` into the directory under `name` (a creation, durable after
+    /// ``syncDirectory()``), replacing what is there: the second half of a rename from another
+    /// directory.
+    func attach(_ name: String, _ storage: MemoryFile.Storage) {
+        state.withLock { state in
+            if state.live[name] != nil { state.pendingDirectory.append(.remove(name)) }
+            state.live[name] = storage
+            state.pendingDirectory.append(.create(name, storage))
+        }
+    }
+
+    /// Whether the directory's durable entries (as of its last ``syncDirectory()``) hold
+    /// `storage` under `name`.
+    func durablyHolds(_ name: String, _ storage: MemoryFile.Storage) -> Bool {
+        state.withLock { $0.durable[name] === storage }
+    }
+
+    /// Makes every file and the directory durable as they are, calling no observer.
+    func makeDurable() {
+        state.withLock { state in
+            for storage in state.live.values { storage.replace(with: storage.snapshot()) }
+            state.durable = state.live
+            state.pendingDirectory = []
+        }
+    }
+
     package func syncDirectory() throws(PogrebError) {
         willSync(.directory)
         state.withLock {
@@ -258,6 +296,8 @@ final class MemoryFile: StorageFile {
         let state = Lock(State())  // protects the bytes and their durable copy
 
         func snapshot() -> [UInt8] { state.withLock { $0.bytes } }
+
+        func durableSnapshot() -> [UInt8] { state.withLock { $0.durable } }
 
         func replace(with bytes: [UInt8]) {
             state.withLock {

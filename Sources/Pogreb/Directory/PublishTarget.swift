@@ -25,6 +25,8 @@ struct PublishTarget {
     let parent: String
     /// What the caller does, for messages ("replace", "back up into").
     let verb: String
+    /// Where the paths are: ``PosixDirectoryTree`` (the syscalls named below), or a simulation in tests.
+    let tree: any DirectoryTree
 
     /// What is at the path.
     enum Contents: Equatable {
@@ -39,8 +41,9 @@ struct PublishTarget {
     /// Resolves `given` as described on the type.
     /// - Throws: `invalidArgument` for an empty path or `/`; `io` when the parent is missing;
     ///   `notADatabase` for a symbolic link that points nowhere.
-    init(_ given: String, verb: String) throws(PogrebError) {
+    init(_ given: String, verb: String, tree: any DirectoryTree = PosixDirectoryTree()) throws(PogrebError) {
         self.verb = verb
+        self.tree = tree
         var trimmed = given
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         guard !trimmed.isEmpty, trimmed != "/" else {
@@ -49,12 +52,12 @@ struct PublishTarget {
         let (parentPart, name) = Self.split(trimmed)
         var resolved: String
         if name == "." || name == ".." {
-            resolved = try PathOperations.resolve(trimmed)
+            resolved = try tree.resolve(trimmed)
         } else {
-            let parent = try PathOperations.resolve(parentPart)
+            let parent = try tree.resolve(parentPart)
             resolved = (parent == "/" ? "" : parent) + "/" + name
-            if try PathOperations.kind(of: resolved) == .symbolicLink {
-                do throws(PogrebError) { resolved = try PathOperations.resolve(resolved) } catch {
+            if try tree.kind(of: resolved) == .symbolicLink {
+                do throws(PogrebError) { resolved = try tree.resolve(resolved) } catch {
                     throw PogrebError(
                         .notADatabase,
                         "\(resolved) is a symbolic link that cannot be followed (\(error.message)); refusing to "
@@ -81,13 +84,13 @@ struct PublishTarget {
     /// - Throws: `notADatabase` naming the first entry that is not ours (or the path, when it is
     ///   not a directory); `io` when the directory cannot be read.
     func inspect() throws(PogrebError) -> Contents {
-        switch try PathOperations.kind(of: path) {
+        switch try tree.kind(of: path) {
         case .missing:
             return .nothing
         case .directory:
-            let entries = try PathOperations.entries(of: path)
+            let entries = try tree.entries(of: path)
             if entries.isEmpty { return .emptyDirectory }
-            try Self.checkOurs(path, entries: entries, verb: verb)
+            try Self.checkOurs(path, entries: entries, verb: verb, tree: tree)
             return .ours
         default:
             throw PogrebError(
@@ -97,7 +100,7 @@ struct PublishTarget {
 
     /// Checks that every entry of the directory `directory` not starting with `.` is a regular file of ours.
     private static func checkOurs(
-        _ directory: String, entries: [(name: String, kind: PathOperations.EntryKind)], verb: String
+        _ directory: String, entries: [(name: String, kind: PathEntryKind)], verb: String, tree: any DirectoryTree
     ) throws(PogrebError) {
         let magic = Array("PGRB-".utf8)
         for (name, kind) in entries where !name.hasPrefix(".") {
@@ -105,7 +108,7 @@ struct PublishTarget {
             guard DatabaseFiles.isOurs(name), kind == .regularFile else {
                 throw PogrebError.notOurs(file, refusing: verb)
             }
-            let (size, head) = try PathOperations.head(of: file, count: 8)
+            let (size, head) = try tree.head(of: file, count: 8)
             let ours =
                 name == DatabaseFiles.lock
                 ? size == 0
@@ -119,7 +122,7 @@ struct PublishTarget {
     func isSameOrInside(_ identity: FileIdentity) -> Bool {
         var current = path
         while true {
-            if PathOperations.identity(of: current) == identity { return true }
+            if tree.identity(of: current) == identity { return true }
             if current == "/" { return false }
             current = Self.split(current).parent
         }
@@ -134,20 +137,20 @@ struct PublishTarget {
             suffix += digits.count == 1 ? "0" + digits : digits
         }
         let staging = path + "." + tag + "-" + suffix
-        try PathOperations.makeDirectory(staging)
+        try tree.makeDirectory(staging)
         return staging
     }
 
     /// Removes a staging directory this process created and that was not switched into place:
     /// its files, then the directory. Best effort; what cannot be removed stays (it is ours, and a
     /// later run or the user may delete it).
-    static func discard(staging: String) {
-        guard (try? PathOperations.kind(of: staging)) == .directory else { return }
-        let fileSystem = PosixFileSystem(directory: staging)
+    func discard(staging: String) {
+        guard (try? tree.kind(of: staging)) == .directory else { return }
+        let fileSystem = tree.fileSystem(at: staging)
         for name in (try? fileSystem.listFiles()) ?? [] where DatabaseFiles.isOurs(name) {
             try? fileSystem.remove(name)
         }
-        try? PathOperations.removeEmptyDirectory(staging)
+        try? tree.removeEmptyDirectory(staging)
     }
 
     /// What ``publish(staging:replacing:)`` did.
@@ -179,7 +182,7 @@ struct PublishTarget {
             contents = try inspect()
             switch contents {
             case .nothing, .emptyDirectory:
-                try PathOperations.rename(staging, path)
+                try tree.rename(staging, path)
             case .ours:
                 guard replacing else {
                     throw PogrebError(
@@ -187,15 +190,15 @@ struct PublishTarget {
                 }
                 // Readers may hold the old database: a shared lock succeeds beside theirs and
                 // fails against a writer's.
-                let lock = try PosixFileSystem(directory: path).lockDirectory(exclusive: false)
+                let lock = try tree.fileSystem(at: path).lockDirectory(exclusive: false)
                 defer { lock.unlock() }
-                try PathOperations.exchange(staging, path)
+                try tree.exchange(staging, path)
             }
         } catch {
-            Self.discard(staging: staging)
+            discard(staging: staging)
             throw error
         }
-        do throws(PogrebError) { try PathOperations.syncParent(of: path) } catch {
+        do throws(PogrebError) { try tree.syncParent(of: path) } catch {
             throw PogrebError(
                 .io,
                 "\(path) holds the new database, but the directory above it could not be synced (\(error.message)); "
@@ -208,32 +211,39 @@ struct PublishTarget {
     }
 
     /// Disposes of a replaced directory, now at `old`: moves its dot-entries into the new
-    /// directory at the path (`rename` each), then, if an exclusive `flock` on the directory
+    /// directory at the path (`rename` each) and, when there were any, `fsync`s that directory;
+    /// then, if an exclusive `flock` on the directory
     /// succeeds (no reader left) and every remaining entry is still a file of ours, removes them
     /// and the directory, and `fsync`s the parent. Never throws: anything that stops it leaves
     /// the directory where it is, whole but for the dot-entries already moved.
     /// - Returns: `old` when it was left, nil when it is gone.
     func disposeOfOld(at old: String) -> String? {
-        guard let entries = try? PathOperations.entries(of: old) else { return old }
-        for (name, _) in entries where name.hasPrefix(".") {
-            do throws(PogrebError) { try PathOperations.rename(old + "/" + name, path + "/" + name) } catch {
+        guard let entries = try? tree.entries(of: old) else { return old }
+        let moving = entries.filter { $0.name.hasPrefix(".") }
+        for (name, _) in moving {
+            do throws(PogrebError) { try tree.rename(old + "/" + name, path + "/" + name) } catch {
                 return old
             }
         }
-        let fileSystem = PosixFileSystem(directory: old)
+        // The moved entries must be durable in the new directory before the old one can go: a
+        // rename is durable in the directory it enters only after that directory's `fsync`.
+        if !moving.isEmpty {
+            do throws(PogrebError) { try tree.fileSystem(at: path).syncDirectory() } catch { return old }
+        }
+        let fileSystem = tree.fileSystem(at: old)
         let lock: any DirectoryLock
         do throws(PogrebError) { lock = try fileSystem.lockDirectory(exclusive: true) } catch { return old }
         defer { lock.unlock() }
-        guard let remaining = try? PathOperations.entries(of: old),
+        guard let remaining = try? tree.entries(of: old),
             remaining.allSatisfy({ !$0.name.hasPrefix(".") }),
-            (try? Self.checkOurs(old, entries: remaining, verb: verb)) != nil
+            (try? Self.checkOurs(old, entries: remaining, verb: verb, tree: tree)) != nil
         else { return old }
         for (name, _) in remaining {
             do throws(PogrebError) { try fileSystem.remove(name) } catch { return old }
         }
         lock.unlock()
-        do throws(PogrebError) { try PathOperations.removeEmptyDirectory(old) } catch { return old }
-        try? PathOperations.syncParent(of: old)
+        do throws(PogrebError) { try tree.removeEmptyDirectory(old) } catch { return old }
+        try? tree.syncParent(of: old)
         return nil
     }
 }

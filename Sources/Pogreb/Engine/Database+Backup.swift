@@ -43,13 +43,15 @@ extension Database {
         try backup(to: path, replacing: replacing, staging: { $0 })
     }
 
-    /// ``backup(to:replacing:)``, writing the staging directory through `staging`'s wrapper of
-    /// it (tests inject faults there).
+    /// ``backup(to:replacing:)`` with the paths in `tree` (``PosixDirectoryTree``: the real
+    /// directories), writing the staging directory through `staging`'s wrapper of it (tests
+    /// simulate power cuts in the tree and inject faults in the wrapper).
     package func backup(
-        to path: String, replacing: Bool, staging wrap: (PosixFileSystem) -> any FileSystem
+        to path: String, replacing: Bool, tree: any DirectoryTree = PosixDirectoryTree(),
+        staging wrap: (any FileSystem) -> any FileSystem
     ) throws(PogrebError) -> BackupReport {
         try checkBackupAllowed()
-        let target = try PublishTarget(path, verb: "replace")
+        let target = try PublishTarget(path, verb: "replace", tree: tree)
         // Into itself or below itself, the copy would become a foreign entry of the source.
         if let source = (fileSystem.base as? PosixFileSystem)?.directoryIdentity(), target.isSameOrInside(source) {
             throw PogrebError(
@@ -73,9 +75,9 @@ extension Database {
         }
         let staging = try target.makeStaging(tag: "backup")
         do throws(PogrebError) {
-            try backup(to: wrap(PosixFileSystem(directory: staging)))
+            try backup(to: wrap(tree.fileSystem(at: staging)))
         } catch {
-            PublishTarget.discard(staging: staging)
+            target.discard(staging: staging)
             throw error
         }
         let publication = try target.publish(staging: staging, replacing: replacing)

@@ -67,21 +67,35 @@ extension Database {
         at path: String, expectedCount: Int = 0, options: Options = Options(),
         from pairs: some Sequence<([UInt8], [UInt8])>, staging announce: (String) -> Void
     ) throws(PogrebError) -> BuildReport {
+        try build(
+            at: path, expectedCount: expectedCount, options: options, from: pairs, tree: PosixDirectoryTree(),
+            staging: announce, wrap: { $0 })
+    }
+
+    /// ``build(at:expectedCount:options:from:staging:)`` with the paths in `tree`
+    /// (``PosixDirectoryTree``: the real directories), writing the staging directory through
+    /// `wrap`'s wrapper of it (tests simulate power cuts in the tree and inject faults in the
+    /// wrapper).
+    package static func build(
+        at path: String, expectedCount: Int = 0, options: Options = Options(),
+        from pairs: some Sequence<([UInt8], [UInt8])>, tree: any DirectoryTree,
+        staging announce: (String) -> Void = { _ in }, wrap: (any FileSystem) -> any FileSystem
+    ) throws(PogrebError) -> BuildReport {
         try options.checkSegmentSize()
-        let target = try PublishTarget(path, verb: "replace")
+        let target = try PublishTarget(path, verb: "replace", tree: tree)
         _ = try target.inspect()  // refuse a foreign target before the work, not after
         let staging = try target.makeStaging(tag: "building")
         announce(staging)
         let keys: Int
         let count: Int
         do throws(PogrebError) {
-            let fileSystem = PosixFileSystem(directory: staging)
+            let fileSystem = wrap(tree.fileSystem(at: staging))
             var builder = try BulkBuilder(fileSystem: fileSystem, options: options, expectedCount: expectedCount)
             for (key, value) in pairs { try builder.add(key: key, value: value) }
             keys = try builder.finish()
             count = builder.pairs
         } catch {
-            PublishTarget.discard(staging: staging)
+            target.discard(staging: staging)
             throw error
         }
         let publication = try target.publish(staging: staging, replacing: true)

@@ -8,15 +8,18 @@ import Darwin
 package struct FileIdentity: Equatable, Sendable {
     package var device: UInt64
     package var inode: UInt64
+
+    package init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
 }
 
 /// Operations on whole directories by path, for publishing a new database into place (bulk build,
 /// backup; `Directory/PublishTarget.swift`).
 enum PathOperations {
     /// What a directory entry is, without following a final symbolic link.
-    enum EntryKind: Equatable, Sendable {
-        case missing, directory, regularFile, symbolicLink, other
-    }
+    typealias EntryKind = PathEntryKind
 
     /// What is at `path` (`lstat`); `.missing` when nothing is.
     static func kind(of path: String) throws(PogrebError) -> EntryKind {
