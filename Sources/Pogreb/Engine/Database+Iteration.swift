@@ -16,7 +16,9 @@ extension Database {
     /// current values are returned. Writes may run during the walk: a key that no write touches
     /// during the walk is returned exactly once, even while compaction moves it; a key written or
     /// deleted during the walk may be returned with its old value, its new value, or not at all.
-    /// Never holds a lock while `body` runs.
+    /// Never holds a lock while `body` runs. After a failed write (a `previousIOFailure` latch) nothing
+    /// more is flushed: the walk covers only what reached the file, without the writes `get`
+    /// still finds in the write buffer.
     /// - Throws: what `body` throws, or `corrupted`/`io` from reading the log.
     public func forEachItem(_ body: (Item) throws -> Void) throws {
         var walk = try LogWalk(database: self, includeValues: true)
