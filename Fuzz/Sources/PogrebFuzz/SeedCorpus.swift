@@ -17,8 +17,8 @@ enum SeedCorpus {
         do throws(PogrebError) {
             let database = try Database.open(fileSystem: fileSystem, options: options)
             for i in 0..<60 { try database.put(SeedData.key(i), SeedData.value(i)) }
-            _ = try database.delete(key(3))
-            _ = try database.delete(key(7))
+            _ = try database.delete(SeedData.key(3))
+            _ = try database.delete(SeedData.key(7))
             var batch = WriteBatch()
             for i in 60..<SeedData.keyCount { batch.put(SeedData.key(i), SeedData.value(i)) }
             _ = try database.apply(batch)
@@ -30,9 +30,9 @@ enum SeedCorpus {
             }
             try database.checkpoint()
             fileSystem.onSync(nil)
-            try database.put(key(10), value(10))
-            _ = try database.delete(key(11))
-            try database.put(key(3), value(3))
+            try database.put(SeedData.key(10), SeedData.value(10))
+            _ = try database.delete(SeedData.key(11))
+            try database.put(SeedData.key(3), SeedData.value(3))
             try database.sync()
             let crashed = DatabaseImage(flags: 0, of: fileSystem.crashImage())
             try database.close()
