@@ -8,7 +8,7 @@ extension SharedState {
     /// lengths against the segment and, when `verify` is set, its checksum.
     ///
     /// Reads through the segment's mapping when it has one, from the write buffer for bytes not
-    /// yet flushed, and with `pread` otherwise (one call for records up to 1 KiB).
+    /// yet flushed, and with `pread` otherwise (one call for records up to 4 KiB).
     /// - Throws: `corrupted` naming the segment file and offset when the address or the record
     ///   is bad.
     func withRecord<R>(
@@ -103,11 +103,11 @@ extension SharedState {
                 }
             }
         }
-        // pread: one read of up to 1 KiB into a temporary buffer on the stack (enough for the
-        // header and key that the writer's checks need, and for small records whole), a second
-        // into an array when the record is larger. The buffer is not zeroed first: only the
-        // bytes the read returned are used.
-        let firstRead = min(available, 1024)
+        // pread: one read of up to 4 KiB into a temporary buffer on the stack (a record of a
+        // 1 KiB value whole, so the writer's key check and a reader's lookup of one take one
+        // call), a second into an array when the record is larger. The buffer is not zeroed
+        // first: only the bytes the read returned are used.
+        let firstRead = min(available, 4096)
         return try unsafe withUnsafeTemporaryAllocation(byteCount: firstRead, alignment: 8) {
             (buffer) throws(PogrebError) -> R in
             let got = try unsafe handle.file.read(into: buffer, at: offset)
