@@ -67,7 +67,8 @@ extension Database {
             for i in unsafe operations.indices {
                 let operation = unsafe operations[i]
                 let header = unsafe Self.prepareHeader(of: operation)
-                unsafe results.append(try appendOneLocked(operation, hash: hashes[i], header: header, writer: &w))
+                unsafe results.append(
+                    try appendOneLocked(operation, hash: hashes[i], header: header, hint: nil, writer: &w))
             }
             return results
         }
@@ -77,8 +78,9 @@ extension Database {
     /// One put or delete, not in a batch: the path of ``put(_:_:)`` and ``delete(_:)``, which
     /// allocates nothing of its own. Checks the limits unless `checked` says the caller did.
     ///
-    /// The record's checksum is computed before the writer lock is taken; under it, see
-    /// ``appendOneLocked(_:hash:header:writer:)`` for what readers wait for.
+    /// The record's checksum is computed and the key probed (under the shared lock) before the
+    /// writer lock is taken; under it, the probe's slot is only checked to be unchanged (see
+    /// ``appendOneLocked(_:hash:header:hint:writer:)``, also for what readers wait for).
     /// - Returns: whether the key was present before.
     func applyOne(_ operation: RawOperation, checked: Bool = false) throws(PogrebError) -> Bool {
         if !checked {
@@ -95,8 +97,14 @@ extension Database {
         try refuseInsideRead("a write")
         let hash = unsafe XXH3.hash64(operation.key, seed: hashSeed)
         let header = unsafe Self.prepareHeader(of: operation)
+        // The probe, before the writer lock (another writer may hold it meanwhile): under the
+        // writer lock, a found record only has to be checked to still be where the index said.
+        // An error here is left to the probe under the writer lock, which reports it in order.
+        var isClosed = false
+        var activeSize: Int64 = 0
+        let hint = unsafe try? probe(key: operation.key, hash: hash, isClosed: &isClosed, activeSize: &activeSize)
         let (existed, end) = try writer.withLock { (w) throws(PogrebError) -> (Bool, UInt64) in
-            let existed = unsafe try appendOneLocked(operation, hash: hash, header: header, writer: &w)
+            let existed = unsafe try appendOneLocked(operation, hash: hash, header: header, hint: hint, writer: &w)
             return (existed, w.appended)
         }
         if options.syncPolicy == .everyWrite {
@@ -123,28 +131,32 @@ extension Database {
     /// key writes nothing and takes no exclusive lock.
     ///
     /// Readers wait only for the exclusive part. The key's current record is found first under
-    /// the shared lock: only the writer changes the index, the buffer and the segment table, and
-    /// it holds the writer lock from the probe to the change, so what the probe found is still
-    /// true then. The exclusive state lock then covers the copy of the record into the buffer,
+    /// the shared lock (from `hint`, a probe made before the writer lock, when its slot still
+    /// holds the same address): only the writer changes the index, the buffer and the segment
+    /// table, and it holds the writer lock from this probe to the change, so what the probe found
+    /// is still true then. The exclusive state lock then covers the copy of the record into the buffer,
     /// the index update and the dead-byte count, and returns the figures ``afterAppend`` needs.
     ///
     /// A damaged chain met by the probe throws with nothing changed and latches nothing; an error
     /// of the index update once the buffer changed latches (``FailureLatch/latchDamage(_:)``).
     /// - Returns: whether the key was present before.
     func appendOneLocked(
-        _ operation: RawOperation, hash: UInt64, header: Record.PreparedHeader, writer w: inout WriterState
+        _ operation: RawOperation, hash: UInt64, header: Record.PreparedHeader, hint: ProbeResult?,
+        writer w: inout WriterState
     ) throws(PogrebError) -> Bool {
         let key = unsafe operation.key
         // The probe, under the shared lock: the slot and address of the key's current record,
         // and that record's size (for the dead bytes), from one read of it; and in the same
         // shared section, whether the database is closed and the active segment full.
-        var oldSize = 0
         var isClosed = false
         var activeSize: Int64 = 0
         let found: (HashIndex.Position, UInt64)?
+        let oldSize: Int
         do throws(PogrebError) {
-            found = try unsafe probeLocked(
-                key: key, hash: hash, isClosed: &isClosed, activeSize: &activeSize, oldSize: &oldSize)
+            let result = try unsafe probe(
+                key: key, hash: hash, hint: hint, isClosed: &isClosed, activeSize: &activeSize)
+            found = result.map { ($0.position, $0.address) }
+            oldSize = result?.size ?? 0
         } catch {
             try latch.check()  // a latched failure comes first, as when the probe succeeds
             throw error
@@ -369,19 +381,40 @@ extension Database {
         }
     }
 
-    /// The writer's probe for ``appendOneLocked(_:hash:header:writer:)``, under the shared lock
-    /// (readers go on meanwhile): the slot and address of `key`'s current record and that
-    /// record's size, from one read of it; and, in the same shared section, whether the database
-    /// is closed (then it probes nothing) and the active segment's size.
-    private func probeLocked(
-        key: UnsafeRawBufferPointer, hash: UInt64, isClosed: inout Bool, activeSize: inout Int64, oldSize: inout Int
-    ) throws(PogrebError) -> (HashIndex.Position, UInt64)? {
-        try unsafe shared.withReadAccess {
-            (state) throws(PogrebError) -> (HashIndex.Position, UInt64)? in
+    /// What a writer's probe found: the slot and address of the key's current record, and that
+    /// record's size (for the dead bytes).
+    struct ProbeResult {
+        var position: HashIndex.Position
+        var address: UInt64
+        var size: Int
+    }
+
+    /// The writer's probe, under the shared lock (readers go on): where `key`'s current record
+    /// is, from one read of each candidate record; and, in the same shared section, whether the
+    /// database is closed (then it probes nothing) and the active segment's size.
+    ///
+    /// With a `hint` (what an earlier probe found), only checks that the hinted slot still holds
+    /// the same address, reading no record: addresses are unique and the index holds at most one
+    /// slot per key, so that slot is still the key's, and the record there is unchanged (records
+    /// are never rewritten). Otherwise, or when the slot changed, probes the whole chain. Called
+    /// without the writer lock (by ``applyOne(_:checked:)``, for a hint) or with it.
+    private func probe(
+        key: UnsafeRawBufferPointer, hash: UInt64, hint: ProbeResult? = nil, isClosed: inout Bool,
+        activeSize: inout Int64
+    ) throws(PogrebError) -> ProbeResult? {
+        try unsafe shared.withReadAccess { (state) throws(PogrebError) -> ProbeResult? in
             unsafe isClosed = state.pointee.isClosed
             unsafe activeSize = state.pointee.active?.size ?? 0
             guard !isClosed else { return nil }
             let index = unsafe SharedState.index(in: state)
+            if let hint {
+                let expected = Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: hint.address)
+                if let bucket = unsafe try? HashIndex.bucket(hint.position.id, in: index),
+                    bucket.slot(hint.position.slot) == expected
+                {
+                    return hint
+                }
+            }
             var probe = try unsafe HashIndex.Probe(in: index, hash: hash)
             while let (address, position) = try unsafe probe.next(in: index) {
                 let size = try unsafe SharedState.withRecord(in: state, at: address, verify: false) {
@@ -391,10 +424,7 @@ extension Database {
                         rebasing: record[Record.headerSize..<(Record.headerSize + key.count)])
                     return unsafe RawBytes.equal(stored, key) ? candidate.totalSize : nil
                 }
-                if let size {
-                    oldSize = size
-                    return (position, address)
-                }
+                if let size { return ProbeResult(position: position, address: address, size: size) }
             }
             return nil
         }
