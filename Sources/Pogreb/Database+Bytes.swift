@@ -50,7 +50,7 @@ extension Database {
     public func put(_ key: some Sequence<UInt8>, _ value: some Sequence<UInt8>) throws(PogrebError) {
         try unsafe Database.withBytes(key) { (k) throws(PogrebError) in
             try unsafe Database.withBytes(value) { (v) throws(PogrebError) in
-                _ = try unsafe apply([.put(key: k, value: v)], atomic: false)
+                _ = try unsafe applyOne(.put(key: k, value: v))
             }
         }
     }
@@ -59,7 +59,7 @@ extension Database {
     @discardableResult
     public func delete(_ key: some Sequence<UInt8>) throws(PogrebError) -> Bool {
         try unsafe Database.withBytes(key) { (k) throws(PogrebError) -> Bool in
-            try unsafe apply([.delete(key: k)], atomic: false).first ?? false
+            try unsafe applyOne(.delete(key: k))
         }
     }
 

@@ -355,7 +355,7 @@ public final class Database: Sendable {
     public func put(_ key: [UInt8], _ value: [UInt8]) throws(PogrebError) {
         try unsafe key.withBytes { (k) throws(PogrebError) in
             try unsafe value.withBytes { (v) throws(PogrebError) in
-                _ = try unsafe apply([.put(key: k, value: v)], atomic: false)
+                _ = try unsafe applyOne(.put(key: k, value: v))
             }
         }
     }
@@ -365,7 +365,7 @@ public final class Database: Sendable {
     @discardableResult
     public func delete(_ key: [UInt8]) throws(PogrebError) -> Bool {
         try unsafe key.withBytes { (k) throws(PogrebError) -> Bool in
-            try unsafe apply([.delete(key: k)], atomic: false).first ?? false
+            try unsafe applyOne(.delete(key: k))
         }
     }
 

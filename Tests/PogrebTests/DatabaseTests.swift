@@ -23,6 +23,45 @@ import Testing
         }
     }
 
+    /// A put that replaces a value counts the replaced record's bytes dead, and a delete counts
+    /// the deleted record and its own tombstone, wherever the old record lies: in the write
+    /// buffer, flushed and read back with `pread`, larger than one such read, or in a sealed
+    /// segment. (The writer measures the replaced record during its probe, under the shared lock.)
+    @Test(arguments: FileSystemKind.allCases)
+    func deadBytesAreTheReplacedRecordsWhereverTheyLie(kind: FileSystemKind) throws {
+        try withTestDatabase(kind) { t in
+            let db = try t.open {
+                $0.writeBufferSize = 4096
+                $0.segmentSize = 1 << 20
+            }
+            let keys = 400
+            var lengths = (0..<keys).map { ($0 * 37) % 2500 }
+            for i in 0..<keys { try db.put(key(i), value(i, length: lengths[i])) }
+            var expected: Int64 = 0
+            for version in 1...3 {
+                for i in 0..<keys {
+                    let old = Int64(
+                        Record.headerSize + key(i).count + value(i, version: version - 1, length: lengths[i]).count)
+                    lengths[i] = (i * (31 + 22 * version)) % 2500
+                    try db.put(key(i), value(i, version: version, length: lengths[i]))
+                    expected += old
+                }
+            }
+            for i in stride(from: 0, to: keys, by: 3) {
+                let old = Int64(Record.headerSize + key(i).count + value(i, version: 3, length: lengths[i]).count)
+                #expect(try db.delete(key(i)))
+                expected += old + Int64(Record.headerSize + key(i).count)
+            }
+            let logBytes = try db.statistics.logBytes
+            #expect(try db.delete(key(0)) == false)  // absent now: writes nothing
+            let statistics = try db.statistics
+            #expect(statistics.logBytes == logBytes)
+            #expect(statistics.segments.count > 1, "the test meant to seal a segment")
+            #expect(statistics.deadBytes == expected)
+            try db.close()
+        }
+    }
+
     @Test(arguments: FileSystemKind.allCases)
     func putGetContainsDelete(kind: FileSystemKind) throws {
         try withTestDatabase(kind) { t in

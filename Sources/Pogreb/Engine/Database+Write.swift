@@ -19,6 +19,7 @@ extension Database {
             }
         }
         if unsafe operations.isEmpty { return [] }
+        if unsafe operations.count == 1 { return [try unsafe applyOne(operations[0], checked: true)] }
         try refuseInsideRead("a write")
         let (results, end) = try writer.withLock { (w) throws(PogrebError) -> ([Bool], UInt64) in
             let results = unsafe try applyLocked(operations, atomic: atomic, writer: &w)
@@ -58,23 +59,184 @@ extension Database {
             let activeSize = shared.withReadLock { $0.active?.size ?? 0 }
             if activeSize > Int64(FileHeader.size), activeSize + total > segmentSize { try rotate(writer: &w) }
         }
-        if !batch, shared.withReadLock({ ($0.active?.size ?? 0) >= segmentSize }) {
-            // A full active segment, left by a crash before the next one was durable or by a
-            // failed rotation: start the next one first, so the record's offset is addressable.
-            try rotate(writer: &w)
-        }
-        if unsafe !batch && operations.count > 1 {
+        if !batch {
             // Independent writes: one at a time, so the segment rotates between any two and
             // every record starts at an offset below the segment size.
             var results: [Bool] = []
             unsafe results.reserveCapacity(operations.count)
             for i in unsafe operations.indices {
                 let operation = unsafe operations[i]
-                unsafe results += try appendChecked([operation], hashes: [hashes[i]], batch: false, writer: &w)
+                let header = unsafe Self.prepareHeader(of: operation)
+                unsafe results.append(
+                    try appendOneLocked(operation, hash: hashes[i], header: header, hint: nil, writer: &w))
             }
             return results
         }
         return unsafe try appendChecked(operations, hashes: hashes, batch: batch, writer: &w)
+    }
+
+    /// One put or delete, not in a batch: the path of ``put(_:_:)`` and ``delete(_:)``, which
+    /// allocates nothing of its own. Checks the limits unless `checked` says the caller did.
+    ///
+    /// The record's checksum is computed and the key probed (under the shared lock) before the
+    /// writer lock is taken; under it, the probe's slot is only checked to be unchanged (see
+    /// ``appendOneLocked(_:hash:header:hint:writer:)``, also for what readers wait for).
+    /// - Returns: whether the key was present before.
+    func applyOne(_ operation: RawOperation, checked: Bool = false) throws(PogrebError) -> Bool {
+        if !checked {
+            guard !isReadOnly else {
+                throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
+            }
+            guard unsafe operation.key.count <= Limits.maxKeySize else {
+                throw unsafe PogrebError.keyTooLarge(operation.key.count)
+            }
+            if case .put(_, let value) = unsafe operation, value.count > Limits.maxValueSize {
+                throw PogrebError.valueTooLarge(value.count)
+            }
+        }
+        try refuseInsideRead("a write")
+        let hash = unsafe XXH3.hash64(operation.key, seed: hashSeed)
+        let header = unsafe Self.prepareHeader(of: operation)
+        // The probe, before the writer lock (another writer may hold it meanwhile): under the
+        // writer lock, a found record only has to be checked to still be where the index said.
+        // An error here is left to the probe under the writer lock, which reports it in order.
+        var isClosed = false
+        var activeSize: Int64 = 0
+        let hint = unsafe try? probe(key: operation.key, hash: hash, isClosed: &isClosed, activeSize: &activeSize)
+        let (existed, end) = try writer.withLock { (w) throws(PogrebError) -> (Bool, UInt64) in
+            let existed = unsafe try appendOneLocked(operation, hash: hash, header: header, hint: hint, writer: &w)
+            return (existed, w.appended)
+        }
+        if options.syncPolicy == .everyWrite {
+            try makeDurable(upTo: end)
+        }
+        return existed
+    }
+
+    /// The header of the record `operation` appends outside a batch (a delete's is only used
+    /// when the key is present).
+    private static func prepareHeader(of operation: RawOperation) -> Record.PreparedHeader {
+        switch unsafe operation {
+        case .put(let key, let value):
+            return unsafe Record.prepareHeader(kind: .put, flags: [], key: key, value: value)
+        case .delete(let key):
+            return unsafe Record.prepareHeader(
+                kind: .delete, flags: [], key: key, value: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// Appends the record of one put or delete (`header` from ``prepareHeader(of:)``) and
+    /// updates the index, for a caller that holds the writer lock and checked the limits; then
+    /// flushes, rotates and checkpoints as ``afterAppend(writer:)`` does. A delete of an absent
+    /// key writes nothing and takes no exclusive lock.
+    ///
+    /// Readers wait only for the exclusive part. The key's current record is found first under
+    /// the shared lock (from `hint`, a probe made before the writer lock, when its slot still
+    /// holds the same address): only the writer changes the index, the buffer and the segment
+    /// table, and it holds the writer lock from this probe to the change, so what the probe found
+    /// is still true then. The exclusive state lock then covers the copy of the record into the buffer,
+    /// the index update and the dead-byte count, and returns the figures ``afterAppend`` needs.
+    ///
+    /// A damaged chain met by the probe throws with nothing changed and latches nothing; an error
+    /// of the index update once the buffer changed latches (``FailureLatch/latchDamage(_:)``).
+    /// - Returns: whether the key was present before.
+    func appendOneLocked(
+        _ operation: RawOperation, hash: UInt64, header: Record.PreparedHeader, hint: ProbeResult?,
+        writer w: inout WriterState
+    ) throws(PogrebError) -> Bool {
+        let key = unsafe operation.key
+        // The probe, under the shared lock: the slot and address of the key's current record,
+        // and that record's size (for the dead bytes), from one read of it; and in the same
+        // shared section, whether the database is closed and the active segment full.
+        var isClosed = false
+        var activeSize: Int64 = 0
+        let found: (HashIndex.Position, UInt64)?
+        let oldSize: Int
+        do throws(PogrebError) {
+            let result = try unsafe probe(
+                key: key, hash: hash, hint: hint, isClosed: &isClosed, activeSize: &activeSize)
+            found = result.map { ($0.position, $0.address) }
+            oldSize = result?.size ?? 0
+        } catch {
+            try latch.check()  // a latched failure comes first, as when the probe succeeds
+            throw error
+        }
+        // Closed is not a write failure: say so, and do not latch it.
+        if isClosed { throw PogrebError.closed() }
+        try latch.check()
+        if activeSize >= segmentSize {
+            // A full active segment, left by a crash before the next one was durable or by a
+            // failed rotation: start the next one first, so the record's offset is addressable.
+            // The probe's answer stays true: a rotation moves the buffer, not the index.
+            try rotate(writer: &w)
+        }
+        let isPut: Bool
+        let value: UnsafeRawBufferPointer
+        switch unsafe operation {
+        case .put(_, let v):
+            isPut = true
+            unsafe value = v
+        case .delete:
+            // Absent: nothing to write, nothing for readers to wait for.
+            guard found != nil else { return false }
+            isPut = false
+            unsafe value = UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        let size = Int64(Record.size(keyLength: key.count, valueLength: value.count))
+        let (bufferSize, activeSizeAfter, dirtyCount) = try unsafe shared.withWriteAccess {
+            (state) throws(PogrebError) -> (Int, Int64, Int) in
+            guard unsafe !state.pointee.isClosed else { throw PogrebError.closed() }
+            guard let active = unsafe state.pointee.active else { throw PogrebError(.readOnly, "no active segment") }
+            var index = HashIndex.placeholder
+            unsafe swap(&index, &state.pointee.index)
+            defer { unsafe swap(&index, &state.pointee.index) }
+            if isPut {
+                let offset = unsafe state.pointee.bufferStart + Int64(state.pointee.buffer.count)
+                unsafe Record.append(header, key: key, value: value, to: &state.pointee.buffer)
+                active.size += size
+                let address = layout.address(fileNumber: active.fileNumber, offset: offset)
+                let old: UInt64?
+                do throws(PogrebError) {
+                    old = try index.upsert(
+                        hash: hash, address: address, found: found,
+                        hashesOf: { (candidates) throws(PogrebError) -> [UInt64] in
+                            try unsafe SharedState.hashesOfRecords(in: state, at: candidates)
+                        })
+                } catch {
+                    // The buffer changed: the index is in doubt.
+                    latch.latch(error)
+                    throw error
+                }
+                if let old {
+                    let bytes = unsafe old == found?.1 ? Int64(oldSize) : SharedState.recordSize(in: state, at: old)
+                    unsafe state.pointee.markDead(old, bytes: bytes)
+                }
+            } else {
+                // By address, which only the key's current record has: no record is read again.
+                // `remove` reads the whole chain before it changes anything, so its failure
+                // changed nothing.
+                let target = found?.1
+                guard let old = try index.remove(hash: hash, matches: { $0 == target }) else {
+                    return unsafe (state.pointee.buffer.count, active.size, index.dirty.count)
+                }
+                unsafe state.pointee.markDead(old, bytes: Int64(oldSize))
+                unsafe Record.append(header, key: key, value: value, to: &state.pointee.buffer)
+                active.size += size
+                active.deadBytes += size  // a tombstone is garbage from the start
+            }
+            w.appended += UInt64(size)
+            w.logBytesSinceCheckpoint += size
+            return unsafe (state.pointee.buffer.count, active.size, index.dirty.count)
+        }
+        counters.withShard { (shard) -> Void in
+            if isPut {
+                _ = shard.puts.add(1, ordering: .relaxed)
+            } else {
+                _ = shard.deletes.add(1, ordering: .relaxed)
+            }
+        }
+        try afterAppend(writer: &w, bufferSize: bufferSize, activeSize: activeSizeAfter, dirtyCount: dirtyCount)
+        return found != nil
     }
 
     private func appendChecked(
@@ -219,11 +381,68 @@ extension Database {
         }
     }
 
+    /// What a writer's probe found: the slot and address of the key's current record, and that
+    /// record's size (for the dead bytes).
+    struct ProbeResult {
+        var position: HashIndex.Position
+        var address: UInt64
+        var size: Int
+    }
+
+    /// The writer's probe, under the shared lock (readers go on): where `key`'s current record
+    /// is, from one read of each candidate record; and, in the same shared section, whether the
+    /// database is closed (then it probes nothing) and the active segment's size.
+    ///
+    /// With a `hint` (what an earlier probe found), only checks that the hinted slot still holds
+    /// the same address, reading no record: addresses are unique and the index holds at most one
+    /// slot per key, so that slot is still the key's, and the record there is unchanged (records
+    /// are never rewritten). Otherwise, or when the slot changed, probes the whole chain. Called
+    /// without the writer lock (by ``applyOne(_:checked:)``, for a hint) or with it.
+    private func probe(
+        key: UnsafeRawBufferPointer, hash: UInt64, hint: ProbeResult? = nil, isClosed: inout Bool,
+        activeSize: inout Int64
+    ) throws(PogrebError) -> ProbeResult? {
+        try unsafe shared.withReadAccess { (state) throws(PogrebError) -> ProbeResult? in
+            unsafe isClosed = state.pointee.isClosed
+            unsafe activeSize = state.pointee.active?.size ?? 0
+            guard !isClosed else { return nil }
+            let index = unsafe SharedState.index(in: state)
+            if let hint {
+                let expected = Bucket.makeSlot(tag: Bucket.tag(ofHash: hash), address: hint.address)
+                if let bucket = unsafe try? HashIndex.bucket(hint.position.id, in: index),
+                    bucket.slot(hint.position.slot) == expected
+                {
+                    return hint
+                }
+            }
+            var probe = try unsafe HashIndex.Probe(in: index, hash: hash)
+            while let (address, position) = try unsafe probe.next(in: index) {
+                let size = try unsafe SharedState.withRecord(in: state, at: address, verify: false) {
+                    (candidate, record) throws(PogrebError) -> Int? in
+                    guard candidate.keyLength == key.count, candidate.kind != .commit else { return nil }
+                    let stored = unsafe UnsafeRawBufferPointer(
+                        rebasing: record[Record.headerSize..<(Record.headerSize + key.count)])
+                    return unsafe RawBytes.equal(stored, key) ? candidate.totalSize : nil
+                }
+                if let size { return ProbeResult(position: position, address: address, size: size) }
+            }
+            return nil
+        }
+    }
+
     /// Flushes a full buffer, seals a full segment and checkpoints past the thresholds.
     func afterAppend(writer w: inout WriterState) throws(PogrebError) {
         let (bufferSize, activeSize, dirtyCount) = shared.withReadLock { state in
             (state.buffer.count, state.active?.size ?? 0, state.index.dirty.count)
         }
+        try afterAppend(writer: &w, bufferSize: bufferSize, activeSize: activeSize, dirtyCount: dirtyCount)
+    }
+
+    /// ``afterAppend(writer:)`` given the buffer's and the active segment's sizes and the dirty
+    /// bucket count, as the caller's exclusive section left them (no lock taken to read them).
+    func afterAppend(
+        writer w: inout WriterState, bufferSize: Int, activeSize: Int64, dirtyCount: Int
+    ) throws(PogrebError) {
         if bufferSize >= options.writeBufferSize { try flush(writer: &w) }
         if activeSize >= segmentSize { try rotate(writer: &w) }
         if dirtyCount >= options.checkpointDirtyBuckets || w.logBytesSinceCheckpoint >= options.checkpointLogBytes {

@@ -42,29 +42,58 @@ package enum Record {
 
     static func size(keyLength: Int, valueLength: Int) -> Int { headerSize + keyLength + valueLength }
 
+    /// The 12 header bytes of a record, checksum included, as three little-endian words.
+    ///
+    /// Made before the record is appended (``prepareHeader(kind:flags:key:value:)``): the
+    /// checksum over the key and value is the costly part of encoding a record, it does not
+    /// depend on where the record goes, and the writer computes it before it takes any lock.
+    package struct PreparedHeader {
+        /// Bytes 0..<4: the checksum.
+        var checksum: UInt32
+        /// Bytes 4..<8: the value length.
+        var valueLength: UInt32
+        /// Bytes 8..<12: the key length, the kind and the flags.
+        var rest: UInt32
+    }
+
+    /// The header of a record of `key` and `value`, with the checksum over bytes 4..<12, the key
+    /// and the value.
+    package static func prepareHeader(
+        kind: Kind, flags: Flags, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer
+    ) -> PreparedHeader {
+        let valueLength = UInt32(value.count)
+        let rest = UInt32(UInt16(key.count)) | UInt32(kind.rawValue) << 16 | UInt32(flags.rawValue) << 24
+        var crc = unsafe withUnsafeBytes(of: (valueLength.littleEndian, rest.littleEndian)) { fields in
+            unsafe CRC32C.checksum(fields)
+        }
+        unsafe crc = CRC32C.checksum(key, continuing: crc)
+        unsafe crc = CRC32C.checksum(value, continuing: crc)
+        return PreparedHeader(checksum: crc, valueLength: valueLength, rest: rest)
+    }
+
+    /// Appends the record of `header` (made by ``prepareHeader(kind:flags:key:value:)`` from the
+    /// same key and value) to `buffer`: three copies, no checksum.
+    @inline(__always)
+    package static func append(
+        _ header: PreparedHeader, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+        to buffer: inout [UInt8]
+    ) {
+        unsafe withUnsafeBytes(
+            of: (header.checksum.littleEndian, header.valueLength.littleEndian, header.rest.littleEndian)
+        ) { bytes in
+            unsafe buffer.append(contentsOf: bytes)
+        }
+        unsafe buffer.append(contentsOf: key)
+        unsafe buffer.append(contentsOf: value)
+    }
+
     /// Appends an encoded record to `buffer`.
     package static func append(
         kind: Kind, flags: Flags, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
         to buffer: inout [UInt8]
     ) {
-        let start = buffer.count
-        // The header in place, little-endian, without a temporary array.
-        let valueLength = UInt32(value.count)
-        let keyLength = UInt16(key.count)
-        buffer.append(contentsOf: repeatElement(0, count: 4))
-        for shift in stride(from: UInt32(0), to: 32, by: 8) {
-            buffer.append(UInt8(truncatingIfNeeded: valueLength >> shift))
-        }
-        buffer.append(UInt8(truncatingIfNeeded: keyLength))
-        buffer.append(UInt8(truncatingIfNeeded: keyLength >> 8))
-        buffer.append(kind.rawValue)
-        buffer.append(flags.rawValue)
-        unsafe buffer.append(contentsOf: key)
-        unsafe buffer.append(contentsOf: value)
-        let crc = unsafe buffer.withUnsafeBytes { all in
-            unsafe CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[(start + 4)...]))
-        }
-        for i in 0..<4 { buffer[start + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        let header = unsafe prepareHeader(kind: kind, flags: flags, key: key, value: value)
+        unsafe append(header, key: key, value: value, to: &buffer)
     }
 
     /// Appends a batch commit record that closes a batch of `count` records.

@@ -8,7 +8,7 @@ extension SharedState {
     /// lengths against the segment and, when `verify` is set, its checksum.
     ///
     /// Reads through the segment's mapping when it has one, from the write buffer for bytes not
-    /// yet flushed, and with `pread` otherwise (one call for records up to 1 KiB).
+    /// yet flushed, and with `pread` otherwise (one call for records up to 4 KiB).
     /// - Throws: `corrupted` naming the segment file and offset when the address or the record
     ///   is bad.
     func withRecord<R>(
@@ -103,32 +103,27 @@ extension SharedState {
                 }
             }
         }
-        // pread: one read of up to 1 KiB (enough for the header and key that the writer's checks
-        // need, and for small records whole), a second when the record is larger. The buffer
-        // is not zeroed first: only the bytes the read returned are used.
-        let firstRead = min(available, 1024)
-        var readError: PogrebError?
-        var bytes = unsafe [UInt8](unsafeUninitializedCapacity: firstRead) { buffer, initialized in
-            do throws(PogrebError) {
-                initialized = try unsafe handle.file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
-            } catch {
-                readError = error
-                initialized = 0
+        // pread: one read of up to 4 KiB into a temporary buffer on the stack (a record of a
+        // 1 KiB value whole, so the writer's key check and a reader's lookup of one take one
+        // call), a second into an array when the record is larger. The buffer is not zeroed
+        // first: only the bytes the read returned are used.
+        let firstRead = min(available, 4096)
+        return try unsafe withUnsafeTemporaryAllocation(byteCount: firstRead, alignment: 8) {
+            (buffer) throws(PogrebError) -> R in
+            let got = try unsafe handle.file.read(into: buffer, at: offset)
+            if got < Record.headerSize {
+                throw PogrebError.corrupted(file: segment.name, offset: offset, "the file ends inside a record header")
             }
-        }
-        if let readError { throw readError }
-        let got = bytes.count
-        if got < Record.headerSize {
-            throw PogrebError.corrupted(file: segment.name, offset: offset, "the file ends inside a record header")
-        }
-        let header = try unsafe bytes.withBytes { (raw) throws(PogrebError) -> Record.Header in
-            try unsafe SharedState.header(raw, available: available, segment: segment, offset: offset)
-        }
-        if header.totalSize > got {
-            bytes = try handle.file.readExactly(count: header.totalSize, at: offset)
-        }
-        return try unsafe bytes.withBytes { (raw) throws(PogrebError) -> R in
-            try unsafe SharedState.check(
+            let raw = unsafe UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+            let header = try unsafe SharedState.header(raw, available: available, segment: segment, offset: offset)
+            if header.totalSize > got {
+                let bytes = try handle.file.readExactly(count: header.totalSize, at: offset)
+                return try unsafe bytes.withBytes { (whole) throws(PogrebError) -> R in
+                    try unsafe SharedState.check(
+                        whole, available: available, verify: verify, segment: segment, offset: offset, body)
+                }
+            }
+            return try unsafe SharedState.check(
                 raw, available: available, verify: verify, segment: segment, offset: offset, body)
         }
     }
