@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "PogrebTestSupport", dependencies: ["Pogreb", "PogrebWorkload"], path: "Tests/PogrebTestSupport"),
 
-        .testTarget(name: "PogrebTests", dependencies: ["Pogreb", "PogrebTestSupport"]),
+        .testTarget(name: "PogrebTests", dependencies: ["Pogreb", "PogrebTestSupport", "PogrebWorkload"]),
         .testTarget(
             name: "PogrebAPITests",
             dependencies: [

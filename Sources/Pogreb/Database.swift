@@ -33,7 +33,7 @@ public final class Database: Sendable {
     let isReadOnly: Bool
     let shared: ReadWriteLock<SharedState>  // protects the index, the segment table and the write buffer
     let writer: Lock<WriterState>  // serializes writers; protects the writer's files and counters
-    let syncGate: Lock<SyncState>  // held while one fsync runs; protects the durable mark
+    let syncGate: ConditionLock<SyncState>  // the durable mark and whether a sync runs
     /// Held while a compaction or a backup runs (they exclude each other); the value is unused.
     let maintenance: Lock<Bool>
     let directoryLock: any DirectoryLock
@@ -62,7 +62,7 @@ public final class Database: Sendable {
         self.isReadOnly = options.readOnly
         self.shared = ReadWriteLock(shared)
         self.writer = Lock(writer)
-        self.syncGate = Lock(SyncState())
+        self.syncGate = ConditionLock(SyncState())
         self.maintenance = Lock(false)
         self.directoryLock = lock
         self.segmentCache = shared.cache
@@ -140,7 +140,7 @@ public final class Database: Sendable {
         guard !isReadOnly else { return }
         try refuseInsideRead("sync()")
         let end = writer.withLock { $0.appended }
-        try makeDurable(upTo: end)
+        try makeDurable(upTo: end, directoryToo: true)
         try writer.withLock { (w) throws(PogrebError) in
             guard latch.failure == nil, w.logBytesSinceCheckpoint >= options.checkpointOnSyncLogBytes else { return }
             try checkpoint(writer: &w)
@@ -158,7 +158,7 @@ public final class Database: Sendable {
         // Every lock, in the order the rest of the engine takes them (sync gate, maintenance,
         // writer, state): no sync, compaction or write is half-way when the files close, and
         // none can start after (each checks `isClosed` under the writer lock or the state lock).
-        syncGate.withLock { _ in
+        syncGate.withLock(waitingWhile: { $0.syncing }) { _ in
             maintenance.withLock { _ in
                 writer.withLock { w in
                     let alreadyClosed = shared.withReadLock { $0.isClosed }

@@ -72,7 +72,7 @@ extension Database {
             }
             return results
         }
-        return unsafe try appendChecked(operations, hashes: hashes, batch: batch, writer: &w)
+        return unsafe try appendBatch(operations, hashes: hashes, writer: &w)
     }
 
     /// One put or delete, not in a batch: the path of ``put(_:_:)`` and ``delete(_:)``, which
@@ -239,10 +239,12 @@ extension Database {
         return found != nil
     }
 
-    private func appendChecked(
-        _ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState
+    /// Appends an atomic batch (``appendBatchLocked(_:hashes:writer:)``), counts its writes and
+    /// flushes, rotates and checkpoints past the thresholds.
+    private func appendBatch(
+        _ operations: [RawOperation], hashes: [UInt64], writer w: inout WriterState
     ) throws(PogrebError) -> [Bool] {
-        let results = unsafe try appendLocked(operations, hashes: hashes, batch: batch, writer: &w)
+        let results = unsafe try appendBatchLocked(operations, hashes: hashes, writer: &w)
         var puts = 0
         var deletes = 0
         for i in unsafe operations.indices {
@@ -257,17 +259,15 @@ extension Database {
         return results
     }
 
-    /// Appends the records of `operations` to the buffer and applies them to the index, under the
-    /// exclusive state lock. Deletes of absent keys write nothing.
+    /// Appends the records of an atomic batch of two or more operations, and its commit record,
+    /// to the buffer and applies them to the index, under the exclusive state lock. Deletes of
+    /// absent keys write nothing. (Single writes take ``appendOneLocked(_:hash:header:hint:writer:)``.)
     ///
-    /// Each key is probed before anything is changed for it, so a damaged chain met by the first
-    /// probe throws with nothing changed and latches nothing. A batch that fails part-way is
-    /// undone (the index through its undo log, the buffer, sizes and dead bytes restored) before
-    /// the exclusive lock is released, so readers see all of it or none, and nothing latches.
-    /// An error once a single operation changed the buffer or the index leaves them in doubt and
-    /// latches (``FailureLatch/latchDamage(_:)``).
-    private func appendLocked(
-        _ operations: [RawOperation], hashes: [UInt64], batch: Bool, writer w: inout WriterState
+    /// A batch that fails part-way is undone (the index through its undo log, the buffer, sizes
+    /// and dead bytes restored) before the exclusive lock is released, so readers see all of it
+    /// or none, and nothing latches.
+    private func appendBatchLocked(
+        _ operations: [RawOperation], hashes: [UInt64], writer w: inout WriterState
     ) throws(PogrebError) -> [Bool] {
         // Through a pointer: the helpers that read records get the state in place, where methods
         // on it were given a copy (every object in it retained) for each record they read.
@@ -281,24 +281,21 @@ extension Database {
             unsafe results.reserveCapacity(operations.count)
             var written = 0
             var records = 0
-            let flags: Record.Flags = batch ? .batch : []
-            var changed = false
-            // A batch keeps what it replaces, so that a failure part-way leaves nothing of it
+            let flags: Record.Flags = .batch
+            // The batch keeps what it replaces, so that a failure part-way leaves nothing of it
             // (all or none): the index's undo log, the buffer's and the segment's sizes, and the
             // dead bytes of every segment it marked.
             let bufferCount = unsafe state.pointee.buffer.count
             let activeSize = active.size
-            // (Only a batch keeps them: a dictionary made for every single put cost an allocation
-            // and a hash each.)
             var deadBefore: [ObjectIdentifier: (Segment, Int64)] = [:]
-            if batch { deadBefore[ObjectIdentifier(active)] = (active, active.deadBytes) }
+            deadBefore[ObjectIdentifier(active)] = (active, active.deadBytes)
             func noteDead(_ address: UInt64) {
-                guard batch, let segment = unsafe state.pointee.segments[layout.fileNumber(of: address)] else { return }
+                guard let segment = unsafe state.pointee.segments[layout.fileNumber(of: address)] else { return }
                 if deadBefore[ObjectIdentifier(segment)] == nil {
                     deadBefore[ObjectIdentifier(segment)] = (segment, segment.deadBytes)
                 }
             }
-            if batch { index.beginUndo() }
+            index.beginUndo()
             defer { index.endUndo() }
             do throws(PogrebError) {
                 for i in unsafe operations.indices {
@@ -312,7 +309,6 @@ extension Database {
                         let found = try index.findPosition(hash: hash) { (candidate) throws(PogrebError) -> Bool in
                             try unsafe SharedState.recordHasKey(in: state, candidate, key: key)
                         }
-                        changed = true
                         let offset = unsafe state.pointee.bufferStart + Int64(state.pointee.buffer.count)
                         unsafe Record.append(
                             kind: .put, flags: flags, key: key, value: value, to: &state.pointee.buffer)
@@ -340,7 +336,6 @@ extension Database {
                             results.append(false)
                             continue
                         }
-                        changed = true
                         noteDead(old)
                         unsafe state.pointee.markDead(old, bytes: SharedState.recordSize(in: state, at: old))
                         unsafe Record.append(
@@ -354,7 +349,7 @@ extension Database {
                         results.append(true)
                     }
                 }
-                if batch && written > 0 {
+                if written > 0 {
                     let before = unsafe state.pointee.buffer.count
                     unsafe Record.appendCommit(count: records, to: &state.pointee.buffer)
                     let size = unsafe Int64(state.pointee.buffer.count - before)
@@ -363,16 +358,12 @@ extension Database {
                     written += Int(size)
                 }
             } catch {
-                if batch {
-                    // Undo what the batch applied: readers never see part of it, and nothing is
-                    // left in doubt, so nothing latches (as when the first probe fails).
-                    index.rollBack()
-                    unsafe state.pointee.buffer.removeSubrange(bufferCount...)
-                    active.size = activeSize
-                    for (segment, deadBytes) in deadBefore.values { segment.deadBytes = deadBytes }
-                } else if changed {
-                    latch.latch(error)
-                }
+                // Undo what the batch applied: readers never see part of it, and nothing is left
+                // in doubt, so nothing latches (as when the first probe fails).
+                index.rollBack()
+                unsafe state.pointee.buffer.removeSubrange(bufferCount...)
+                active.size = activeSize
+                for (segment, deadBytes) in deadBefore.values { segment.deadBytes = deadBytes }
                 throw error
             }
             w.appended += UInt64(written)
@@ -452,28 +443,51 @@ extension Database {
 
     // MARK: Durability
 
-    /// Group commit: returns once `target` bytes of appends are durable. One caller at a time
-    /// syncs; the others wait on the gate and usually find their bytes synced by it.
-    func makeDurable(upTo target: UInt64) throws(PogrebError) {
-        try syncGate.withLock { (gate) throws(PogrebError) in
-            // `end` is what the flush below wrote: bytes appended later are not covered.
-            let (file, end) = try writer.withLock { (w) throws(PogrebError) -> ((any StorageFile)?, UInt64) in
-                if shared.withReadLock({ $0.isClosed }) { throw PogrebError.closed() }
-                try latch.check()
-                if gate.durable >= target && !w.directoryNeedsSync { return (nil, 0) }
-                try flush(writer: &w)
-                // The directory is synced under the writer lock, so a checkpoint never
-                // records a segment whose directory entry is not yet durable.
-                if w.directoryNeedsSync {
-                    try fileSystem.syncDirectory()
-                    w.directoryNeedsSync = false
-                }
-                return (shared.withReadLock { $0.active?.openFile }, w.appended)
-            }
-            guard let file else { return }
-            try file.sync()  // a LatchingFile: a failure latches
-            gate.durable = max(gate.durable, end)
+    /// Group commit: returns once the first `target` bytes of appends are durable.
+    ///
+    /// One caller at a time is the leader: under the writer lock it flushes the write buffer and,
+    /// when a segment was created since, `fsync`s the directory; then, holding no lock, it
+    /// `fdatasync`s the active segment (a ``LatchingFile``: a failure latches). Callers arriving
+    /// meanwhile wait on ``syncGate`` and all wake when it ends; those whose bytes it covered
+    /// return without a sync of their own, the first of the others leads the next one.
+    ///
+    /// A covered caller returns without looking at the directory: the sync that covered its
+    /// bytes flushed them after the segment holding them was created, so it synced the directory
+    /// for that segment. `directoryToo` (``sync()``) also syncs a directory entry made after the
+    /// caller's last byte (a segment created by a rotation with nothing in it yet).
+    func makeDurable(upTo target: UInt64, directoryToo: Bool = false) throws(PogrebError) {
+        // Covered: return. Not covered (or `directoryToo`) while a sync runs: wait for it. Else lead.
+        let leading = syncGate.withLock(waitingWhile: { $0.syncing && ($0.durable < target || directoryToo) }) {
+            gate -> UInt64? in
+            if gate.durable >= target && !directoryToo { return nil }
+            gate.syncing = true
+            return gate.durable
         }
+        guard let durable = leading else { return }
+        var synced: UInt64?
+        defer {
+            syncGate.withLockWakingAll { gate in
+                gate.syncing = false
+                if let synced { gate.durable = max(gate.durable, synced) }
+            }
+        }
+        // `end` is what the flush below wrote: bytes appended later are not covered.
+        let (file, end) = try writer.withLock { (w) throws(PogrebError) -> ((any StorageFile)?, UInt64) in
+            if shared.withReadLock({ $0.isClosed }) { throw PogrebError.closed() }
+            try latch.check()
+            if durable >= target && !w.directoryNeedsSync { return (nil, 0) }
+            try flush(writer: &w)
+            // The directory is synced under the writer lock, so a checkpoint never records a
+            // segment whose directory entry is not yet durable.
+            if w.directoryNeedsSync {
+                try fileSystem.syncDirectory()
+                w.directoryNeedsSync = false
+            }
+            return (shared.withReadLock { $0.active?.openFile }, w.appended)
+        }
+        guard let file else { return }
+        try file.sync()  // a LatchingFile: a failure latches
+        synced = end
     }
 }
 

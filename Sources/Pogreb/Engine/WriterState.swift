@@ -39,6 +39,8 @@ struct WriterState: @unchecked Sendable {
 struct SyncState {
     /// ``WriterState/appended`` as of the last completed sync.
     var durable: UInt64 = 0
+    /// Whether a caller of `makeDurable` is flushing and syncing now (the others wait for it).
+    var syncing = false
 }
 
 /// What the open that made a ``Database`` found and did: fixed from then on, so reading it takes
