@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the concurrency tests under ThreadSanitizer and fails on any report.
 #   scripts/tsan.sh            the concurrency suites (ConcurrencyTests, NestedReadTests,
-#                              IterationUnderCompactionTests, SyncPolicyTests, SegmentCacheConcurrencyTests)
+#                              IterationUnderCompactionTests, SyncPolicyTests, SegmentCacheConcurrencyTests,
+#                              GroupCommitTests)
 #   scripts/tsan.sh FILTER     the tests matching FILTER instead
 # The build defines POGREB_TSAN, which makes the engine's Lock a pthread mutex (IO/Lock.swift) on
 # every platform (on Linux it is one anyway; Swift's Mutex, which TSan does not see, is used only
@@ -9,7 +10,7 @@
 # .build-tsan, so it does not disturb the normal build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-filter="${1:-ConcurrencyTests|NestedReadTests|IterationUnderCompactionTests|SyncPolicyTests|SegmentCacheConcurrencyTests}"
+filter="${1:-ConcurrencyTests|NestedReadTests|IterationUnderCompactionTests|SyncPolicyTests|SegmentCacheConcurrencyTests|GroupCommitTests}"
 flags=(--sanitize=thread -Xswiftc -DPOGREB_TSAN --scratch-path .build-tsan)
 swift build --build-tests "${flags[@]}"
 log="$(mktemp)"
