@@ -29,8 +29,8 @@ import Testing
         let writers = 4
         let perWriter = 300
         // acknowledged[w]: how many of writer w's puts have returned (its keys 0 ..< that).
-        let acknowledged = Mutex([Int](repeating: 0, count: writers))
-        let failures = Mutex<[String]>([])
+        let acknowledged = Lock([Int](repeating: 0, count: writers))
+        let failures = Lock<[String]>([])
         let imagesChecked = Atomic<Int>(0)
         let done = Atomic<Int>(0)
         runOnThreads(writers + 1) { t in
