@@ -155,10 +155,11 @@ final class RESPConnection: ChannelDuplexHandler {
             processor.execute(arguments, session: &session, out: &reply)
             shared.slowWorkRunning.leave()  // the database is no longer in use
             let wrote = session.wrote
+            let finished = reply
             eventLoop.execute {
                 let (handler, context) = bound.value
                 handler.waiting = false
-                handler.output.writeImmutableBuffer(reply)
+                handler.output.writeImmutableBuffer(finished)
                 handler.session.wrote = handler.session.wrote || wrote
                 if context.channel.isActive && !handler.closing {
                     // Requests that arrived meanwhile, then the batch's replies.
