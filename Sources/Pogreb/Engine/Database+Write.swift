@@ -6,18 +6,8 @@ extension Database {
     /// in-memory part. Flushes, rotates the segment and checkpoints when thresholds are passed.
     /// - Returns: for each operation, whether its key was present before.
     func apply(_ operations: [RawOperation], atomic: Bool) throws(PogrebError) -> [Bool] {
-        guard !isReadOnly else {
-            throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
-        }
-        for index in unsafe operations.indices {
-            let operation = unsafe operations[index]
-            guard unsafe operation.key.count <= Limits.maxKeySize else {
-                throw unsafe PogrebError.keyTooLarge(operation.key.count)
-            }
-            if case .put(_, let value) = unsafe operation, value.count > Limits.maxValueSize {
-                throw PogrebError.valueTooLarge(value.count)
-            }
-        }
+        try refuseReadOnly()
+        for index in unsafe operations.indices { try unsafe Self.checkLimits(operations[index]) }
         if unsafe operations.isEmpty { return [] }
         if unsafe operations.count == 1 { return [try unsafe applyOne(operations[0], checked: true)] }
         try refuseInsideRead("a write")
@@ -84,15 +74,8 @@ extension Database {
     /// - Returns: whether the key was present before.
     func applyOne(_ operation: RawOperation, checked: Bool = false) throws(PogrebError) -> Bool {
         if !checked {
-            guard !isReadOnly else {
-                throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
-            }
-            guard unsafe operation.key.count <= Limits.maxKeySize else {
-                throw unsafe PogrebError.keyTooLarge(operation.key.count)
-            }
-            if case .put(_, let value) = unsafe operation, value.count > Limits.maxValueSize {
-                throw PogrebError.valueTooLarge(value.count)
-            }
+            try refuseReadOnly()
+            try unsafe Self.checkLimits(operation)
         }
         try refuseInsideRead("a write")
         let hash = unsafe XXH3.hash64(operation.key, seed: hashSeed)
@@ -111,6 +94,23 @@ extension Database {
             try makeDurable(upTo: end)
         }
         return existed
+    }
+
+    /// Throws `readOnly` on a database opened read-only.
+    private func refuseReadOnly() throws(PogrebError) {
+        guard !isReadOnly else {
+            throw PogrebError(.readOnly, "the database was opened read-only; open it without `readOnly` to write")
+        }
+    }
+
+    /// Throws when `operation`'s key or value is over ``Limits``.
+    private static func checkLimits(_ operation: RawOperation) throws(PogrebError) {
+        guard unsafe operation.key.count <= Limits.maxKeySize else {
+            throw unsafe PogrebError.keyTooLarge(operation.key.count)
+        }
+        if case .put(_, let value) = unsafe operation, value.count > Limits.maxValueSize {
+            throw PogrebError.valueTooLarge(value.count)
+        }
     }
 
     /// The header of the record `operation` appends outside a batch (a delete's is only used
